@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "Titan",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "titan-node", targets: ["TitanNode"]),
+        .executable(name: "titan", targets: ["TitanCLI"]),
+        .library(name: "TitanClient", targets: ["TitanClient"]),
+        .library(name: "TitanRuntime", targets: ["TitanRuntime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
+    targets: [
+        // libuv (apt: libuv1-dev) plus the shim header: the only C in the project.
+        .systemLibrary(name: "CLibUV", path: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        // The loop bridge: executor, TCP, timers, signals, processes.
+        .target(name: "TitanLoop", dependencies: ["CLibUV"], swiftSettings: strict),
+        // Frames and message codecs. Pure: no I/O.
+        .target(name: "TitanProtocol", swiftSettings: strict),
+        // Scheduler, worker registry, heartbeats, placement.
+        .target(name: "TitanMaster", dependencies: [
+            "TitanLoop", "TitanProtocol", .product(name: "Logging", package: "swift-log"),
+            .product(name: "HeapModule", package: "swift-collections"),
+            .product(name: "DequeModule", package: "swift-collections"),
+        ], swiftSettings: strict),
+        // Runs jobs as process groups and streams their output.
+        .target(name: "TitanWorker", dependencies: [
+            "TitanLoop", "TitanProtocol", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        // The Swift client library (the CLI is a thin layer over it).
+        .target(name: "TitanClient", dependencies: ["TitanLoop", "TitanProtocol"], swiftSettings: strict),
+        // Master + workers embedded in one process.
+        .target(name: "TitanRuntime", dependencies: ["TitanMaster", "TitanWorker", "TitanLoop"], swiftSettings: strict),
+        .executableTarget(name: "TitanNode", dependencies: [
+            "TitanRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "TitanCLI", dependencies: [
+            "TitanClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
+        .testTarget(name: "TitanProtocolTests", dependencies: ["TitanProtocol"]),
+        .testTarget(name: "TitanLoopTests", dependencies: ["TitanLoop"]),
+        .testTarget(name: "TitanMasterTests", dependencies: ["TitanMaster"]),
+        .testTarget(name: "TitanIntegrationTests", dependencies: ["TitanRuntime", "TitanClient"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,256 @@
+import TitanLoop
+import TitanProtocol
+
+/// What went wrong talking to a master.
+public enum TitanClientError: Error, Sendable, CustomStringConvertible, Equatable {
+    case connectFailed(address: String, reason: String)
+    case connectionClosed
+    /// The master answered with an error.
+    case server(ErrorCode, String)
+    case unexpectedReply(expected: String, got: String)
+    case invalidAddress(String)
+
+    public var description: String {
+        switch self {
+        case .connectFailed(let address, let reason): "cannot connect to master at \(address): \(reason)"
+        case .connectionClosed: "connection to master closed"
+        case .server(_, let message): message
+        case .unexpectedReply(let expected, let got): "unexpected reply from master: expected \(expected), got \(got)"
+        case .invalidAddress(let text): "invalid master address '\(text)': expected HOST:PORT"
+        }
+    }
+}
+
+/// Something pushed about a followed job.
+public enum JobUpdate: Sendable, Equatable {
+    case output(OutputStream, [UInt8])
+    case event(JobEvent)
+}
+
+/// A client of a Titan master over one persistent connection: many requests in flight (matched by
+/// request id) and pushed job events and output.
+///
+/// ```swift
+/// let client = try await TitanClient.connect(to: "127.0.0.1:9090")
+/// let id = try await client.submit(JobSpec(command: ["echo", "hi"]))
+/// ```
+public actor TitanClient: LoopBound {
+    public nonisolated let eventLoop: EventLoop
+    private let ownsLoop: Bool
+    private let connection: TCPConnection
+    private var decoder = FrameDecoder()
+    private var nextRequestId: UInt32 = 1
+    private var pending: [UInt32: CheckedContinuation<Message, any Error>] = [:]
+    private var followers: [String: [AsyncStream<JobUpdate>.Continuation]] = [:]
+    /// Followers of submissions whose id is not known yet, by request id. Moved to `followers`
+    /// while the reply is being decoded, so pushes right behind it in the same read are kept.
+    private var pendingFollows: [UInt32: AsyncStream<JobUpdate>.Continuation] = [:]
+    private var closed = false
+
+    private init(loop: EventLoop, ownsLoop: Bool, connection: TCPConnection) {
+        eventLoop = loop
+        self.ownsLoop = ownsLoop
+        self.connection = connection
+    }
+
+    /// Parses `HOST:PORT` (IPv6 as `[::1]:9090`).
+    public static func parseAddress(_ text: String) throws(TitanClientError) -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (1...65_535).contains(port) else { throw .invalidAddress(text) }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host == "localhost" { host = "127.0.0.1" }
+        guard !host.isEmpty else { throw .invalidAddress(text) }
+        return (host, port)
+    }
+
+    /// Connects to `HOST:PORT`. Without a loop, the client runs its own (stopped by ``close()``).
+    public static func connect(to address: String, loop: EventLoop? = nil) async throws(TitanClientError) -> TitanClient {
+        let (host, port) = try parseAddress(address)
+        let eventLoop = loop ?? EventLoop(name: "titan-client")
+        let conn: TCPConnection
+        do {
+            conn = try await TCPConnection.connect(loop: eventLoop, host: host, port: port)
+        } catch {
+            if loop == nil { await eventLoop.shutdown() }
+            throw .connectFailed(address: address, reason: error.cause.message)
+        }
+        let client = TitanClient(loop: eventLoop, ownsLoop: loop == nil, connection: conn)
+        await client.startReading()
+        return client
+    }
+
+    private func startReading() {
+        connection.assumeIsolated { c in
+            c.start(onRead: { [self] bytes in
+                self.assumeIsolated { $0.received(bytes) }
+            }, onClose: { [self] _ in
+                self.assumeIsolated { $0.connectionClosed() }
+            })
+        }
+    }
+
+    private func received(_ bytes: [UInt8]) {
+        decoder.append(contentsOf: bytes)
+        while true {
+            let envelope: Envelope
+            do {
+                guard let frame = try decoder.next() else { return }
+                envelope = try NativeCodec.decode(frame)
+            } catch {
+                failAll(.unexpectedReply(expected: "a valid frame", got: "\(error)"))
+                connection.assumeIsolated { $0.close() }
+                return
+            }
+            if envelope.requestId != 0, let waiter = pending.removeValue(forKey: envelope.requestId) {
+                if let follower = pendingFollows.removeValue(forKey: envelope.requestId) {
+                    if case .submitted(let id) = envelope.message {
+                        followers[id, default: []].append(follower)
+                    } else {
+                        follower.finish()
+                    }
+                }
+                if case .error(let code, let text) = envelope.message {
+                    waiter.resume(throwing: TitanClientError.server(code, text))
+                } else {
+                    waiter.resume(returning: envelope.message)
+                }
+                continue
+            }
+            switch envelope.message {
+            case .event(let event):
+                for f in followers[event.jobId] ?? [] { f.yield(.event(event)) }
+                if event.state.isFinal, let done = followers.removeValue(forKey: event.jobId) {
+                    for f in done { f.finish() }
+                }
+            case .output(let jobId, let stream, let bytes):
+                for f in followers[jobId] ?? [] { f.yield(.output(stream, bytes)) }
+            default:
+                break
+            }
+        }
+    }
+
+    private func connectionClosed() {
+        closed = true
+        failAll(.connectionClosed)
+    }
+
+    private func failAll(_ error: TitanClientError) {
+        let waiters = pending
+        pending = [:]
+        for (_, f) in pendingFollows { f.finish() }
+        pendingFollows = [:]
+        for (_, w) in waiters { w.resume(throwing: error) }
+        let all = followers
+        followers = [:]
+        for (_, fs) in all { for f in fs { f.finish() } }
+    }
+
+    /// Sends a request and waits for its reply; server errors are thrown.
+    public func request(_ message: Message) async throws -> Message {
+        try await request(message, follower: nil)
+    }
+
+    private func request(_ message: Message, follower: AsyncStream<JobUpdate>.Continuation?) async throws -> Message {
+        if closed { throw TitanClientError.connectionClosed }
+        let id = nextRequestId
+        nextRequestId = nextRequestId == UInt32.max ? 1 : nextRequestId + 1
+        if let follower { pendingFollows[id] = follower }
+        return try await withCheckedThrowingContinuation { c in
+            pending[id] = c
+            let envelope = Envelope(requestId: id, message: message)
+            connection.assumeIsolated { conn in conn.send { NativeCodec.encode(envelope, into: &$0) } }
+        }
+    }
+
+    // MARK: API
+
+    /// Round trip to the master.
+    public func ping() async throws {
+        let reply = try await request(.ping)
+        guard case .pong = reply else { throw TitanClientError.unexpectedReply(expected: "pong", got: reply.name) }
+    }
+
+    /// Submits a job; returns its id.
+    public func submit(_ spec: JobSpec) async throws -> String {
+        let reply = try await request(.submit(spec, follow: false))
+        guard case .submitted(let id) = reply else {
+            throw TitanClientError.unexpectedReply(expected: "submitted", got: reply.name)
+        }
+        return id
+    }
+
+    /// Submits a job and follows it from the start: every output chunk and state change until it
+    /// ends (the stream finishes after the final event).
+    public func submitAndFollow(_ spec: JobSpec) async throws -> (jobId: String, updates: AsyncStream<JobUpdate>) {
+        let (stream, continuation) = AsyncStream<JobUpdate>.makeStream()
+        let reply = try await request(.submit(spec, follow: true), follower: continuation)
+        guard case .submitted(let id) = reply else {
+            continuation.finish()
+            throw TitanClientError.unexpectedReply(expected: "submitted", got: reply.name)
+        }
+        return (id, stream)
+    }
+
+    /// Follows an existing job: replays its stored output (when `logs`), then streams what comes.
+    public func follow(_ jobId: String, logs: Bool = true) async throws -> AsyncStream<JobUpdate> {
+        let (stream, continuation) = AsyncStream<JobUpdate>.makeStream()
+        followers[jobId, default: []].append(continuation)
+        do {
+            _ = try await request(.subscribe(jobId: jobId, logs: logs))
+        } catch {
+            followers[jobId] = nil
+            continuation.finish()
+            throw error
+        }
+        return stream
+    }
+
+    public func status(_ jobId: String) async throws -> JobInfo {
+        let reply = try await request(.getStatus(jobId: jobId))
+        guard case .status(let info) = reply else { throw TitanClientError.unexpectedReply(expected: "status", got: reply.name) }
+        return info
+    }
+
+    public func workers() async throws -> [WorkerInfo] {
+        let reply = try await request(.listWorkers)
+        guard case .workers(let list) = reply else { throw TitanClientError.unexpectedReply(expected: "workers", got: reply.name) }
+        return list
+    }
+
+    public func jobs(limit: UInt32 = 100) async throws -> [JobInfo] {
+        let reply = try await request(.listJobs(limit: limit))
+        guard case .jobs(let list) = reply else { throw TitanClientError.unexpectedReply(expected: "jobs", got: reply.name) }
+        return list
+    }
+
+    public func logs(_ jobId: String) async throws -> [LogChunk] {
+        let reply = try await request(.getLogs(jobId: jobId))
+        guard case .logs(_, let chunks) = reply else { throw TitanClientError.unexpectedReply(expected: "logs", got: reply.name) }
+        return chunks
+    }
+
+    public func cancel(_ jobId: String) async throws {
+        _ = try await request(.cancel(jobId: jobId))
+    }
+
+    /// Waits for a job to reach a final state and returns its status.
+    public func wait(_ jobId: String) async throws -> JobInfo {
+        let updates = try await follow(jobId, logs: false)
+        for await _ in updates {}
+        return try await status(jobId)
+    }
+
+    /// Closes the connection (and the client's own loop, if it made one).
+    public func close() async {
+        if !closed { await connection.close() }
+        while !closed {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in eventLoop.execute { c.resume() } }
+        }
+        if ownsLoop {
+            let loop = eventLoop
+            Task.detached { await loop.shutdown() }
+        }
+    }
+}

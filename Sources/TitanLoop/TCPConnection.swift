@@ -1,0 +1,240 @@
+import CLibUV
+
+/// A TCP stream on the loop. Owns its `uv_tcp_t`: the handle holds a strong reference to this
+/// actor from `init` until libuv's close callback, where the handle's memory is freed.
+///
+/// Writes go out at once (`uv_try_write`) when nothing is queued; only bytes that queue up behind
+/// a pending write are coalesced into the next single `uv_write`. No timers on this path.
+public actor TCPConnection: LoopBound {
+    /// Called on the loop thread with the bytes of one read. (A copy of libuv's buffer: a pointer
+    /// into it cannot cross from this actor to the reader's under strict concurrency, and one
+    /// copy per read callback — not per frame — is cheap next to the syscall.)
+    public typealias ReadHandler = @Sendable ([UInt8]) -> Void
+    /// Called once, on the loop thread, when the connection is closed; nil for a clean EOF or a
+    /// local close.
+    public typealias CloseHandler = @Sendable (UVError?) -> Void
+
+    private enum State { case open, draining, closing, closed }
+
+    public nonisolated let eventLoop: EventLoop
+    /// Immutable; dereferenced only on the loop thread (also by the listener's accept and by
+    /// connect, outside this actor's isolation).
+    private nonisolated(unsafe) let tcp: UnsafeMutablePointer<uv_tcp_t>
+    private let writeReq: UnsafeMutablePointer<uv_write_t>
+    /// Immutable and touched only on the loop thread (from libuv's allocation callback, outside
+    /// isolation); freed in the close callback.
+    private nonisolated(unsafe) let readBuffer: UnsafeMutableRawBufferPointer
+    private var state = State.open
+    private var onRead: ReadHandler?
+    private var onClose: CloseHandler?
+    private var closeError: UVError?
+    /// Bytes handed to the in-flight `uv_write`; must stay valid until its callback.
+    private var inFlight: UnsafeMutableRawBufferPointer?
+    /// Bytes queued behind the in-flight write.
+    private var pending: [UInt8] = []
+    /// Reused encode buffer for the idle fast path.
+    private var scratch: [UInt8] = []
+    private static let readBufferSize = 64 * 1024
+
+    /// A new, unconnected TCP handle. Loop thread only.
+    init(loop: EventLoop) {
+        eventLoop = loop
+        let tcp = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
+        self.tcp = tcp
+        writeReq = .allocate(capacity: 1)
+        readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
+        uv_tcp_init(loop.uv, tcp)
+        uv_handle_set_data(titan_tcp_handle(tcp), Unmanaged.passRetained(self).toOpaque())
+    }
+
+    nonisolated var stream: UnsafeMutablePointer<uv_stream_t> { titan_tcp_stream(tcp) }
+
+    /// Opens a connection to `host:port` (an IP literal). Must run on the loop thread; the
+    /// result is delivered there.
+    public static func connect(loop: EventLoop, host: String, port: Int,
+                               _ completion: @escaping @Sendable (Result<TCPConnection, LoopError>) -> Void) {
+        precondition(loop.inLoopThread)
+        let conn = TCPConnection(loop: loop)
+        let req = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
+        let box = Unmanaged.passRetained(ConnectBox(conn: conn, completion: completion))
+        uv_req_set_data(titan_connect_req(req), box.toOpaque())
+        let rc = titan_tcp_connect(req, conn.tcp, host, Int32(port)) { req, status in
+            guard let req else { return }
+            let data = uv_req_get_data(titan_connect_req(req))!
+            let box = Unmanaged<ConnectBox>.fromOpaque(data).takeRetainedValue()
+            req.deallocate()
+            box.conn.assumeIsolated { conn in
+                if status == 0 {
+                    conn.configureSocket()
+                    box.completion(.success(conn))
+                } else {
+                    conn.close()
+                    box.completion(.failure(LoopError("connect", status)))
+                }
+            }
+        }
+        if rc != 0 {
+            box.release()
+            req.deallocate()
+            conn.assumeIsolated { $0.close() }
+            completion(.failure(LoopError("connect", rc)))
+        }
+    }
+
+    /// Async form of ``connect(loop:host:port:_:)``, callable from anywhere.
+    public static func connect(loop: EventLoop, host: String, port: Int) async throws(LoopError) -> TCPConnection {
+        let result = await withCheckedContinuation { (c: CheckedContinuation<Result<TCPConnection, LoopError>, Never>) in
+            loop.execute { connect(loop: loop, host: host, port: port) { c.resume(returning: $0) } }
+        }
+        return try result.get()
+    }
+
+    private final class ConnectBox: Sendable {
+        let conn: TCPConnection
+        let completion: @Sendable (Result<TCPConnection, LoopError>) -> Void
+        init(conn: TCPConnection, completion: @escaping @Sendable (Result<TCPConnection, LoopError>) -> Void) {
+            self.conn = conn
+            self.completion = completion
+        }
+    }
+
+    func configureSocket() {
+        uv_tcp_nodelay(tcp, 1)
+    }
+
+    /// Starts delivering reads. Call once.
+    public func start(onRead: @escaping ReadHandler, onClose: @escaping CloseHandler) {
+        self.onRead = onRead
+        self.onClose = onClose
+        guard state == .open else { return }
+        let rc = uv_read_start(stream, { handle, _, buf in
+            guard let handle, let buf, let data = uv_handle_get_data(handle) else { return }
+            let conn = Unmanaged<TCPConnection>.fromOpaque(data).takeUnretainedValue()
+            titan_buf_set(buf, conn.readBuffer.baseAddress, conn.readBuffer.count)
+        }, { stream, nread, _ in
+            guard let stream, let data = uv_handle_get_data(titan_stream_handle(stream)) else { return }
+            let conn = Unmanaged<TCPConnection>.fromOpaque(data).takeUnretainedValue()
+            conn.assumeIsolated { $0.didRead(nread) }
+        })
+        if rc != 0 { fail(UVError(rc)) }
+    }
+
+    private func didRead(_ nread: Int) {
+        if nread > 0 {
+            onRead?(Array(UnsafeRawBufferPointer(rebasing: readBuffer[0..<nread])))
+        } else if nread < 0 {
+            fail(nread == Int(UV_EOF.rawValue) ? nil : UVError(Int32(nread)))
+        }
+    }
+
+    /// True until the connection starts closing.
+    public var isOpen: Bool { state == .open }
+
+    /// Sends bytes: now if the socket is idle, else appended to what goes out after the pending
+    /// write.
+    public func send(_ bytes: [UInt8]) {
+        send { $0.append(contentsOf: bytes) }
+    }
+
+    /// Sends what `build` appends to the buffer it is given, without an intermediate copy when
+    /// the socket is idle.
+    public func send(_ build: (inout [UInt8]) -> Void) {
+        guard state == .open || state == .draining else { return }
+        if inFlight != nil {
+            build(&pending)
+            return
+        }
+        scratch.removeAll(keepingCapacity: true)
+        build(&scratch)
+        if scratch.isEmpty { return }
+        let written = scratch.withUnsafeBytes { titan_try_write(stream, $0.baseAddress, $0.count) }
+        if written == scratch.count { return }
+        if written < 0 && written != Int32(UV_EAGAIN.rawValue) {
+            fail(UVError(written))
+            return
+        }
+        let done = max(0, Int(written))
+        scratch.withUnsafeBytes { startWrite(UnsafeRawBufferPointer(rebasing: $0[done...])) }
+        if scratch.capacity > 1 << 20 { scratch = [] }
+    }
+
+    private func startWrite(_ bytes: UnsafeRawBufferPointer) {
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
+        copy.copyMemory(from: bytes)
+        inFlight = copy
+        uv_req_set_data(titan_write_req(writeReq),
+                        Unmanaged.passUnretained(self).toOpaque())
+        let rc = titan_write(writeReq, stream, copy.baseAddress, copy.count) { req, status in
+            guard let req,
+                  let data = uv_req_get_data(titan_write_req(req))
+            else { return }
+            Unmanaged<TCPConnection>.fromOpaque(data).takeUnretainedValue().assumeIsolated { $0.didWrite(status) }
+        }
+        if rc != 0 {
+            inFlight = nil
+            copy.deallocate()
+            fail(UVError(rc))
+        }
+    }
+
+    private func didWrite(_ status: Int32) {
+        inFlight?.deallocate()
+        inFlight = nil
+        if status != 0 {
+            fail(status == Int32(UV_ECANCELED.rawValue) ? nil : UVError(status))
+            return
+        }
+        if !pending.isEmpty {
+            pending.withUnsafeBytes { startWrite($0) }
+            pending.removeAll(keepingCapacity: pending.capacity <= 1 << 20)
+        } else if state == .draining {
+            beginClose()
+        }
+    }
+
+    /// Closes after what was already sent has been handed to the kernel (used to deliver an
+    /// error reply before dropping a connection whose framing is lost).
+    public func closeAfterFlush() {
+        guard state == .open else { return }
+        uv_read_stop(stream)
+        if inFlight == nil {
+            beginClose()
+        } else {
+            state = .draining
+        }
+    }
+
+    /// Closes now; queued writes are dropped.
+    public func close() {
+        guard state == .open || state == .draining else { return }
+        beginClose()
+    }
+
+    private func fail(_ error: UVError?) {
+        guard state == .open || state == .draining else { return }
+        closeError = error
+        beginClose()
+    }
+
+    private func beginClose() {
+        state = .closing
+        uv_close(titan_tcp_handle(tcp)) { handle in
+            guard let handle, let data = uv_handle_get_data(handle) else { return }
+            let conn = Unmanaged<TCPConnection>.fromOpaque(data).takeRetainedValue()
+            conn.assumeIsolated { $0.didClose() }
+        }
+    }
+
+    private func didClose() {
+        state = .closed
+        inFlight?.deallocate()
+        inFlight = nil
+        readBuffer.deallocate()
+        tcp.deallocate()
+        writeReq.deallocate()
+        let handler = onClose
+        onClose = nil
+        onRead = nil
+        handler?(closeError)
+    }
+}

@@ -1,0 +1,108 @@
+import Logging
+import Synchronization
+import TitanLoop
+import TitanProtocol
+
+/// How a master listens and schedules.
+public struct MasterConfig: Sendable {
+    public var host = "127.0.0.1"
+    /// 0 picks a free port (see ``MasterNode/port``).
+    public var port = 9090
+    public var maxFrameBytes = TitanProto.defaultMaxPayload
+    public var scheduler = SchedulerConfig()
+    /// A worker silent this long gets no new work.
+    public var suspectAfterMs: Int64 = 3_000
+    /// A worker silent this long is dead: its attempts are re-queued.
+    public var deadAfterMs: Int64 = 5_000
+
+    public init() {}
+}
+
+/// A running master: the listener, its sessions, the scheduler and the heartbeat monitor, all on
+/// one event loop.
+public actor MasterNode: LoopBound {
+    public nonisolated let eventLoop: EventLoop
+    /// The port it listens on.
+    public nonisolated let port: Int
+    public nonisolated let scheduler: SchedulerActor
+    private let listener: TCPListener
+    private let monitor: HeartbeatMonitor
+    private var sessions: [ObjectIdentifier: MasterSession] = [:]
+    private let logger: Logger
+
+    private init(loop: EventLoop, listener: TCPListener, scheduler: SchedulerActor, monitor: HeartbeatMonitor,
+                 logger: Logger) {
+        eventLoop = loop
+        self.listener = listener
+        port = listener.port
+        self.scheduler = scheduler
+        self.monitor = monitor
+        self.logger = logger
+    }
+
+    /// Binds and starts serving. Callable from anywhere.
+    public static func start(config: MasterConfig, loop: EventLoop,
+                             logger: Logger = Logger(label: "titan.master")) async throws(LoopError) -> MasterNode {
+        let result = await withCheckedContinuation { (c: CheckedContinuation<Result<MasterNode, LoopError>, Never>) in
+            loop.execute {
+                c.resume(returning: Result { () throws(LoopError) in try startOnLoop(config: config, loop: loop, logger: logger) })
+            }
+        }
+        return try result.get()
+    }
+
+    /// Binds and starts serving. Loop thread only.
+    public static func startOnLoop(config: MasterConfig, loop: EventLoop, logger: Logger) throws(LoopError) -> MasterNode {
+        let scheduler = SchedulerActor(loop: loop, config: config.scheduler, logger: logger)
+        let monitor = HeartbeatMonitor(loop: loop, scheduler: scheduler,
+                                       detector: FailureDetector(suspectAfterMs: config.suspectAfterMs,
+                                                                 deadAfterMs: config.deadAfterMs))
+        let box = NodeBox()
+        let listener = try TCPListener(loop: loop, host: config.host, port: config.port) { conn in
+            box.node?.assumeIsolated { $0.accepted(conn) }
+        }
+        let node = MasterNode(loop: loop, listener: listener, scheduler: scheduler, monitor: monitor, logger: logger)
+        box.node = node
+        scheduler.assumeIsolated { $0.heartbeatMonitor = monitor }
+        let checkEvery = UInt64(max(50, min(config.suspectAfterMs, config.deadAfterMs) / 4))
+        monitor.assumeIsolated { $0.start(everyMs: checkEvery) }
+        logger.info("master listening", metadata: ["address": "\(config.host):\(listener.port)"])
+        return node
+    }
+
+    private func accepted(_ conn: TCPConnection) {
+        let session = MasterSession(loop: eventLoop, connection: conn, scheduler: scheduler,
+                                    maxFrame: TitanProto.defaultMaxPayload, label: "conn")
+        sessions[ObjectIdentifier(session)] = session
+        session.assumeIsolated { s in
+            s.start { [weak self] closed in
+                self?.assumeIsolated { $0.sessions[ObjectIdentifier(closed)] = nil }
+            }
+        }
+    }
+
+    /// Stops listening, closes every connection and timer. Returns when all are closed.
+    public func stop() async {
+        await monitor.stop()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            listener.assumeIsolated { $0.close { c.resume() } }
+        }
+        let open = Array(sessions.values)
+        for session in open { session.close() }
+        while !sessions.isEmpty {
+            // Each session removes itself from its close callback; wait for the loop to run them.
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in eventLoop.execute { c.resume() } }
+        }
+        logger.info("master stopped")
+    }
+}
+
+/// Lets the listener's accept callback reach the node created after it.
+private final class NodeBox: Sendable {
+    private let value = Mutex<MasterNode?>(nil)
+
+    var node: MasterNode? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
+    }
+}

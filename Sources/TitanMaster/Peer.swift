@@ -1,0 +1,22 @@
+import TitanProtocol
+
+/// Something the master can send messages to: a client or worker connection. Implementations
+/// live on the master's event loop; `send` is called there.
+public protocol Peer: AnyObject, Sendable {
+    /// Queues `envelope` for sending. Loop thread only.
+    nonisolated func send(_ envelope: Envelope)
+    /// Closes the connection (after flushing what was sent). Loop thread only.
+    nonisolated func close()
+    /// For logs: the remote address or role.
+    nonisolated var label: String { get }
+}
+
+extension Peer {
+    nonisolated func reply(_ requestId: UInt32, _ message: Message) {
+        send(Envelope(requestId: requestId, message: message))
+    }
+
+    nonisolated func push(_ message: Message) {
+        send(Envelope(requestId: 0, message: message))
+    }
+}

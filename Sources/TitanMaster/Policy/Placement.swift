@@ -1,0 +1,62 @@
+/// What placement needs to know about one worker.
+public struct WorkerCapacity: Sendable, Equatable {
+    public var id: String
+    public var capabilities: Set<String>
+    public var slots: Int
+    public var running: Int
+    /// False while the worker is draining, suspected dead or disconnected.
+    public var accepting: Bool
+
+    public init(id: String, capabilities: Set<String>, slots: Int, running: Int, accepting: Bool = true) {
+        self.id = id
+        self.capabilities = capabilities
+        self.slots = slots
+        self.running = running
+        self.accepting = accepting
+    }
+
+    public var free: Int { max(0, slots - running) }
+
+    /// Whether this worker has every tag in `requirements` (strict routing: GENERAL is a tag like
+    /// any other and is only required when asked for).
+    public func matches(_ requirements: Set<String>) -> Bool {
+        requirements.isSubset(of: capabilities)
+    }
+}
+
+/// Placement policy: pure functions over a snapshot of worker capacity.
+public enum Placement {
+    /// The least-loaded accepting worker that has every required tag and a free slot; ties go to
+    /// the one with the most free slots, then the smallest id (deterministic).
+    public static func choose(requirements: Set<String>, among workers: some Sequence<WorkerCapacity>) -> String? {
+        var best: WorkerCapacity?
+        for w in workers where w.accepting && w.free > 0 && w.matches(requirements) {
+            guard let b = best else {
+                best = w
+                continue
+            }
+            let load = Double(w.running) / Double(w.slots)
+            let bestLoad = Double(b.running) / Double(b.slots)
+            if load < bestLoad || (load == bestLoad && (w.free > b.free || (w.free == b.free && w.id < b.id))) {
+                best = w
+            }
+        }
+        return best?.id
+    }
+
+    /// Why a job with `requirements` cannot be placed now, in words a user can act on.
+    public static func whyPending(requirements: Set<String>, among workers: some Sequence<WorkerCapacity>) -> String {
+        let all = Array(workers)
+        let tags = requirements.sorted().joined(separator: ",")
+        if all.isEmpty { return "no workers registered" }
+        let matching = all.filter { $0.matches(requirements) }
+        if matching.isEmpty { return requirements.isEmpty ? "no workers registered" : "no worker with \(tags)" }
+        let accepting = matching.filter(\.accepting)
+        if accepting.isEmpty { return "all \(matching.count) matching worker(s) unavailable" }
+        if accepting.allSatisfy({ $0.free == 0 }) {
+            let what = requirements.isEmpty ? "" : "\(tags) "
+            return "all \(accepting.count) \(what)worker(s) full"
+        }
+        return "waiting in queue"
+    }
+}

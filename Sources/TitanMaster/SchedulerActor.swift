@@ -1,0 +1,384 @@
+import DequeModule
+import Logging
+import TitanLoop
+import TitanProtocol
+
+/// Tunables of the master's scheduling core.
+public struct SchedulerConfig: Sendable {
+    /// Finished jobs kept for status queries; older ones are forgotten (bounded memory).
+    public var retainFinishedJobs = 10_000
+    /// Output bytes kept in memory per job.
+    public var logBytesPerJob = 1 << 20
+    /// Heartbeat period asked of workers.
+    public var heartbeatIntervalMs: UInt32 = 1_000
+
+    public init() {}
+}
+
+/// The master's brain: jobs, the ready queues, workers and their attempts. Runs on the loop
+/// executor; connections enter it synchronously (`assumeIsolated`) once per read callback with
+/// every message that callback decoded, then ``schedule()`` runs once for the batch.
+///
+/// Completion is recorded once: a result counts only for the job's current attempt while it is
+/// running; anything else is stale and only acknowledged.
+public actor SchedulerActor: LoopBound {
+    final class JobRecord {
+        var info: JobInfo
+        let requirements: Set<String>
+        var logs: LogBuffer
+        /// Subscribed peers, and whether each wants output.
+        var watchers: [ObjectIdentifier: (peer: any Peer, logs: Bool)] = [:]
+
+        init(info: JobInfo, logLimit: Int) {
+            self.info = info
+            requirements = Set(info.spec.requirements)
+            logs = LogBuffer(limitBytes: logLimit)
+        }
+    }
+
+    public nonisolated let eventLoop: EventLoop
+    let config: SchedulerConfig
+    private let logger: Logger
+    private let wallClockMs: @Sendable () -> Int64
+    private var jobs: [String: JobRecord] = [:]
+    private var queue = ReadyQueue()
+    private(set) var registry = WorkerRegistry()
+    private var finishedOrder = Deque<String>()
+    private var recentOrder = Deque<String>()
+    private var nextJobNumber: UInt64 = 1
+    /// Set by the master node: told of every sign of life from a worker.
+    var heartbeatMonitor: HeartbeatMonitor?
+
+    public init(loop: EventLoop, config: SchedulerConfig = SchedulerConfig(), logger: Logger,
+                wallClockMs: @escaping @Sendable () -> Int64 = { Time.wallMs() }) {
+        eventLoop = loop
+        self.config = config
+        self.logger = logger
+        self.wallClockMs = wallClockMs
+    }
+
+    // MARK: messages
+
+    /// Handles one message from `peer`. Call ``schedule()`` after a batch.
+    public func handle(_ envelope: Envelope, from peer: any Peer) {
+        let rid = envelope.requestId
+        switch envelope.message {
+        case .ping:
+            peer.reply(rid, .pong)
+        case .register(let registration):
+            register(registration, peer: peer, requestId: rid)
+        case .heartbeat(let running):
+            if let id = registry.workerId(of: peer) { heard(id) }
+            _ = running
+        case .jobStarted(let ref, _, _):
+            if let id = registry.workerId(of: peer) { heard(id) }
+            _ = ref
+        case .jobOutput(let ref, let stream, let bytes):
+            output(ref, stream, bytes)
+        case .jobFinished(let ref, let result):
+            finished(ref, result, from: peer)
+        case .submit(let spec, let follow):
+            submit(spec, follow: follow, peer: peer, requestId: rid)
+        case .getStatus(let jobId):
+            if let job = jobs[jobId] {
+                peer.reply(rid, .status(statusInfo(job)))
+            } else {
+                peer.reply(rid, .error(.notFound, "no job '\(jobId)'"))
+            }
+        case .listWorkers:
+            peer.reply(rid, .workers(workerInfos()))
+        case .listJobs(let limit):
+            let ids = recentOrder.suffix(Int(min(limit, 100_000)))
+            peer.reply(rid, .jobs(ids.reversed().compactMap { jobs[$0].map(statusInfo) }))
+        case .subscribe(let jobId, let logs):
+            subscribe(jobId, logs: logs, peer: peer, requestId: rid)
+        case .unsubscribe(let jobId):
+            jobs[jobId]?.watchers[ObjectIdentifier(peer)] = nil
+            peer.reply(rid, .ok)
+        case .cancel(let jobId):
+            cancel(jobId, peer: peer, requestId: rid)
+        case .getLogs(let jobId):
+            if let job = jobs[jobId] {
+                peer.reply(rid, .logs(jobId: jobId, Array(job.logs.retained)))
+            } else {
+                peer.reply(rid, .error(.notFound, "no job '\(jobId)'"))
+            }
+        case .ok, .error, .pong, .registered, .dispatch, .kill, .ackFinished, .submitted, .status,
+             .workers, .jobs, .logs, .event, .output:
+            peer.reply(rid, .error(.invalidRequest, "message \(envelope.message.name) is not a request to the master"))
+        }
+    }
+
+    /// A connection closed. Workers keep their attempts until the failure detector declares them
+    /// dead, so a worker that reconnects quickly loses nothing.
+    public func peerClosed(_ peer: any Peer) {
+        let key = ObjectIdentifier(peer)
+        for id in watchedJobs[key] ?? [] { jobs[id]?.watchers[key] = nil }
+        watchedJobs[key] = nil
+        if let id = registry.disconnected(peer) {
+            logger.info("worker disconnected", metadata: ["worker": "\(id)"])
+        }
+    }
+
+    private var watchedJobs: [ObjectIdentifier: Set<String>] = [:]
+
+    // MARK: clients
+
+    private func submit(_ spec: JobSpec, follow: Bool, peer: any Peer, requestId: UInt32) {
+        if let problem = Self.validate(spec) {
+            peer.reply(requestId, .error(.invalidRequest, problem))
+            return
+        }
+        let id = "job-\(nextJobNumber)"
+        nextJobNumber += 1
+        let job = JobRecord(info: JobInfo(id: id, spec: spec, state: .pending, submittedAtMs: wallClockMs()),
+                            logLimit: config.logBytesPerJob)
+        jobs[id] = job
+        recentOrder.append(id)
+        if follow { watch(job, peer: peer, logs: true) }
+        queue.push(jobId: id, priority: spec.priority, requirements: job.requirements)
+        peer.reply(requestId, .submitted(jobId: id))
+    }
+
+    /// Checks a submission; returns what is wrong with it, or nil.
+    static func validate(_ spec: JobSpec) -> String? {
+        guard let program = spec.command.first else { return "field 'command': must not be empty" }
+        if program.isEmpty { return "field 'command[0]': program name must not be empty" }
+        for (i, arg) in spec.command.enumerated() where arg.utf8.contains(0) {
+            return "field 'command[\(i)]': contains a NUL byte"
+        }
+        for (key, value) in spec.environment {
+            if key.isEmpty || key.contains("=") || key.utf8.contains(0) {
+                return "field 'environment': invalid variable name '\(key)'"
+            }
+            if value.utf8.contains(0) { return "field 'environment[\(key)]': contains a NUL byte" }
+        }
+        for tag in spec.requirements where tag.isEmpty || tag.contains(",") {
+            return "field 'requirements': invalid capability tag '\(tag)'"
+        }
+        return nil
+    }
+
+    private func watch(_ job: JobRecord, peer: any Peer, logs: Bool) {
+        job.watchers[ObjectIdentifier(peer)] = (peer, logs)
+        watchedJobs[ObjectIdentifier(peer), default: []].insert(job.info.id)
+    }
+
+    private func subscribe(_ jobId: String, logs: Bool, peer: any Peer, requestId: UInt32) {
+        guard let job = jobs[jobId] else {
+            peer.reply(requestId, .error(.notFound, "no job '\(jobId)'"))
+            return
+        }
+        peer.reply(requestId, .ok)
+        if logs {
+            for chunk in job.logs.retained { peer.push(.output(jobId: jobId, chunk.stream, chunk.bytes)) }
+        }
+        if job.info.state.isFinal {
+            peer.push(.event(event(for: job)))
+        } else {
+            if job.info.state == .running { peer.push(.event(event(for: job))) }
+            watch(job, peer: peer, logs: logs)
+        }
+    }
+
+    private func cancel(_ jobId: String, peer: any Peer, requestId: UInt32) {
+        guard let job = jobs[jobId] else {
+            peer.reply(requestId, .error(.notFound, "no job '\(jobId)'"))
+            return
+        }
+        switch job.info.state {
+        case .pending:
+            queue.remove(jobId: jobId, requirements: job.requirements)
+        case .running:
+            // The worker kills the process group; its slot frees when it reports the attempt.
+            let ref = AttemptRef(jobId: jobId, attempt: job.info.attempts)
+            registry[job.info.workerId]?.peer.push(.kill(ref))
+        case .completed, .failed, .cancelled:
+            peer.reply(requestId, .error(.invalidRequest, "job '\(jobId)' already \(job.info.state)"))
+            return
+        }
+        finish(job, state: .cancelled)
+        peer.reply(requestId, .ok)
+    }
+
+    // MARK: workers
+
+    private func register(_ registration: Registration, peer: any Peer, requestId: UInt32) {
+        let id = registration.workerId
+        guard !id.isEmpty, registration.slots > 0 else {
+            peer.reply(requestId, .error(.invalidRequest, "registration needs a worker id and at least one slot"))
+            return
+        }
+        let now = wallClockMs()
+        let previous = registry.upsert(registration, peer: peer, nowMs: now)
+        if let previous, previous.connected, previous.peer !== peer { previous.peer.close() }
+        // Reconcile: keep attempts that are still current, kill the rest, re-queue the lost.
+        var kept: Set<AttemptRef> = []
+        for ref in registration.running {
+            if let job = jobs[ref.jobId], job.info.state == .running, job.info.attempts == ref.attempt,
+               job.info.workerId == id {
+                kept.insert(ref)
+            } else {
+                peer.push(.kill(ref))
+            }
+        }
+        for ref in previous?.running ?? [] where !kept.contains(ref) {
+            requeueIfCurrent(ref)
+        }
+        registry[id]?.running = kept
+        heartbeatMonitor?.assumeIsolated { $0.heard(id) }
+        peer.reply(requestId, .registered(workerId: id, heartbeatIntervalMs: config.heartbeatIntervalMs))
+        logger.info("worker registered", metadata: [
+            "worker": "\(id)", "caps": "\(registration.capabilities.joined(separator: ","))",
+            "slots": "\(registration.slots)", "reconnect": "\(previous != nil)",
+        ])
+    }
+
+    private func heard(_ id: String) {
+        registry[id]?.lastHeardMs = wallClockMs()
+        heartbeatMonitor?.assumeIsolated { $0.heard(id) }
+    }
+
+    /// The failure detector's verdicts.
+    func workerHealth(_ id: String, _ health: FailureDetector.Health) {
+        switch health {
+        case .alive:
+            registry[id]?.suspect = false
+        case .suspect:
+            registry[id]?.suspect = true
+            logger.warning("worker suspect: no heartbeat", metadata: ["worker": "\(id)"])
+        case .dead:
+            guard let entry = registry.remove(id) else { return }
+            logger.warning("worker dead: re-queueing its attempts", metadata: [
+                "worker": "\(id)", "attempts": "\(entry.running.count)",
+            ])
+            if entry.connected { entry.peer.close() }
+            for ref in entry.running { requeueIfCurrent(ref) }
+        }
+    }
+
+    private func requeueIfCurrent(_ ref: AttemptRef) {
+        guard let job = jobs[ref.jobId], job.info.state == .running, job.info.attempts == ref.attempt else { return }
+        job.info.state = .pending
+        queue.push(jobId: job.info.id, priority: job.info.spec.priority, requirements: job.requirements)
+        publish(job)
+    }
+
+    private func output(_ ref: AttemptRef, _ stream: OutputStream, _ bytes: [UInt8]) {
+        guard let job = jobs[ref.jobId], job.info.attempts == ref.attempt else { return }
+        job.logs.append(stream, bytes)
+        for (_, watcher) in job.watchers where watcher.logs {
+            watcher.peer.push(.output(jobId: ref.jobId, stream, bytes))
+        }
+    }
+
+    private func finished(_ ref: AttemptRef, _ result: JobResult, from peer: any Peer) {
+        // Always acknowledge, stale or not: the worker may forget it either way.
+        peer.push(.ackFinished(ref))
+        if let id = registry.workerId(of: peer) {
+            registry[id]?.running.remove(ref)
+            heard(id)
+        } else {
+            // A result re-sent before the worker re-registered: free the slot it held.
+            for id in registry.entries.keys where registry[id]?.running.contains(ref) == true {
+                registry[id]?.running.remove(ref)
+            }
+        }
+        guard let job = jobs[ref.jobId], job.info.state == .running, job.info.attempts == ref.attempt else {
+            return
+        }
+        job.info.result = result
+        finish(job, state: result.succeeded ? .completed : .failed)
+    }
+
+    private func finish(_ job: JobRecord, state: JobState) {
+        job.info.state = state
+        publish(job)
+        job.watchers = [:]
+        finishedOrder.append(job.info.id)
+        while finishedOrder.count > config.retainFinishedJobs {
+            let old = finishedOrder.removeFirst()
+            jobs[old] = nil
+        }
+        while recentOrder.count > config.retainFinishedJobs * 2, let first = recentOrder.first, jobs[first] == nil {
+            recentOrder.removeFirst()
+        }
+    }
+
+    private func event(for job: JobRecord) -> JobEvent {
+        JobEvent(jobId: job.info.id, state: job.info.state, attempt: job.info.attempts,
+                 workerId: job.info.workerId, result: job.info.state.isFinal ? job.info.result : nil)
+    }
+
+    private func publish(_ job: JobRecord) {
+        guard !job.watchers.isEmpty else { return }
+        let message = Message.event(event(for: job))
+        for (_, watcher) in job.watchers { watcher.peer.push(message) }
+    }
+
+    // MARK: placement
+
+    /// Dispatches every queued job that can be placed now, best first across all queues.
+    public func schedule() {
+        guard queue.count > 0 else { return }
+        var capacity: [String: WorkerCapacity] = [:]
+        for c in registry.capacities where c.accepting && c.free > 0 { capacity[c.id] = c }
+        while !capacity.isEmpty {
+            var best: (reqs: Set<String>, jobId: String, priority: Int32, sequence: UInt64, worker: String)?
+            for reqs in queue.requirementSets {
+                guard let head = queue.peek(reqs) else { continue }
+                // Only a head that beats the best so far (higher priority, then older) is worth placing.
+                if let b = best, head.priority < b.priority || (head.priority == b.priority && head.sequence > b.sequence) {
+                    continue
+                }
+                if let worker = Placement.choose(requirements: reqs, among: capacity.values) {
+                    best = (reqs, head.jobId, head.priority, head.sequence, worker)
+                }
+            }
+            guard let pick = best else { return }
+            queue.pop(pick.reqs)
+            dispatch(pick.jobId, to: pick.worker)
+            capacity[pick.worker]?.running += 1
+            if capacity[pick.worker]?.free == 0 { capacity[pick.worker] = nil }
+        }
+    }
+
+    private func dispatch(_ jobId: String, to workerId: String) {
+        guard let job = jobs[jobId], let worker = registry[workerId] else { return }
+        job.info.attempts += 1
+        job.info.state = .running
+        job.info.workerId = workerId
+        let ref = AttemptRef(jobId: jobId, attempt: job.info.attempts)
+        registry[workerId]?.running.insert(ref)
+        worker.peer.push(.dispatch(Dispatch(jobId: jobId, attempt: ref.attempt, spec: job.info.spec)))
+        publish(job)
+    }
+
+    // MARK: queries
+
+    private func statusInfo(_ job: JobRecord) -> JobInfo {
+        var info = job.info
+        if info.state == .pending {
+            info.pendingReason = Placement.whyPending(requirements: job.requirements, among: registry.capacities)
+        }
+        return info
+    }
+
+    func workerInfos() -> [WorkerInfo] {
+        let now = wallClockMs()
+        return registry.entries.values.sorted { $0.registration.workerId < $1.registration.workerId }.map { e in
+            WorkerInfo(id: e.registration.workerId, name: e.registration.name,
+                       capabilities: e.registration.capabilities, slots: e.registration.slots,
+                       running: UInt32(e.running.count), permanent: e.registration.permanent,
+                       lastSeenAgoMs: now - e.lastHeardMs, runningJobs: e.running.map(\.jobId).sorted())
+        }
+    }
+
+    /// Counts for tests and metrics.
+    public var counts: (jobs: Int, queued: Int, workers: Int) { (jobs.count, queue.count, registry.entries.count) }
+
+    /// Closes every worker connection (master shutdown).
+    func closeAllPeers() {
+        for peer in registry.allPeers { peer.close() }
+    }
+}

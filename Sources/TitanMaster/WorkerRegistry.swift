@@ -1,0 +1,63 @@
+import TitanProtocol
+
+/// The workers the master knows, their connections and the attempts they run. Owned by the
+/// ``SchedulerActor`` (placement reads it and dispatch changes it in the same step, so they share
+/// one isolation domain instead of hopping between actors per dispatch).
+struct WorkerRegistry {
+    struct Entry {
+        var registration: Registration
+        var capabilities: Set<String>
+        var peer: any Peer
+        var connected: Bool
+        var suspect = false
+        var lastHeardMs: Int64
+        /// Attempts dispatched to it and not yet reported finished.
+        var running: Set<AttemptRef> = []
+
+        var capacity: WorkerCapacity {
+            WorkerCapacity(id: registration.workerId, capabilities: capabilities,
+                           slots: Int(registration.slots), running: running.count,
+                           accepting: connected && !suspect)
+        }
+    }
+
+    private(set) var entries: [String: Entry] = [:]
+    private var byPeer: [ObjectIdentifier: String] = [:]
+
+    subscript(id: String) -> Entry? {
+        get { entries[id] }
+        _modify { yield &entries[id] }
+    }
+
+    func workerId(of peer: any Peer) -> String? { byPeer[ObjectIdentifier(peer)] }
+
+    /// Adds a worker or replaces the connection of a known one; returns the previous entry.
+    mutating func upsert(_ registration: Registration, peer: any Peer, nowMs: Int64) -> Entry? {
+        let id = registration.workerId
+        let old = entries[id]
+        if let old { byPeer[ObjectIdentifier(old.peer)] = nil }
+        var entry = Entry(registration: registration, capabilities: Set(registration.capabilities),
+                          peer: peer, connected: true, lastHeardMs: nowMs)
+        entry.running = old?.running ?? []
+        entries[id] = entry
+        byPeer[ObjectIdentifier(peer)] = id
+        return old
+    }
+
+    /// Marks the worker behind `peer` disconnected; returns its id.
+    mutating func disconnected(_ peer: any Peer) -> String? {
+        guard let id = byPeer.removeValue(forKey: ObjectIdentifier(peer)) else { return nil }
+        entries[id]?.connected = false
+        return id
+    }
+
+    mutating func remove(_ id: String) -> Entry? {
+        guard let entry = entries.removeValue(forKey: id) else { return nil }
+        if byPeer[ObjectIdentifier(entry.peer)] == id { byPeer[ObjectIdentifier(entry.peer)] = nil }
+        return entry
+    }
+
+    var capacities: [WorkerCapacity] { entries.values.map(\.capacity) }
+
+    var allPeers: [any Peer] { entries.values.filter(\.connected).map(\.peer) }
+}

@@ -1,0 +1,95 @@
+/// Every native TITAN_PROTO message, in every direction. A frame carries one message plus a
+/// request id: requests pick a non-zero id, replies echo it, server pushes use 0.
+public enum Message: Sendable, Equatable {
+    // MARK: replies (either direction)
+    /// Success with nothing to say.
+    case ok
+    /// Failure, with a machine-readable code and a message for humans.
+    case error(ErrorCode, String)
+    /// Liveness / round-trip probe; answered with `.pong`.
+    case ping
+    case pong
+
+    // MARK: worker → master
+    case register(Registration)
+    /// Periodic liveness; carries the attempts the worker is running.
+    case heartbeat(running: [AttemptRef])
+    case jobStarted(AttemptRef, pid: Int32, startedAtMs: Int64)
+    /// Complete output lines (or a final partial line at EOF) of one attempt.
+    case jobOutput(AttemptRef, OutputStream, [UInt8])
+    case jobFinished(AttemptRef, JobResult)
+
+    // MARK: master → worker
+    /// Reply to `.register`: the id the master knows the worker by and the heartbeat period.
+    case registered(workerId: String, heartbeatIntervalMs: UInt32)
+    case dispatch(Dispatch)
+    /// Kill this attempt's process group (cancel, or a stale attempt after a reconnect).
+    case kill(AttemptRef)
+    /// The master recorded this attempt's completion; the worker may forget it.
+    case ackFinished(AttemptRef)
+
+    // MARK: client → master
+    /// Submit a job. With `follow`, this connection is subscribed to the job's events and output
+    /// before it can be dispatched, so not one line is missed.
+    case submit(JobSpec, follow: Bool)
+    case getStatus(jobId: String)
+    case listWorkers
+    case listJobs(limit: UInt32)
+    /// Subscribe to a job's events (and output when `logs`); known output is replayed first.
+    case subscribe(jobId: String, logs: Bool)
+    case unsubscribe(jobId: String)
+    case cancel(jobId: String)
+    /// Ask for the stored output of a job.
+    case getLogs(jobId: String)
+
+    // MARK: master → client
+    case submitted(jobId: String)
+    case status(JobInfo)
+    case workers([WorkerInfo])
+    case jobs([JobInfo])
+    case logs(jobId: String, [LogChunk])
+    /// Pushed to subscribers (request id 0).
+    case event(JobEvent)
+    /// Pushed to subscribers that asked for logs (request id 0).
+    case output(jobId: String, OutputStream, [UInt8])
+}
+
+/// A piece of a job's stored output.
+public struct LogChunk: Sendable, Equatable {
+    public var stream: OutputStream
+    public var bytes: [UInt8]
+
+    public init(stream: OutputStream, bytes: [UInt8]) {
+        self.stream = stream
+        self.bytes = bytes
+    }
+}
+
+/// Machine-readable error codes carried by `.error`.
+public enum ErrorCode: UInt16, Sendable, Equatable {
+    case badFrame = 1
+    case unknownOpcode = 2
+    case malformedPayload = 3
+    case unsupportedVersion = 4
+    case frameTooLarge = 5
+    case notFound = 10
+    case invalidRequest = 11
+    case unavailable = 12
+    case internalError = 99
+}
+
+/// An addressed message: what one frame carries.
+public struct Envelope: Sendable, Equatable {
+    public var requestId: UInt32
+    public var message: Message
+
+    public init(requestId: UInt32, message: Message) {
+        self.requestId = requestId
+        self.message = message
+    }
+}
+
+extension Message {
+    /// A short name for logs and errors (the name of its native opcode).
+    public var name: String { NativeCodec.name(ofOpcode: NativeCodec.opcode(of: self)) ?? "unknown" }
+}

@@ -1,0 +1,199 @@
+/// The value types that travel in messages. Both codecs (native and v1) decode into these; the
+/// actors never see bytes.
+
+/// What a user asks to run.
+public struct JobSpec: Sendable, Equatable {
+    /// Program and arguments. `command[0]` is looked up in `PATH` when it has no `/`.
+    public var command: [String]
+    /// Extra environment variables, added to the worker's environment.
+    public var environment: [String: String]
+    /// Working directory on the worker; empty means the worker's job directory.
+    public var workingDirectory: String
+    /// Capability tags a worker must have, all of them. Empty means any worker.
+    public var requirements: [String]
+    /// Higher runs first; FIFO among equals.
+    public var priority: Int32
+    /// Optional user-chosen name, shown in status.
+    public var name: String
+
+    public init(command: [String], environment: [String: String] = [:], workingDirectory: String = "",
+                requirements: [String] = [], priority: Int32 = 1, name: String = "") {
+        self.command = command
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.requirements = requirements
+        self.priority = priority
+        self.name = name
+    }
+}
+
+/// A job's life. `pending → running → completed | failed`, and `cancelled` from either.
+public enum JobState: UInt8, Sendable, Equatable, CaseIterable, CustomStringConvertible {
+    case pending = 0
+    case running = 1
+    case completed = 2
+    case failed = 3
+    case cancelled = 4
+
+    public var isFinal: Bool { self == .completed || self == .failed || self == .cancelled }
+
+    public var description: String {
+        switch self {
+        case .pending: "PENDING"
+        case .running: "RUNNING"
+        case .completed: "COMPLETED"
+        case .failed: "FAILED"
+        case .cancelled: "CANCELLED"
+        }
+    }
+}
+
+/// How one attempt of a job ended, as the worker saw it.
+public struct JobResult: Sendable, Equatable {
+    /// Exit status when the process exited normally, else nil.
+    public var exitCode: Int32?
+    /// Signal number when the process was killed by a signal, else nil.
+    public var signal: Int32?
+    /// Set when the process could not be started (program not found, not executable, ...).
+    public var error: String?
+    /// Wall-clock times in milliseconds since the Unix epoch.
+    public var startedAtMs: Int64
+    public var finishedAtMs: Int64
+
+    public init(exitCode: Int32? = nil, signal: Int32? = nil, error: String? = nil,
+                startedAtMs: Int64 = 0, finishedAtMs: Int64 = 0) {
+        self.exitCode = exitCode
+        self.signal = signal
+        self.error = error
+        self.startedAtMs = startedAtMs
+        self.finishedAtMs = finishedAtMs
+    }
+
+    /// True when the process exited with status 0.
+    public var succeeded: Bool { exitCode == 0 && signal == nil && error == nil }
+}
+
+/// Which output stream a chunk of job output came from.
+public enum OutputStream: UInt8, Sendable, Equatable {
+    case stdout = 1
+    case stderr = 2
+}
+
+/// Everything the master knows about one job, as shown by `titan status`.
+public struct JobInfo: Sendable, Equatable {
+    public var id: String
+    public var spec: JobSpec
+    public var state: JobState
+    /// Number of dispatches so far.
+    public var attempts: UInt32
+    /// The worker of the current or last attempt; empty if never dispatched.
+    public var workerId: String
+    public var submittedAtMs: Int64
+    /// The result of the last finished attempt, if any.
+    public var result: JobResult?
+    /// Why a pending job is not running yet (empty when not pending).
+    public var pendingReason: String
+
+    public init(id: String, spec: JobSpec, state: JobState, attempts: UInt32 = 0, workerId: String = "",
+                submittedAtMs: Int64 = 0, result: JobResult? = nil, pendingReason: String = "") {
+        self.id = id
+        self.spec = spec
+        self.state = state
+        self.attempts = attempts
+        self.workerId = workerId
+        self.submittedAtMs = submittedAtMs
+        self.result = result
+        self.pendingReason = pendingReason
+    }
+}
+
+/// A worker as the master sees it.
+public struct WorkerInfo: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var capabilities: [String]
+    public var slots: UInt32
+    public var running: UInt32
+    public var permanent: Bool
+    /// Milliseconds since the master last heard from it.
+    public var lastSeenAgoMs: Int64
+    /// Jobs it is running now.
+    public var runningJobs: [String]
+
+    public init(id: String, name: String, capabilities: [String], slots: UInt32, running: UInt32,
+                permanent: Bool, lastSeenAgoMs: Int64, runningJobs: [String]) {
+        self.id = id
+        self.name = name
+        self.capabilities = capabilities
+        self.slots = slots
+        self.running = running
+        self.permanent = permanent
+        self.lastSeenAgoMs = lastSeenAgoMs
+        self.runningJobs = runningJobs
+    }
+}
+
+/// A change of a job's state, pushed to subscribers.
+public struct JobEvent: Sendable, Equatable {
+    public var jobId: String
+    public var state: JobState
+    public var attempt: UInt32
+    public var workerId: String
+    /// Present when the event ends an attempt.
+    public var result: JobResult?
+
+    public init(jobId: String, state: JobState, attempt: UInt32, workerId: String, result: JobResult? = nil) {
+        self.jobId = jobId
+        self.state = state
+        self.attempt = attempt
+        self.workerId = workerId
+        self.result = result
+    }
+}
+
+/// One attempt of a job sent to a worker.
+public struct Dispatch: Sendable, Equatable {
+    public var jobId: String
+    /// Unique per dispatch of this job; completions for any other attempt are stale.
+    public var attempt: UInt32
+    public var spec: JobSpec
+
+    public init(jobId: String, attempt: UInt32, spec: JobSpec) {
+        self.jobId = jobId
+        self.attempt = attempt
+        self.spec = spec
+    }
+}
+
+/// What a (re)registering worker tells the master.
+public struct Registration: Sendable, Equatable {
+    /// Stable across reconnects of the same worker process.
+    public var workerId: String
+    public var name: String
+    public var capabilities: [String]
+    public var slots: UInt32
+    public var permanent: Bool
+    /// Attempts it is running now (after a reconnect), as (jobId, attempt).
+    public var running: [AttemptRef]
+
+    public init(workerId: String, name: String, capabilities: [String], slots: UInt32, permanent: Bool,
+                running: [AttemptRef] = []) {
+        self.workerId = workerId
+        self.name = name
+        self.capabilities = capabilities
+        self.slots = slots
+        self.permanent = permanent
+        self.running = running
+    }
+}
+
+/// Names one attempt of one job.
+public struct AttemptRef: Sendable, Equatable, Hashable {
+    public var jobId: String
+    public var attempt: UInt32
+
+    public init(jobId: String, attempt: UInt32) {
+        self.jobId = jobId
+        self.attempt = attempt
+    }
+}

@@ -1,0 +1,576 @@
+/// The native TITAN_PROTO codec (frame version 2).
+///
+/// A native frame's payload is the request id (u32 big-endian) followed by the message's fields in
+/// declaration order, encoded as described in BinaryCoding.swift. Nothing may follow the last field.
+/// Requests use a non-zero request id, replies echo it, server pushes use 0. Frame flags are
+/// currently unused (written as given, ignored when decoding).
+///
+/// Opcodes:
+///
+///     replies (either direction)   worker → master            master → worker
+///     0x01 ok                      0x10 register              0x20 registered
+///     0x02 error                   0x11 heartbeat             0x21 dispatch
+///     0x03 ping                    0x12 jobStarted            0x22 kill
+///     0x04 pong                    0x13 jobOutput             0x23 ackFinished
+///                                  0x14 jobFinished
+///
+///     client → master              master → client
+///     0x30 submit                  0x40 submitted
+///     0x31 getStatus               0x41 status
+///     0x32 listWorkers             0x42 workers
+///     0x33 listJobs                0x43 jobs
+///     0x34 subscribe               0x44 logs
+///     0x35 unsubscribe             0x45 event
+///     0x36 cancel                  0x46 output
+///     0x37 getLogs
+///
+/// Payloads (after the request id):
+///
+///     ok, ping, pong, listWorkers   (empty)
+///     error          code u16, message string
+///     register       Registration
+///     heartbeat      running [AttemptRef]
+///     jobStarted     AttemptRef, pid i32, startedAtMs i64
+///     jobOutput      AttemptRef, stream u8, bytes
+///     jobFinished    AttemptRef, JobResult
+///     registered     workerId string, heartbeatIntervalMs u32
+///     dispatch       Dispatch
+///     kill           AttemptRef
+///     ackFinished    AttemptRef
+///     submit         JobSpec, follow bool
+///     getStatus, unsubscribe, cancel, getLogs, submitted   jobId string
+///     listJobs       limit u32
+///     subscribe      jobId string, logs bool
+///     status         JobInfo
+///     workers        [WorkerInfo]
+///     jobs           [JobInfo]
+///     logs           jobId string, [LogChunk]
+///     event          JobEvent
+///     output         jobId string, stream u8, bytes
+///
+///     AttemptRef     jobId string, attempt u32
+///     JobSpec        command [string], environment {string: string}, workingDirectory string,
+///                    requirements [string], priority i32, name string
+///     JobResult      exitCode i32?, signal i32?, error string?, startedAtMs i64, finishedAtMs i64
+///     Registration   workerId string, name string, capabilities [string], slots u32, permanent bool,
+///                    running [AttemptRef]
+///     Dispatch       jobId string, attempt u32, spec JobSpec
+///     JobInfo        id string, spec JobSpec, state u8, attempts u32, workerId string,
+///                    submittedAtMs i64, result JobResult?, pendingReason string
+///     WorkerInfo     id string, name string, capabilities [string], slots u32, running u32,
+///                    permanent bool, lastSeenAgoMs i64, runningJobs [string]
+///     JobEvent       jobId string, state u8, attempt u32, workerId string, result JobResult?
+///     LogChunk       stream u8, bytes
+///
+/// `JobState`, `OutputStream` (u8) and `ErrorCode` (u16) are their raw values; unknown values are
+/// malformed.
+
+/// The native opcodes, one per `Message` case.
+public enum NativeOpcode: UInt8, Sendable, CaseIterable {
+    case ok = 0x01
+    case error = 0x02
+    case ping = 0x03
+    case pong = 0x04
+
+    case register = 0x10
+    case heartbeat = 0x11
+    case jobStarted = 0x12
+    case jobOutput = 0x13
+    case jobFinished = 0x14
+
+    case registered = 0x20
+    case dispatch = 0x21
+    case kill = 0x22
+    case ackFinished = 0x23
+
+    case submit = 0x30
+    case getStatus = 0x31
+    case listWorkers = 0x32
+    case listJobs = 0x33
+    case subscribe = 0x34
+    case unsubscribe = 0x35
+    case cancel = 0x36
+    case getLogs = 0x37
+
+    case submitted = 0x40
+    case status = 0x41
+    case workers = 0x42
+    case jobs = 0x43
+    case logs = 0x44
+    case event = 0x45
+    case output = 0x46
+
+    /// The message's name, as in `Message`.
+    public var name: String {
+        switch self {
+        case .ok: "ok"
+        case .error: "error"
+        case .ping: "ping"
+        case .pong: "pong"
+        case .register: "register"
+        case .heartbeat: "heartbeat"
+        case .jobStarted: "jobStarted"
+        case .jobOutput: "jobOutput"
+        case .jobFinished: "jobFinished"
+        case .registered: "registered"
+        case .dispatch: "dispatch"
+        case .kill: "kill"
+        case .ackFinished: "ackFinished"
+        case .submit: "submit"
+        case .getStatus: "getStatus"
+        case .listWorkers: "listWorkers"
+        case .listJobs: "listJobs"
+        case .subscribe: "subscribe"
+        case .unsubscribe: "unsubscribe"
+        case .cancel: "cancel"
+        case .getLogs: "getLogs"
+        case .submitted: "submitted"
+        case .status: "status"
+        case .workers: "workers"
+        case .jobs: "jobs"
+        case .logs: "logs"
+        case .event: "event"
+        case .output: "output"
+        }
+    }
+}
+
+/// A frame whose payload cannot be decoded. The framing is intact: reply with an `.error` and keep
+/// the connection.
+public enum ProtocolError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unknownOpcode(UInt8)
+    /// `reason` names the field and the problem, e.g. `field 'command[2]': truncated ...`.
+    case malformed(opcode: UInt8, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unknownOpcode(let opcode):
+            return "unknown opcode \(hex(opcode))"
+        case .malformed(let opcode, let reason):
+            if let name = NativeCodec.name(ofOpcode: opcode) {
+                return "malformed payload for opcode \(hex(opcode)) (\(name)): \(reason)"
+            }
+            return "malformed payload for opcode \(hex(opcode)): \(reason)"
+        }
+    }
+
+    /// The code to send back in an `.error` reply.
+    public var code: ErrorCode {
+        switch self {
+        case .unknownOpcode: .unknownOpcode
+        case .malformed: .malformedPayload
+        }
+    }
+}
+
+/// `0x3a`-style formatting of a byte.
+private func hex(_ byte: UInt8) -> String {
+    let digits = String(byte, radix: 16)
+    return byte < 0x10 ? "0x0" + digits : "0x" + digits
+}
+
+public enum NativeCodec {
+    /// A complete version-2 frame carrying `envelope`.
+    public static func encode(_ envelope: Envelope, flags: UInt8 = 0) -> [UInt8] {
+        var writer = BinaryWriter(capacity: TitanProto.headerSize + estimatedPayloadSize(envelope.message))
+        write(envelope, flags: flags, to: &writer)
+        return writer.bytes
+    }
+
+    /// Appends a complete version-2 frame carrying `envelope` to `buffer`.
+    public static func encode(_ envelope: Envelope, flags: UInt8 = 0, into buffer: inout [UInt8]) {
+        var writer = BinaryWriter()
+        swap(&writer.bytes, &buffer)
+        writer.reserveCapacity(additional: TitanProto.headerSize + estimatedPayloadSize(envelope.message))
+        write(envelope, flags: flags, to: &writer)
+        swap(&writer.bytes, &buffer)
+    }
+
+    /// The envelope carried by a native frame. The frame's version and flags are not looked at:
+    /// route frames to this codec by version.
+    public static func decode(_ frame: Frame) throws(ProtocolError) -> Envelope {
+        guard let opcode = NativeOpcode(rawValue: frame.opcode) else {
+            throw .unknownOpcode(frame.opcode)
+        }
+        var reader = BinaryReader(frame.payload, opcode: frame.opcode)
+        let requestId = try reader.readU32("requestId")
+        let message = try reader.readMessage(opcode)
+        try reader.expectEnd()
+        return Envelope(requestId: requestId, message: message)
+    }
+
+    public static func opcode(of message: Message) -> UInt8 {
+        nativeOpcode(of: message).rawValue
+    }
+
+    /// The message name for a native opcode, or nil if the opcode is unknown.
+    public static func name(ofOpcode opcode: UInt8) -> String? {
+        NativeOpcode(rawValue: opcode)?.name
+    }
+
+    public static func nativeOpcode(of message: Message) -> NativeOpcode {
+        switch message {
+        case .ok: .ok
+        case .error: .error
+        case .ping: .ping
+        case .pong: .pong
+        case .register: .register
+        case .heartbeat: .heartbeat
+        case .jobStarted: .jobStarted
+        case .jobOutput: .jobOutput
+        case .jobFinished: .jobFinished
+        case .registered: .registered
+        case .dispatch: .dispatch
+        case .kill: .kill
+        case .ackFinished: .ackFinished
+        case .submit: .submit
+        case .getStatus: .getStatus
+        case .listWorkers: .listWorkers
+        case .listJobs: .listJobs
+        case .subscribe: .subscribe
+        case .unsubscribe: .unsubscribe
+        case .cancel: .cancel
+        case .getLogs: .getLogs
+        case .submitted: .submitted
+        case .status: .status
+        case .workers: .workers
+        case .jobs: .jobs
+        case .logs: .logs
+        case .event: .event
+        case .output: .output
+        }
+    }
+
+    // MARK: encoding
+
+    private static func write(_ envelope: Envelope, flags: UInt8, to w: inout BinaryWriter) {
+        let header = w.beginFrame(version: TitanProto.nativeVersion, opcode: opcode(of: envelope.message), flags: flags)
+        w.writeU32(envelope.requestId)
+        switch envelope.message {
+        case .ok, .ping, .pong, .listWorkers:
+            break
+        case .error(let code, let message):
+            w.writeU16(code.rawValue)
+            w.writeString(message)
+        case .register(let registration):
+            w.write(registration)
+        case .heartbeat(let running):
+            w.writeArray(running) { $0.write($1) }
+        case .jobStarted(let ref, let pid, let startedAtMs):
+            w.write(ref)
+            w.writeI32(pid)
+            w.writeI64(startedAtMs)
+        case .jobOutput(let ref, let stream, let bytes):
+            w.write(ref)
+            w.writeU8(stream.rawValue)
+            w.writeBytes(bytes)
+        case .jobFinished(let ref, let result):
+            w.write(ref)
+            w.write(result)
+        case .registered(let workerId, let heartbeatIntervalMs):
+            w.writeString(workerId)
+            w.writeU32(heartbeatIntervalMs)
+        case .dispatch(let dispatch):
+            w.writeString(dispatch.jobId)
+            w.writeU32(dispatch.attempt)
+            w.write(dispatch.spec)
+        case .kill(let ref), .ackFinished(let ref):
+            w.write(ref)
+        case .submit(let spec, let follow):
+            w.write(spec)
+            w.writeBool(follow)
+        case .getStatus(let jobId), .unsubscribe(let jobId), .cancel(let jobId), .getLogs(let jobId),
+             .submitted(let jobId):
+            w.writeString(jobId)
+        case .listJobs(let limit):
+            w.writeU32(limit)
+        case .subscribe(let jobId, let logs):
+            w.writeString(jobId)
+            w.writeBool(logs)
+        case .status(let info):
+            w.write(info)
+        case .workers(let workers):
+            w.writeArray(workers) { $0.write($1) }
+        case .jobs(let jobs):
+            w.writeArray(jobs) { $0.write($1) }
+        case .logs(let jobId, let chunks):
+            w.writeString(jobId)
+            w.writeArray(chunks) { w, chunk in
+                w.writeU8(chunk.stream.rawValue)
+                w.writeBytes(chunk.bytes)
+            }
+        case .event(let event):
+            w.writeString(event.jobId)
+            w.writeU8(event.state.rawValue)
+            w.writeU32(event.attempt)
+            w.writeString(event.workerId)
+            w.writeOptional(event.result) { $0.write($1) }
+        case .output(let jobId, let stream, let bytes):
+            w.writeString(jobId)
+            w.writeU8(stream.rawValue)
+            w.writeBytes(bytes)
+        }
+        w.endFrame(headerAt: header)
+    }
+
+    /// A cheap guess of the payload size, so encoding usually allocates once.
+    private static func estimatedPayloadSize(_ message: Message) -> Int {
+        switch message {
+        case .jobOutput(let ref, _, let bytes):
+            32 + ref.jobId.utf8.count + bytes.count
+        case .output(let jobId, _, let bytes):
+            32 + jobId.utf8.count + bytes.count
+        case .logs(let jobId, let chunks):
+            32 + jobId.utf8.count + chunks.reduce(0) { $0 + 5 + $1.bytes.count }
+        case .workers(let workers):
+            16 + workers.count * 160
+        case .jobs(let jobs):
+            16 + jobs.count * 256
+        case .heartbeat(let running):
+            16 + running.count * 48
+        default:
+            192
+        }
+    }
+}
+
+// MARK: - struct encoders
+
+extension BinaryWriter {
+    mutating func write(_ ref: AttemptRef) {
+        writeString(ref.jobId)
+        writeU32(ref.attempt)
+    }
+
+    mutating func write(_ spec: JobSpec) {
+        writeStringArray(spec.command)
+        writeStringDictionary(spec.environment)
+        writeString(spec.workingDirectory)
+        writeStringArray(spec.requirements)
+        writeI32(spec.priority)
+        writeString(spec.name)
+    }
+
+    mutating func write(_ result: JobResult) {
+        writeOptionalI32(result.exitCode)
+        writeOptionalI32(result.signal)
+        writeOptionalString(result.error)
+        writeI64(result.startedAtMs)
+        writeI64(result.finishedAtMs)
+    }
+
+    mutating func write(_ registration: Registration) {
+        writeString(registration.workerId)
+        writeString(registration.name)
+        writeStringArray(registration.capabilities)
+        writeU32(registration.slots)
+        writeBool(registration.permanent)
+        writeArray(registration.running) { $0.write($1) }
+    }
+
+    mutating func write(_ info: JobInfo) {
+        writeString(info.id)
+        write(info.spec)
+        writeU8(info.state.rawValue)
+        writeU32(info.attempts)
+        writeString(info.workerId)
+        writeI64(info.submittedAtMs)
+        writeOptional(info.result) { $0.write($1) }
+        writeString(info.pendingReason)
+    }
+
+    mutating func write(_ worker: WorkerInfo) {
+        writeString(worker.id)
+        writeString(worker.name)
+        writeStringArray(worker.capabilities)
+        writeU32(worker.slots)
+        writeU32(worker.running)
+        writeBool(worker.permanent)
+        writeI64(worker.lastSeenAgoMs)
+        writeStringArray(worker.runningJobs)
+    }
+}
+
+// MARK: - struct decoders
+//
+// Each takes `p`, the field-path prefix of the struct ("" at the top level, "workers[3]." inside an
+// array), evaluated only when building an error.
+
+/// Smallest encodings, used to bound element counts before allocating.
+enum MinimumSize {
+    static let attemptRef = 4 + 4
+    static let jobSpec = 4 + 4 + 4 + 4 + 4 + 4
+    static let jobResult = 1 + 1 + 1 + 8 + 8
+    static let jobInfo = 4 + jobSpec + 1 + 4 + 4 + 8 + 1 + 4
+    static let workerInfo = 4 + 4 + 4 + 4 + 4 + 1 + 8 + 4
+    static let logChunk = 1 + 4
+}
+
+extension BinaryReader {
+    mutating func readMessage(_ opcode: NativeOpcode) throws(ProtocolError) -> Message {
+        switch opcode {
+        case .ok:
+            return .ok
+        case .error:
+            let code = try readErrorCode("code")
+            return .error(code, try readString("message"))
+        case .ping:
+            return .ping
+        case .pong:
+            return .pong
+        case .register:
+            return .register(try readRegistration { "" })
+        case .heartbeat:
+            return .heartbeat(running: try readAttemptRefs("running"))
+        case .jobStarted:
+            let ref = try readAttemptRef { "" }
+            let pid = try readI32("pid")
+            return .jobStarted(ref, pid: pid, startedAtMs: try readI64("startedAtMs"))
+        case .jobOutput:
+            let ref = try readAttemptRef { "" }
+            let stream = try readOutputStream("stream")
+            return .jobOutput(ref, stream, try readBytes("bytes"))
+        case .jobFinished:
+            let ref = try readAttemptRef { "" }
+            return .jobFinished(ref, try readJobResult { "result." })
+        case .registered:
+            let workerId = try readString("workerId")
+            return .registered(workerId: workerId, heartbeatIntervalMs: try readU32("heartbeatIntervalMs"))
+        case .dispatch:
+            let jobId = try readString("jobId")
+            let attempt = try readU32("attempt")
+            return .dispatch(Dispatch(jobId: jobId, attempt: attempt, spec: try readJobSpec { "spec." }))
+        case .kill:
+            return .kill(try readAttemptRef { "" })
+        case .ackFinished:
+            return .ackFinished(try readAttemptRef { "" })
+        case .submit:
+            let spec = try readJobSpec { "" }
+            return .submit(spec, follow: try readBool("follow"))
+        case .getStatus:
+            return .getStatus(jobId: try readString("jobId"))
+        case .listWorkers:
+            return .listWorkers
+        case .listJobs:
+            return .listJobs(limit: try readU32("limit"))
+        case .subscribe:
+            let jobId = try readString("jobId")
+            return .subscribe(jobId: jobId, logs: try readBool("logs"))
+        case .unsubscribe:
+            return .unsubscribe(jobId: try readString("jobId"))
+        case .cancel:
+            return .cancel(jobId: try readString("jobId"))
+        case .getLogs:
+            return .getLogs(jobId: try readString("jobId"))
+        case .submitted:
+            return .submitted(jobId: try readString("jobId"))
+        case .status:
+            return .status(try readJobInfo { "" })
+        case .workers:
+            let workers = try readArray("workers", minElementSize: MinimumSize.workerInfo) {
+                (r: inout BinaryReader, i: Int) throws(ProtocolError) in
+                try r.readWorkerInfo { "workers[\(i)]." }
+            }
+            return .workers(workers)
+        case .jobs:
+            let jobs = try readArray("jobs", minElementSize: MinimumSize.jobInfo) {
+                (r: inout BinaryReader, i: Int) throws(ProtocolError) in
+                try r.readJobInfo { "jobs[\(i)]." }
+            }
+            return .jobs(jobs)
+        case .logs:
+            let jobId = try readString("jobId")
+            let chunks = try readArray("chunks", minElementSize: MinimumSize.logChunk) {
+                (r: inout BinaryReader, i: Int) throws(ProtocolError) in
+                let stream = try r.readOutputStream("chunks[\(i)].stream")
+                return LogChunk(stream: stream, bytes: try r.readBytes("chunks[\(i)].bytes"))
+            }
+            return .logs(jobId: jobId, chunks)
+        case .event:
+            let jobId = try readString("jobId")
+            let state = try readJobState("state")
+            let attempt = try readU32("attempt")
+            let workerId = try readString("workerId")
+            let result = try readOptional("result") { (r: inout BinaryReader) throws(ProtocolError) in
+                try r.readJobResult { "result." }
+            }
+            return .event(JobEvent(jobId: jobId, state: state, attempt: attempt, workerId: workerId, result: result))
+        case .output:
+            let jobId = try readString("jobId")
+            let stream = try readOutputStream("stream")
+            return .output(jobId: jobId, stream, try readBytes("bytes"))
+        }
+    }
+
+    mutating func readAttemptRef(_ p: () -> String) throws(ProtocolError) -> AttemptRef {
+        let jobId = try readString(p() + "jobId")
+        return AttemptRef(jobId: jobId, attempt: try readU32(p() + "attempt"))
+    }
+
+    mutating func readAttemptRefs(_ field: @autoclosure () -> String) throws(ProtocolError) -> [AttemptRef] {
+        try readArray(field(), minElementSize: MinimumSize.attemptRef) {
+            (r: inout BinaryReader, i: Int) throws(ProtocolError) in
+            try r.readAttemptRef { "\(field())[\(i)]." }
+        }
+    }
+
+    mutating func readJobSpec(_ p: () -> String) throws(ProtocolError) -> JobSpec {
+        let command = try readStringArray(p() + "command")
+        let environment = try readStringDictionary(p() + "environment")
+        let workingDirectory = try readString(p() + "workingDirectory")
+        let requirements = try readStringArray(p() + "requirements")
+        let priority = try readI32(p() + "priority")
+        let name = try readString(p() + "name")
+        return JobSpec(command: command, environment: environment, workingDirectory: workingDirectory,
+                       requirements: requirements, priority: priority, name: name)
+    }
+
+    mutating func readJobResult(_ p: () -> String) throws(ProtocolError) -> JobResult {
+        let exitCode = try readOptionalI32(p() + "exitCode")
+        let signal = try readOptionalI32(p() + "signal")
+        let error = try readOptionalString(p() + "error")
+        let startedAtMs = try readI64(p() + "startedAtMs")
+        let finishedAtMs = try readI64(p() + "finishedAtMs")
+        return JobResult(exitCode: exitCode, signal: signal, error: error, startedAtMs: startedAtMs,
+                         finishedAtMs: finishedAtMs)
+    }
+
+    mutating func readRegistration(_ p: () -> String) throws(ProtocolError) -> Registration {
+        let workerId = try readString(p() + "workerId")
+        let name = try readString(p() + "name")
+        let capabilities = try readStringArray(p() + "capabilities")
+        let slots = try readU32(p() + "slots")
+        let permanent = try readBool(p() + "permanent")
+        let running = try readAttemptRefs(p() + "running")
+        return Registration(workerId: workerId, name: name, capabilities: capabilities, slots: slots,
+                            permanent: permanent, running: running)
+    }
+
+    mutating func readJobInfo(_ p: () -> String) throws(ProtocolError) -> JobInfo {
+        let id = try readString(p() + "id")
+        let spec = try readJobSpec { p() + "spec." }
+        let state = try readJobState(p() + "state")
+        let attempts = try readU32(p() + "attempts")
+        let workerId = try readString(p() + "workerId")
+        let submittedAtMs = try readI64(p() + "submittedAtMs")
+        let result = try readOptional(p() + "result") { (r: inout BinaryReader) throws(ProtocolError) in
+            try r.readJobResult { p() + "result." }
+        }
+        let pendingReason = try readString(p() + "pendingReason")
+        return JobInfo(id: id, spec: spec, state: state, attempts: attempts, workerId: workerId,
+                       submittedAtMs: submittedAtMs, result: result, pendingReason: pendingReason)
+    }
+
+    mutating func readWorkerInfo(_ p: () -> String) throws(ProtocolError) -> WorkerInfo {
+        let id = try readString(p() + "id")
+        let name = try readString(p() + "name")
+        let capabilities = try readStringArray(p() + "capabilities")
+        let slots = try readU32(p() + "slots")
+        let running = try readU32(p() + "running")
+        let permanent = try readBool(p() + "permanent")
+        let lastSeenAgoMs = try readI64(p() + "lastSeenAgoMs")
+        let runningJobs = try readStringArray(p() + "runningJobs")
+        return WorkerInfo(id: id, name: name, capabilities: capabilities, slots: slots, running: running,
+                          permanent: permanent, lastSeenAgoMs: lastSeenAgoMs, runningJobs: runningJobs)
+    }
+}

@@ -1,0 +1,326 @@
+import Foundation
+import Logging
+import TitanLoop
+import TitanProtocol
+
+/// How a worker finds its master and what it offers.
+public struct WorkerConfig: Sendable {
+    public var masterHost = "127.0.0.1"
+    public var masterPort = 9090
+    /// Capability tags; a worker with none given is `GENERAL`.
+    public var capabilities = ["GENERAL"]
+    /// Jobs run at once.
+    public var slots: UInt32 = UInt32(max(1, ProcessInfo.processInfo.activeProcessorCount))
+    /// Permanent workers are never retired by the scaler.
+    public var permanent = true
+    /// Stable id across reconnects; defaults to host-pid-random.
+    public var workerId = WorkerConfig.defaultWorkerId()
+    public var name = ProcessInfo.processInfo.hostName
+    /// Directory jobs run in unless they name one.
+    public var workDirectory = FileManager.default.temporaryDirectory.path
+    /// Reconnect delays after losing the master.
+    public var reconnect = ReconnectPolicy()
+    /// SIGTERM first, SIGKILL this long after (stop, cancel).
+    public var killGraceMs: UInt64 = 2_000
+
+    public init() {}
+
+    public static func defaultWorkerId() -> String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "worker"
+        return "\(host)-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+    }
+}
+
+/// Exponential reconnect backoff with jitter.
+public struct ReconnectPolicy: Sendable {
+    public var initialMs: UInt64 = 100
+    public var maxMs: UInt64 = 5_000
+
+    public init() {}
+
+    func delayMs(attempt: Int) -> UInt64 {
+        var d = initialMs
+        for _ in 0..<min(attempt, 32) where d < maxMs { d *= 2 }
+        d = min(d, maxMs)
+        return d / 2 + UInt64.random(in: 0...(d - d / 2))
+    }
+}
+
+/// A worker: keeps a connection to the master (reconnecting with backoff), runs dispatched
+/// attempts as process groups, streams their output as it comes, and keeps each result until the
+/// master acknowledges it (re-sent after a reconnect).
+public actor WorkerNode: LoopBound {
+    private struct Running {
+        var process: ChildProcess?
+        var partial: [Int32: [UInt8]] = [:]
+        var startedAtMs: Int64
+        var killTimer: LoopTimer?
+    }
+
+    public nonisolated let eventLoop: EventLoop
+    public nonisolated let config: WorkerConfig
+    private let logger: Logger
+    private let baseEnvironment: [String: String]
+    private var connection: TCPConnection?
+    private var decoder = FrameDecoder()
+    private var registered = false
+    private var reconnectAttempt = 0
+    private var reconnectTimer: LoopTimer?
+    private var heartbeatTimer: LoopTimer?
+    private var running: [AttemptRef: Running] = [:]
+    /// Finished attempts not yet acknowledged by the master, oldest first.
+    private var unacked: [(AttemptRef, JobResult)] = []
+    private var stopping = false
+    private var stopWaiters: [CheckedContinuation<Void, Never>] = []
+    private var registeredWaiters: [CheckedContinuation<Void, Never>] = []
+    private static let maxPartialLine = 64 * 1024
+
+    public init(loop: EventLoop, config: WorkerConfig, logger: Logger = Logger(label: "titan.worker")) {
+        eventLoop = loop
+        self.config = config
+        self.logger = logger
+        var env = ProcessInfo.processInfo.environment
+        env["TITAN_MASTER"] = "\(config.masterHost):\(config.masterPort)"
+        env["TITAN_HOST"] = config.masterHost
+        env["TITAN_PORT"] = "\(config.masterPort)"
+        env["TITAN_WORKER_ID"] = config.workerId
+        baseEnvironment = env
+    }
+
+    /// Starts connecting; returns at once. Use ``waitRegistered()`` to wait for the master.
+    public func start() {
+        reconnectTimer = LoopTimer(loop: eventLoop)
+        heartbeatTimer = LoopTimer(loop: eventLoop)
+        connect()
+    }
+
+    /// Returns once the worker is registered with the master.
+    public func waitRegistered() async {
+        if registered { return }
+        await withCheckedContinuation { registeredWaiters.append($0) }
+    }
+
+    public var isRegistered: Bool { registered }
+    public var runningCount: Int { running.count }
+
+    // MARK: connection
+
+    private func connect() {
+        guard !stopping else { return }
+        TCPConnection.connect(loop: eventLoop, host: config.masterHost, port: config.masterPort) { [self] result in
+            self.assumeIsolated { $0.connected(result) }
+        }
+    }
+
+    private func connected(_ result: Result<TCPConnection, LoopError>) {
+        switch result {
+        case .failure(let error):
+            if reconnectAttempt == 0 { logger.warning("cannot reach master: \(error)") }
+            scheduleReconnect()
+        case .success(let conn):
+            if stopping {
+                conn.assumeIsolated { $0.close() }
+                return
+            }
+            connection = conn
+            decoder = FrameDecoder()
+            conn.assumeIsolated { c in
+                c.start(onRead: { [self] bytes in
+                    self.assumeIsolated { $0.received(bytes) }
+                }, onClose: { [self] error in
+                    self.assumeIsolated { $0.connectionLost(error) }
+                })
+            }
+            // Results the master may not have recorded go first, so that by the time it reads the
+            // registration it knows which of our attempts finished.
+            for (ref, result) in unacked { send(.jobFinished(ref, result)) }
+            send(.register(Registration(workerId: config.workerId, name: config.name,
+                                        capabilities: config.capabilities, slots: config.slots,
+                                        permanent: config.permanent, running: Array(running.keys))))
+        }
+    }
+
+    private func scheduleReconnect() {
+        guard !stopping else { return }
+        let delay = config.reconnect.delayMs(attempt: reconnectAttempt)
+        reconnectAttempt += 1
+        reconnectTimer?.assumeIsolated { t in
+            t.start(afterMs: delay) { [self] in self.assumeIsolated { $0.connect() } }
+        }
+    }
+
+    private func connectionLost(_ error: UVError?) {
+        connection = nil
+        if registered {
+            logger.warning("lost master connection\(error.map { ": \($0)" } ?? ""); reconnecting")
+        }
+        registered = false
+        heartbeatTimer?.assumeIsolated { $0.stop() }
+        if stopping {
+            finishStopIfDone()
+        } else {
+            scheduleReconnect()
+        }
+    }
+
+    private func send(_ message: Message) {
+        guard let connection else { return }
+        let envelope = Envelope(requestId: 0, message: message)
+        connection.assumeIsolated { c in c.send { NativeCodec.encode(envelope, into: &$0) } }
+    }
+
+    private func received(_ bytes: [UInt8]) {
+        decoder.append(contentsOf: bytes)
+        while true {
+            do {
+                guard let frame = try decoder.next() else { return }
+                handle(try NativeCodec.decode(frame).message)
+            } catch let error as FrameError {
+                logger.error("bad frame from master: \(error); reconnecting")
+                connection?.assumeIsolated { $0.close() }
+                return
+            } catch {
+                logger.error("bad message from master: \(error)")
+            }
+        }
+    }
+
+    private func handle(_ message: Message) {
+        switch message {
+        case .registered(let id, let heartbeatMs):
+            registered = true
+            reconnectAttempt = 0
+            logger.info("registered with master", metadata: ["worker": "\(id)"])
+            let every = UInt64(max(10, heartbeatMs))
+            heartbeatTimer?.assumeIsolated { t in
+                t.start(afterMs: every, repeatMs: every) { [self] in
+                    self.assumeIsolated { $0.send(.heartbeat(running: Array($0.running.keys))) }
+                }
+            }
+            let waiters = registeredWaiters
+            registeredWaiters = []
+            for w in waiters { w.resume() }
+        case .dispatch(let dispatch):
+            run(dispatch)
+        case .kill(let ref):
+            kill(ref)
+        case .ackFinished(let ref):
+            unacked.removeAll { $0.0 == ref }
+        case .error(let code, let text):
+            logger.error("master says: \(text) (\(code))")
+        case .ping:
+            send(.pong)
+        default:
+            logger.warning("unexpected message from master: \(message.name)")
+        }
+    }
+
+    // MARK: jobs
+
+    private func run(_ dispatch: Dispatch) {
+        let ref = AttemptRef(jobId: dispatch.jobId, attempt: dispatch.attempt)
+        guard running[ref] == nil, !stopping else { return }
+        let spec = dispatch.spec
+        var env = baseEnvironment
+        for (k, v) in spec.environment { env[k] = v }
+        env["TITAN_JOB_ID"] = dispatch.jobId
+        env["TITAN_ATTEMPT"] = "\(dispatch.attempt)"
+        let started = Time.wallMs()
+        do {
+            let process = try ChildProcess.spawn(
+                loop: eventLoop, arguments: spec.command, environment: env.map { "\($0.key)=\($0.value)" },
+                workingDirectory: spec.workingDirectory.isEmpty ? config.workDirectory : spec.workingDirectory,
+                onOutput: { [self] fd, bytes in self.assumeIsolated { $0.output(ref, fd, bytes) } },
+                onExit: { [self] exit in self.assumeIsolated { $0.exited(ref, exit) } })
+            running[ref] = Running(process: process, startedAtMs: started)
+            send(.jobStarted(ref, pid: process.pid, startedAtMs: started))
+        } catch {
+            complete(ref, JobResult(error: error.description, startedAtMs: started, finishedAtMs: Time.wallMs()))
+        }
+    }
+
+    private func output(_ ref: AttemptRef, _ fd: Int32, _ bytes: [UInt8]) {
+        guard running[ref] != nil else { return }
+        let stream: TitanProtocol.OutputStream = fd == 1 ? .stdout : .stderr
+        // Send complete lines now; hold a trailing partial line until its newline (or EOF).
+        guard let lastNewline = bytes.lastIndex(of: UInt8(ascii: "\n")) else {
+            running[ref]!.partial[fd, default: []].append(contentsOf: bytes)
+            if running[ref]!.partial[fd]!.count >= Self.maxPartialLine { flushPartial(ref, fd) }
+            return
+        }
+        var chunk = running[ref]!.partial.removeValue(forKey: fd) ?? []
+        chunk.append(contentsOf: bytes[..<(lastNewline + 1)])
+        send(.jobOutput(ref, stream, chunk))
+        if lastNewline + 1 < bytes.count {
+            running[ref]!.partial[fd] = Array(bytes[(lastNewline + 1)...])
+        }
+    }
+
+    private func flushPartial(_ ref: AttemptRef, _ fd: Int32) {
+        guard let rest = running[ref]?.partial.removeValue(forKey: fd), !rest.isEmpty else { return }
+        send(.jobOutput(ref, fd == 1 ? .stdout : .stderr, rest))
+    }
+
+    private func exited(_ ref: AttemptRef, _ exit: ProcessExit) {
+        guard let job = running[ref] else { return }
+        flushPartial(ref, 1)
+        flushPartial(ref, 2)
+        job.killTimer?.assumeIsolated { $0.close() }
+        running[ref] = nil
+        complete(ref, JobResult(exitCode: exit.exitCode, signal: exit.signal, startedAtMs: job.startedAtMs,
+                                finishedAtMs: Time.wallMs()))
+        if stopping { finishStopIfDone() }
+    }
+
+    private func complete(_ ref: AttemptRef, _ result: JobResult) {
+        unacked.append((ref, result))
+        send(.jobFinished(ref, result))
+    }
+
+    /// SIGTERM to the attempt's process group, SIGKILL after the grace period.
+    private func kill(_ ref: AttemptRef) {
+        guard let job = running[ref], let process = job.process, job.killTimer == nil else { return }
+        process.assumeIsolated { _ = $0.signalGroup(SIGTERM) }
+        let timer = LoopTimer(loop: eventLoop)
+        running[ref]?.killTimer = timer
+        timer.assumeIsolated { t in
+            t.start(afterMs: config.killGraceMs) { [self] in
+                self.assumeIsolated { w in
+                    guard let process = w.running[ref]?.process else { return }
+                    process.assumeIsolated { _ = $0.signalGroup(SIGKILL) }
+                }
+            }
+        }
+    }
+
+    // MARK: stop
+
+    /// Kills running jobs (process groups: SIGTERM, then SIGKILL after the grace period), waits
+    /// for them to end, closes the connection and every handle.
+    public func stop() async {
+        if !stopping {
+            stopping = true
+            for ref in Array(running.keys) { kill(ref) }
+            finishStopIfDone()
+        }
+        if running.isEmpty && connection == nil && reconnectTimer == nil { return }
+        await withCheckedContinuation { stopWaiters.append($0) }
+    }
+
+    private func finishStopIfDone() {
+        guard stopping, running.isEmpty else { return }
+        if let connection {
+            // Results were sent; flush them, then close. connectionLost comes back here.
+            connection.assumeIsolated { $0.closeAfterFlush() }
+            return
+        }
+        reconnectTimer?.assumeIsolated { $0.close() }
+        heartbeatTimer?.assumeIsolated { $0.close() }
+        reconnectTimer = nil
+        heartbeatTimer = nil
+        let waiters = stopWaiters
+        stopWaiters = []
+        for w in waiters { w.resume() }
+        logger.info("worker stopped")
+    }
+}

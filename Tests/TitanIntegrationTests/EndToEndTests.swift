@@ -1,0 +1,171 @@
+import Foundation
+import Testing
+import TitanClient
+import TitanLoop
+import TitanProtocol
+import TitanRuntime
+
+/// A master and workers in-process on real loopback sockets, real child processes.
+@Suite struct EndToEndTests {
+    @Test func runsACommandAndStreamsItsOutput() async throws {
+        let cluster = try await EmbeddedCluster.start(workers: 2)
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        let (id, updates) = try await client.submitAndFollow(JobSpec(command: ["/bin/sh", "-c", "echo hello; echo oops >&2"]))
+        var stdout: [UInt8] = [], stderr: [UInt8] = []
+        var states: [JobState] = []
+        var final: JobEvent?
+        for await update in updates {
+            switch update {
+            case .output(.stdout, let b): stdout += b
+            case .output(.stderr, let b): stderr += b
+            case .event(let e):
+                states.append(e.state)
+                if e.state.isFinal { final = e }
+            }
+        }
+        #expect(String(decoding: stdout, as: UTF8.self) == "hello\n")
+        #expect(String(decoding: stderr, as: UTF8.self) == "oops\n")
+        #expect(states == [.running, .completed])
+        #expect(final?.result?.exitCode == 0)
+        let info = try await client.status(id)
+        #expect(info.state == .completed)
+        #expect(info.attempts == 1)
+        #expect(info.workerId.hasPrefix("worker-"))
+        let logs = try await client.logs(id)
+        #expect(logs.count == 2)
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+
+    @Test func exitCodeAndSignalAreReported() async throws {
+        let cluster = try await EmbeddedCluster.start(workers: 1)
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        let failing = try await client.submit(JobSpec(command: ["sh", "-c", "exit 3"]))
+        let killed = try await client.submit(JobSpec(command: ["sh", "-c", "kill -9 $$"]))
+        let a = try await client.wait(failing)
+        let b = try await client.wait(killed)
+        #expect(a.state == .failed)
+        #expect(a.result?.exitCode == 3)
+        #expect(b.state == .failed)
+        #expect(b.result?.signal == 9)
+        #expect(b.result?.exitCode == nil)
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+
+    @Test func aProgramThatCannotStartFailsWithTheReason() async throws {
+        let cluster = try await EmbeddedCluster.start(workers: 1)
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        let missing = try await client.wait(try await client.submit(JobSpec(command: ["/no/such/program"])))
+        #expect(missing.state == .failed)
+        #expect(missing.result?.error?.contains("No such file or directory") == true)
+        let dir = try await client.wait(try await client.submit(JobSpec(command: ["/tmp"])))
+        #expect(dir.state == .failed)
+        #expect(dir.result?.error?.contains("cannot start '/tmp'") == true)
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+
+    @Test func routingIsStrictAndPendingJobsSayWhy() async throws {
+        var general = WorkerConfig()
+        general.workerId = "cpu-1"
+        general.slots = 1
+        let cluster = try await EmbeddedCluster.start(workers: [general])
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        let gpuJob = try await client.submit(JobSpec(command: ["true"], requirements: ["GPU"]))
+        // A job nobody can run never blocks one somebody can.
+        let cpuJob = try await client.wait(try await client.submit(JobSpec(command: ["true"])))
+        #expect(cpuJob.state == .completed)
+        let pending = try await client.status(gpuJob)
+        #expect(pending.state == .pending)
+        #expect(pending.pendingReason == "no worker with GPU")
+        try await client.cancel(gpuJob)
+        #expect(try await client.status(gpuJob).state == .cancelled)
+        await #expect(throws: TitanClientError.self) { try await client.cancel(gpuJob) }
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+
+    @Test func cancelKillsTheWholeProcessGroup() async throws {
+        let cluster = try await EmbeddedCluster.start(workers: 1)
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        // A grandchild that would outlive its parent if only the leader were killed.
+        let (id, updates) = try await client.submitAndFollow(JobSpec(command: [
+            "sh", "-c", "sleep 30 & echo grandchild=$!; wait",
+        ]))
+        var grandchild: Int32?
+        var it = updates.makeAsyncIterator()
+        while grandchild == nil, let u = await it.next() {
+            if case .output(_, let b) = u, let line = String(decoding: b, as: UTF8.self).split(separator: "\n").first,
+               line.hasPrefix("grandchild=") {
+                grandchild = Int32(line.dropFirst("grandchild=".count))
+            }
+        }
+        let pid = try #require(grandchild)
+        #expect(processIsAlive(pid))
+        try await client.cancel(id)
+        #expect(try await client.status(id).state == .cancelled)
+        try await waitUntil { !processIsAlive(pid) }
+        // The worker reports the killed attempt and its slot frees.
+        try await waitUntil { try await client.workers().first?.running == 0 }
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+
+    @Test func priorityOrdersTheQueue() async throws {
+        var one = WorkerConfig()
+        one.workerId = "solo"
+        one.slots = 1
+        let cluster = try await EmbeddedCluster.start(workers: [one])
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        let gate = FileManager.default.temporaryDirectory.appendingPathComponent("titan-gate-\(UUID().uuidString)")
+        // Occupy the only slot until the gate file exists.
+        let blocker = try await client.submit(JobSpec(command: ["sh", "-c", "while [ ! -e \(gate.path) ]; do sleep 0.01; done"]))
+        try await waitUntil { try await client.status(blocker).state == .running }
+        let low = try await client.submit(JobSpec(command: ["true"], priority: 1))
+        let high = try await client.submit(JobSpec(command: ["true"], priority: 5))
+        #expect(FileManager.default.createFile(atPath: gate.path, contents: nil))
+        let lowInfo = try await client.wait(low)
+        let highInfo = try await client.wait(high)
+        #expect(highInfo.result!.startedAtMs <= lowInfo.result!.startedAtMs)
+        try? FileManager.default.removeItem(at: gate)
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+
+    @Test func workersAreListed() async throws {
+        var gpu = WorkerConfig()
+        gpu.workerId = "gpu-1"
+        gpu.capabilities = ["GPU", "HIGH_MEM"]
+        gpu.slots = 2
+        var cpu = WorkerConfig()
+        cpu.workerId = "cpu-1"
+        let cluster = try await EmbeddedCluster.start(workers: [gpu, cpu])
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        let workers = try await client.workers()
+        #expect(workers.map(\.id) == ["cpu-1", "gpu-1"])
+        #expect(workers[1].capabilities == ["GPU", "HIGH_MEM"])
+        #expect(workers[1].slots == 2)
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+}
+
+/// Polls `condition` until true, failing after `seconds`.
+func waitUntil(seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    Issue.record("condition not met within \(seconds) s")
+    throw CancellationError()
+}
+
+/// True while `pid` exists and is not a zombie.
+func processIsAlive(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    let state = stat[stat.index(close, offsetBy: 2)]
+    return state != "Z" && state != "X"
+}

@@ -1,0 +1,148 @@
+import Testing
+import TitanProtocol
+
+/// Deterministic RNG so every random test is reproducible from its seed.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func bytes(_ count: Int) -> [UInt8] {
+        (0 ..< count).map { _ in UInt8.random(in: 0 ... 255, using: &self) }
+    }
+}
+
+/// One named message to encode; the name is what Swift Testing shows for the test case.
+struct Sample: Sendable, CustomTestStringConvertible {
+    var name: String
+    var envelope: Envelope
+    var testDescription: String { name }
+}
+
+enum Fixtures {
+    static let binary: [UInt8] = [0x00, 0x7C, 0xFF, 0x0A, 0x0D, 0x80, 0x00, 0x7C, 0x7C, 0xFE, 0xC3]
+    static let bigBinary: [UInt8] = (0 ..< 70_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+    static let unicode = "héllo wörld 🚀 日本語 \u{0301}e|pipe\nnewline\u{0}nul"
+    static let long = String(repeating: "abc|é", count: 400)
+
+    static let spec = JobSpec(
+        command: ["/bin/sh", "-c", "printf 'a|b\\0c' && echo \(unicode)", ""],
+        environment: ["PATH": "/usr/bin:/bin", "ÜNICODE": "✓ ok", "EMPTY": "", "": "empty key", "PIPE|KEY": "v|w"],
+        workingDirectory: "/tmp/wörk dir",
+        requirements: ["GPU", "linux", ""],
+        priority: -7,
+        name: unicode)
+    static let minimalSpec = JobSpec(command: [], priority: 0)
+    static let extremeSpec = JobSpec(command: ["x"], priority: Int32.min, name: long)
+
+    static let fullResult = JobResult(exitCode: -1, signal: 9, error: "exec failed: ünknown|x",
+                                      startedAtMs: 1_700_000_000_123, finishedAtMs: -5)
+    static let emptyResult = JobResult()
+    static let minResult = JobResult(exitCode: Int32.min, signal: Int32.max, error: "",
+                                     startedAtMs: Int64.min, finishedAtMs: Int64.max)
+
+    static let ref = AttemptRef(jobId: "job-42-ü", attempt: 3)
+    static let manyRefs = (0 ..< 300).map { AttemptRef(jobId: "job-\($0)", attempt: UInt32($0)) }
+
+    static let jobInfo = JobInfo(id: "j1", spec: spec, state: .running, attempts: 2, workerId: "w-α",
+                                 submittedAtMs: -1, result: fullResult, pendingReason: "")
+    static let pendingInfo = JobInfo(id: "", spec: minimalSpec, state: .pending, pendingReason: "needs GPU | none free")
+    static let worker = WorkerInfo(id: "w1", name: "node-ü", capabilities: ["GPU", "big|mem"], slots: 8, running: 3,
+                                   permanent: true, lastSeenAgoMs: 1234, runningJobs: ["j1", "j2", ""])
+    static let emptyWorker = WorkerInfo(id: "", name: "", capabilities: [], slots: 0, running: 0,
+                                        permanent: false, lastSeenAgoMs: -1, runningJobs: [])
+
+    static let messages: [(String, UInt32, Message)] = [
+        ("ok", 1, .ok),
+        ("error", 2, .error(.notFound, "job 'x|y' not found ✗")),
+        ("error empty", UInt32.max, .error(.internalError, "")),
+        ("ping", 0, .ping),
+        ("pong", 3, .pong),
+        ("register", 4, .register(Registration(workerId: "w-1", name: "wörker", capabilities: ["GPU", "", "ü"],
+                                               slots: 4, permanent: true, running: [ref, AttemptRef(jobId: "", attempt: 0)]))),
+        ("register empty", 5, .register(Registration(workerId: "", name: "", capabilities: [], slots: 0, permanent: false))),
+        ("heartbeat", 0, .heartbeat(running: manyRefs)),
+        ("heartbeat empty", 6, .heartbeat(running: [])),
+        ("jobStarted", 7, .jobStarted(ref, pid: -12345, startedAtMs: Int64.min)),
+        ("jobOutput", 8, .jobOutput(ref, .stdout, binary)),
+        ("jobOutput big stderr", 9, .jobOutput(ref, .stderr, bigBinary)),
+        ("jobOutput empty", 10, .jobOutput(AttemptRef(jobId: "", attempt: UInt32.max), .stdout, [])),
+        ("jobFinished full", 11, .jobFinished(ref, fullResult)),
+        ("jobFinished empty", 12, .jobFinished(ref, emptyResult)),
+        ("jobFinished extremes", 13, .jobFinished(ref, minResult)),
+        ("registered", 14, .registered(workerId: "w-1 ✓", heartbeatIntervalMs: 1500)),
+        ("dispatch", 15, .dispatch(Dispatch(jobId: "j|1", attempt: 7, spec: spec))),
+        ("dispatch minimal", 16, .dispatch(Dispatch(jobId: "", attempt: 0, spec: minimalSpec))),
+        ("kill", 17, .kill(ref)),
+        ("ackFinished", 18, .ackFinished(AttemptRef(jobId: "日本", attempt: 1))),
+        ("submit follow", 19, .submit(spec, follow: true)),
+        ("submit extreme", 20, .submit(extremeSpec, follow: false)),
+        ("getStatus", 21, .getStatus(jobId: "job-1")),
+        ("listWorkers", 22, .listWorkers),
+        ("listJobs", 23, .listJobs(limit: UInt32.max)),
+        ("subscribe logs", 24, .subscribe(jobId: "j1", logs: true)),
+        ("subscribe", 25, .subscribe(jobId: "", logs: false)),
+        ("unsubscribe", 26, .unsubscribe(jobId: "ü|")),
+        ("cancel", 27, .cancel(jobId: "j1")),
+        ("getLogs", 28, .getLogs(jobId: "j1")),
+        ("submitted", 29, .submitted(jobId: "job-\(unicode)")),
+        ("status", 30, .status(jobInfo)),
+        ("status pending", 31, .status(pendingInfo)),
+        ("workers", 32, .workers([worker, emptyWorker, worker])),
+        ("workers empty", 33, .workers([])),
+        ("jobs", 34, .jobs([jobInfo, pendingInfo] + (0 ..< 100).map {
+            JobInfo(id: "job-\($0)", spec: JobSpec(command: ["echo", "\($0)"]), state: JobState.allCases[$0 % 5],
+                    attempts: UInt32($0), submittedAtMs: Int64($0) * -1000)
+        })),
+        ("jobs empty", 35, .jobs([])),
+        ("logs", 36, .logs(jobId: "j1", [LogChunk(stream: .stdout, bytes: binary), LogChunk(stream: .stderr, bytes: []),
+                                         LogChunk(stream: .stdout, bytes: Array("ü|\n".utf8))])),
+        ("logs empty", 37, .logs(jobId: "", [])),
+        ("event", 0, .event(JobEvent(jobId: "j1", state: .completed, attempt: 2, workerId: "w1", result: fullResult))),
+        ("event no result", 0, .event(JobEvent(jobId: "j1", state: .cancelled, attempt: 0, workerId: ""))),
+        ("output", 0, .output(jobId: "j1", .stderr, binary)),
+        ("output empty", 0, .output(jobId: "j1", .stdout, [])),
+    ]
+
+    static let samples: [Sample] = messages.map { Sample(name: $0.0, envelope: Envelope(requestId: $0.1, message: $0.2)) }
+
+    /// Samples whose payload is small enough to test every truncation.
+    static let smallSamples: [Sample] = samples.filter { NativeCodec.encode($0.envelope).count <= 4096 }
+}
+
+/// The payload of a frame encoded by `NativeCodec` (header stripped).
+func payload(of envelope: Envelope) -> [UInt8] {
+    Array(NativeCodec.encode(envelope).dropFirst(TitanProto.headerSize))
+}
+
+/// Decodes a native frame built from an opcode and raw payload.
+func decode(opcode: UInt8, _ payload: [UInt8]) throws(ProtocolError) -> Envelope {
+    try NativeCodec.decode(Frame(opcode: opcode, payload: payload))
+}
+
+/// The `malformed` reason, or nil if `body` did not throw `malformed`.
+func malformedReason(_ body: () throws(ProtocolError) -> Envelope) -> String? {
+    do {
+        _ = try body()
+        return nil
+    } catch {
+        if case .malformed(_, let reason) = error { return reason }
+        return nil
+    }
+}
+
+/// Builds a native payload by hand: request id then whatever `body` writes.
+func handPayload(requestId: UInt32 = 1, _ body: (inout BinaryWriter) -> Void) -> [UInt8] {
+    var writer = BinaryWriter()
+    writer.writeU32(requestId)
+    body(&writer)
+    return writer.bytes
+}
