@@ -7,7 +7,9 @@
 /// - string: as bytes, holding UTF-8.
 /// - optional: u8 0 (absent) or 1 (present) then the value.
 /// - array: u32 count, then the elements.
-/// - string dictionary: u32 count, then key/value string pairs sorted by key (deterministic).
+/// - string dictionary: u32 count, then key/value string pairs. Writers sort them by key (Swift
+///   `String` order) so equal dictionaries encode identically; readers accept any order but reject
+///   a repeated key.
 
 /// Writes primitives into a byte buffer it owns. To write into an existing buffer without copying,
 /// swap it in and out (`swap(&writer.bytes, &buffer)`), as `NativeCodec.encode(_:into:)` does.
@@ -26,8 +28,10 @@ public struct BinaryWriter: Sendable {
     /// Number of bytes written so far (including any that were in the initial buffer).
     public var count: Int { bytes.count }
 
+    /// Makes room for `additional` more bytes (growing geometrically, so calling it before every
+    /// message appended to a long-lived buffer stays amortised O(1)).
     public mutating func reserveCapacity(additional: Int) {
-        bytes.reserveCapacity(bytes.count + additional)
+        reserveForAppend(&bytes, additional)
     }
 
     public mutating func writeU8(_ value: UInt8) {
@@ -39,7 +43,10 @@ public struct BinaryWriter: Sendable {
     }
 
     public mutating func writeU32(_ value: UInt32) {
-        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(truncatingIfNeeded: value >> 24))
+        bytes.append(UInt8(truncatingIfNeeded: value >> 16))
+        bytes.append(UInt8(truncatingIfNeeded: value >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: value))
     }
 
     public mutating func writeU64(_ value: UInt64) {
@@ -265,7 +272,10 @@ public struct BinaryReader: Sendable {
         if length == 0 { return "" }
         let start = index
         let decoded = bytes.withUnsafeBufferPointer { buffer in
-            String(validating: UnsafeBufferPointer(rebasing: buffer[start ..< start + length]), as: UTF8.self)
+            let utf8 = UnsafeBufferPointer(rebasing: buffer[start ..< start + length])
+            // `String(validating:)` is not specialised in the standard library (it looks up generic
+            // metadata on every call); ASCII, the common case, needs no validation at all.
+            return isASCII(utf8) ? String(decoding: utf8, as: UTF8.self) : String(validating: utf8, as: UTF8.self)
         }
         guard let decoded else { throw malformed(field: field(), "invalid UTF-8") }
         index += length
@@ -347,4 +357,21 @@ public struct BinaryReader: Sendable {
         }
         return code
     }
+}
+
+/// True when every byte is below 0x80 (checked eight bytes at a time).
+private func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard let base = bytes.baseAddress else { return true }
+    let raw = UnsafeRawPointer(base)
+    let count = bytes.count
+    var i = 0
+    while i + 8 <= count {
+        if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+        i += 8
+    }
+    while i < count {
+        if base[i] & 0x80 != 0 { return false }
+        i += 1
+    }
+    return true
 }

@@ -44,7 +44,7 @@ public struct Frame: Sendable, Equatable {
 
     /// Appends the complete frame (header then payload) to `buffer`.
     public func append(to buffer: inout [UInt8]) {
-        buffer.reserveCapacity(buffer.count + TitanProto.headerSize + payload.count)
+        reserveForAppend(&buffer, TitanProto.headerSize + payload.count)
         Frame.appendHeader(version: version, opcode: opcode, flags: flags, payloadLength: payload.count, to: &buffer)
         buffer.append(contentsOf: payload)
     }
@@ -90,5 +90,15 @@ public enum FrameError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unsupportedVersion: .unsupportedVersion
         case .frameTooLarge: .frameTooLarge
         }
+    }
+}
+
+/// Makes room for `additional` more bytes, growing geometrically: `Array.reserveCapacity` allocates
+/// exactly what is asked, so calling it before every append to a growing buffer would reallocate
+/// (and copy) every time.
+func reserveForAppend(_ buffer: inout [UInt8], _ additional: Int) {
+    let needed = buffer.count + additional
+    if needed > buffer.capacity {
+        buffer.reserveCapacity(Swift.max(needed, buffer.capacity * 2))
     }
 }

@@ -39,6 +39,12 @@ public struct FrameDecoder: Sendable {
         buffer.append(contentsOf: bytes)
     }
 
+    public mutating func append(contentsOf bytes: [UInt8]) {
+        guard failure == nil, !bytes.isEmpty else { return }
+        compactIfWorthIt()
+        buffer.append(contentsOf: bytes)
+    }
+
     public mutating func append(contentsOf bytes: some Collection<UInt8>) {
         guard failure == nil, !bytes.isEmpty else { return }
         compactIfWorthIt()

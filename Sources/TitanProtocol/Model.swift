@@ -2,7 +2,7 @@
 /// actors never see bytes.
 
 /// What a user asks to run.
-public struct JobSpec: Sendable, Equatable {
+public struct JobSpec: Sendable, Equatable, Encodable {
     /// Program and arguments. `command[0]` is looked up in `PATH` when it has no `/`.
     public var command: [String]
     /// Extra environment variables, added to the worker's environment.
@@ -49,7 +49,7 @@ public enum JobState: UInt8, Sendable, Equatable, CaseIterable, CustomStringConv
 }
 
 /// How one attempt of a job ended, as the worker saw it.
-public struct JobResult: Sendable, Equatable {
+public struct JobResult: Sendable, Equatable, Encodable {
     /// Exit status when the process exited normally, else nil.
     public var exitCode: Int32?
     /// Signal number when the process was killed by a signal, else nil.
@@ -80,7 +80,7 @@ public enum OutputStream: UInt8, Sendable, Equatable {
 }
 
 /// Everything the master knows about one job, as shown by `titan status`.
-public struct JobInfo: Sendable, Equatable {
+public struct JobInfo: Sendable, Equatable, Encodable {
     public var id: String
     public var spec: JobSpec
     public var state: JobState
@@ -108,7 +108,7 @@ public struct JobInfo: Sendable, Equatable {
 }
 
 /// A worker as the master sees it.
-public struct WorkerInfo: Sendable, Equatable {
+public struct WorkerInfo: Sendable, Equatable, Encodable {
     public var id: String
     public var name: String
     public var capabilities: [String]
@@ -134,7 +134,7 @@ public struct WorkerInfo: Sendable, Equatable {
 }
 
 /// A change of a job's state, pushed to subscribers.
-public struct JobEvent: Sendable, Equatable {
+public struct JobEvent: Sendable, Equatable, Encodable {
     public var jobId: String
     public var state: JobState
     public var attempt: UInt32

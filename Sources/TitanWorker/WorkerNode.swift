@@ -151,7 +151,7 @@ public actor WorkerNode: LoopBound {
 
     private func connectionLost(_ error: UVError?) {
         connection = nil
-        if registered {
+        if registered && !stopping {
             logger.warning("lost master connection\(error.map { ": \($0)" } ?? ""); reconnecting")
         }
         registered = false

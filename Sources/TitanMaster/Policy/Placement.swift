@@ -26,8 +26,9 @@ public struct WorkerCapacity: Sendable, Equatable {
 
 /// Placement policy: pure functions over a snapshot of worker capacity.
 public enum Placement {
-    /// The least-loaded accepting worker that has every required tag and a free slot; ties go to
-    /// the one with the most free slots, then the smallest id (deterministic).
+    /// The least-loaded accepting worker that has every required tag and a free slot. Ties go to
+    /// the worker with the fewest tags the job does not need (so a CPU job leaves the GPU worker
+    /// free for GPU jobs), then the most free slots, then the smallest id (deterministic).
     public static func choose(requirements: Set<String>, among workers: some Sequence<WorkerCapacity>) -> String? {
         var best: WorkerCapacity?
         for w in workers where w.accepting && w.free > 0 && w.matches(requirements) {
@@ -35,13 +36,13 @@ public enum Placement {
                 best = w
                 continue
             }
-            let load = Double(w.running) / Double(w.slots)
-            let bestLoad = Double(b.running) / Double(b.slots)
-            if load < bestLoad || (load == bestLoad && (w.free > b.free || (w.free == b.free && w.id < b.id))) {
-                best = w
-            }
+            if rank(w, requirements) < rank(b, requirements) { best = w }
         }
         return best?.id
+    }
+
+    private static func rank(_ w: WorkerCapacity, _ requirements: Set<String>) -> (Double, Int, Int, String) {
+        (Double(w.running) / Double(w.slots), w.capabilities.count - requirements.count, -w.free, w.id)
     }
 
     /// Why a job with `requirements` cannot be placed now, in words a user can act on.

@@ -1,0 +1,17 @@
+import ArgumentParser
+import TitanClient
+
+/// `titan cancel JOB_ID`: cancel a pending or running job (its process group is killed).
+struct CancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a job.")
+
+    @OptionGroup var client: ClientOptions
+
+    @Argument(help: "The job id.")
+    var jobId: String
+
+    func run() async throws {
+        try await withClient(client) { try await $0.cancel(jobId) }
+        print("cancelled \(jobId)")
+    }
+}

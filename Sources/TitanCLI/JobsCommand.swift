@@ -1,0 +1,28 @@
+import ArgumentParser
+import TitanClient
+import TitanProtocol
+
+/// `titan jobs`: recent jobs, newest first.
+struct JobsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "jobs", abstract: "List recent jobs.")
+
+    @OptionGroup var client: ClientOptions
+
+    @Option(help: "How many (default 20).")
+    var limit: UInt32 = 20
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        let jobs = try await withClient(client) { try await $0.jobs(limit: limit) }
+        if json {
+            print(try Output.json(jobs))
+            return
+        }
+        print(Output.table(["ID", "STATE", "WORKER", "RESULT", "COMMAND"], jobs.map { j in
+            [j.id, j.state.description, j.workerId.isEmpty ? "-" : j.workerId,
+             j.state == .pending ? j.pendingReason : Output.outcome(j.result), Output.command(j.spec)]
+        }))
+    }
+}

@@ -1,0 +1,146 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import TitanClient
+import TitanProtocol
+
+/// `titan run`: submit one job, stream its output live, exit with its exit code.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a command or script as a job and stream its output.",
+        discussion: """
+            titan run -- COMMAND [ARGS...]      runs a command (looked up in PATH on the worker)
+            titan run script.py|script.sh [ARGS...]
+            Exits with the job's exit code (128+N if killed by signal N, 127 if it could not start).
+            Ctrl-C cancels the job.
+            """)
+
+    @OptionGroup var client: ClientOptions
+
+    @Option(name: .customLong("cap"), help: "Capability the worker must have (repeat or comma-separate).")
+    var capabilities: [String] = []
+
+    @Option(help: "Higher runs first (default 1).")
+    var priority: Int32 = 1
+
+    @Option(name: .customLong("env"), help: "Environment variable NAME=VALUE for the job (repeatable).")
+    var environment: [String] = []
+
+    @Option(help: "Working directory on the worker.")
+    var cwd: String?
+
+    @Option(help: "A name shown in status.")
+    var name: String?
+
+    @Flag(help: "Print the job id and return without waiting.")
+    var detach = false
+
+    @Flag(help: "Print the final status as JSON instead of streaming output.")
+    var json = false
+
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.")
+    var command: [String] = []
+
+    func validate() throws {
+        if argv.isEmpty { throw ValidationError("nothing to run: give a command after --, or a script") }
+        for item in environment where !item.contains("=") || item.hasPrefix("=") {
+            throw ValidationError("--env: '\(item)' is not NAME=VALUE")
+        }
+    }
+
+    private var argv: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+
+    /// Scripts run with their interpreter; a local script path is made absolute so the worker
+    /// finds it.
+    func jobCommand() -> [String] {
+        var args = argv
+        let program = args[0]
+        let isFile = FileManager.default.fileExists(atPath: program)
+        let absolute = isFile && !program.hasPrefix("/")
+            ? FileManager.default.currentDirectoryPath + "/" + program : program
+        if program.hasSuffix(".py") {
+            args[0] = absolute
+            args.insert("python3", at: 0)
+        } else if program.hasSuffix(".sh") {
+            args[0] = absolute
+            args.insert("bash", at: 0)
+        } else if isFile && program.contains("/") {
+            args[0] = absolute
+        }
+        return args
+    }
+
+    func spec() -> JobSpec {
+        var env: [String: String] = [:]
+        for item in environment {
+            let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            env[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        let caps = capabilities.flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces).uppercased() }.filter { !$0.isEmpty }
+        return JobSpec(command: jobCommand(), environment: env, workingDirectory: cwd ?? "",
+                       requirements: caps, priority: priority, name: name ?? "")
+    }
+
+    func run() async throws {
+        let spec = spec()
+        if detach {
+            let id = try await withClient(client) { try await $0.submit(spec) }
+            print(json ? try Output.json(["id": id]) : id)
+            return
+        }
+        let code: Int32 = try await withClient(client) { client in
+            let (id, updates) = try await client.submitAndFollow(spec)
+            let interrupt = cancelOnInterrupt(client: client, jobId: id)
+            defer { interrupt.cancel() }
+            var final: JobEvent?
+            for await update in updates {
+                switch update {
+                case .output(let stream, let bytes):
+                    if !json { Output.write(bytes, to: stream) }
+                case .event(let event):
+                    if event.state.isFinal { final = event }
+                }
+            }
+            guard let final else {
+                throw CLIError(message: "lost the connection to the master; job \(id) may still be running")
+            }
+            if json { print(try Output.json(try await client.status(id))) }
+            return Self.exitCode(for: final, jobId: id, quiet: json)
+        }
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    static func exitCode(for event: JobEvent, jobId: String, quiet: Bool) -> Int32 {
+        let warn = { (text: String) in if !quiet { FileHandle.standardError.write(Data("titan: \(text)\n".utf8)) } }
+        switch event.state {
+        case .completed: return 0
+        case .cancelled:
+            warn("job \(jobId) cancelled")
+            return 130
+        default:
+            guard let result = event.result else { return 1 }
+            if let error = result.error {
+                warn("job \(jobId) failed: \(error)")
+                return 127
+            }
+            if let signal = result.signal {
+                warn("job \(jobId) killed by signal \(signal)")
+                return 128 + signal
+            }
+            return result.exitCode ?? 1
+        }
+    }
+
+    /// Ctrl-C cancels the job; the stream then ends with its CANCELLED event.
+    private func cancelOnInterrupt(client: TitanClient, jobId: String) -> any DispatchSourceSignal {
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler {
+            Task { try? await client.cancel(jobId) }
+        }
+        source.resume()
+        return source
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import TitanClient
+import TitanProtocol
+
+/// `titan status JOB_ID`: state, attempts, worker, exit code, timings, why pending.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a job's status.")
+
+    @OptionGroup var client: ClientOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @Argument(help: "The job id.")
+    var jobId: String
+
+    func run() async throws {
+        let info = try await withClient(client) { try await $0.status(jobId) }
+        print(json ? try Output.json(info) : Self.render(info))
+    }
+
+    static func render(_ info: JobInfo) -> String {
+        var lines = [
+            "job        \(info.id)\(info.spec.name.isEmpty ? "" : " (\(info.spec.name))")",
+            "state      \(info.state)",
+            "command    \(Output.command(info.spec))",
+        ]
+        if !info.spec.requirements.isEmpty { lines.append("requires   \(info.spec.requirements.joined(separator: ","))") }
+        lines.append("priority   \(info.spec.priority)")
+        lines.append("submitted  \(Output.timestamp(ms: info.submittedAtMs))")
+        lines.append("attempts   \(info.attempts)")
+        if !info.workerId.isEmpty { lines.append("worker     \(info.workerId)") }
+        if info.state == .pending && !info.pendingReason.isEmpty { lines.append("pending    \(info.pendingReason)") }
+        if let r = info.result {
+            lines.append("result     \(Output.outcome(r))")
+            if r.startedAtMs > 0 {
+                lines.append("started    \(Output.timestamp(ms: r.startedAtMs))")
+                lines.append("duration   \(Output.duration(ms: r.finishedAtMs - r.startedAtMs))")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
