@@ -49,7 +49,7 @@ enum Output {
     }
 
     /// Writes bytes to stdout or stderr as they are.
-    static func write(_ bytes: [UInt8], to stream: TitanProtocol.OutputStream) {
+    static func write(_ bytes: [UInt8], to stream: OutputChannel) {
         let handle = stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError
         handle.write(Data(bytes))
     }

@@ -23,7 +23,7 @@ public enum TitanClientError: Error, Sendable, CustomStringConvertible, Equatabl
 
 /// Something pushed about a followed job.
 public enum JobUpdate: Sendable, Equatable {
-    case output(OutputStream, [UInt8])
+    case output(OutputChannel, [UInt8])
     case event(JobEvent)
 }
 

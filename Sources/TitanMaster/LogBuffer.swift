@@ -13,7 +13,7 @@ struct LogBuffer {
         self.limitBytes = limitBytes
     }
 
-    mutating func append(_ stream: OutputStream, _ data: [UInt8]) {
+    mutating func append(_ stream: OutputChannel, _ data: [UInt8]) {
         chunks.append(LogChunk(stream: stream, bytes: data))
         bytes += data.count
         while bytes > limitBytes && head < chunks.count - 1 {

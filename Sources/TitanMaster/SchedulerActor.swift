@@ -264,7 +264,7 @@ public actor SchedulerActor: LoopBound {
         publish(job)
     }
 
-    private func output(_ ref: AttemptRef, _ stream: OutputStream, _ bytes: [UInt8]) {
+    private func output(_ ref: AttemptRef, _ stream: OutputChannel, _ bytes: [UInt8]) {
         guard let job = jobs[ref.jobId], job.info.attempts == ref.attempt else { return }
         job.logs.append(stream, bytes)
         for (_, watcher) in job.watchers where watcher.logs {

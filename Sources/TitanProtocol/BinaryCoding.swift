@@ -342,9 +342,9 @@ public struct BinaryReader: Sendable {
         return state
     }
 
-    public mutating func readOutputStream(_ field: @autoclosure () -> String) throws(ProtocolError) -> OutputStream {
+    public mutating func readOutputStream(_ field: @autoclosure () -> String) throws(ProtocolError) -> OutputChannel {
         let raw = try readU8(field())
-        guard let stream = OutputStream(rawValue: raw) else {
+        guard let stream = OutputChannel(rawValue: raw) else {
             throw malformed(field: field(), "unknown output stream \(raw)")
         }
         return stream

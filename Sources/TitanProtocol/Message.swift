@@ -16,7 +16,7 @@ public enum Message: Sendable, Equatable {
     case heartbeat(running: [AttemptRef])
     case jobStarted(AttemptRef, pid: Int32, startedAtMs: Int64)
     /// Complete output lines (or a final partial line at EOF) of one attempt.
-    case jobOutput(AttemptRef, OutputStream, [UInt8])
+    case jobOutput(AttemptRef, OutputChannel, [UInt8])
     case jobFinished(AttemptRef, JobResult)
 
     // MARK: master → worker
@@ -51,15 +51,15 @@ public enum Message: Sendable, Equatable {
     /// Pushed to subscribers (request id 0).
     case event(JobEvent)
     /// Pushed to subscribers that asked for logs (request id 0).
-    case output(jobId: String, OutputStream, [UInt8])
+    case output(jobId: String, OutputChannel, [UInt8])
 }
 
 /// A piece of a job's stored output.
 public struct LogChunk: Sendable, Equatable {
-    public var stream: OutputStream
+    public var stream: OutputChannel
     public var bytes: [UInt8]
 
-    public init(stream: OutputStream, bytes: [UInt8]) {
+    public init(stream: OutputChannel, bytes: [UInt8]) {
         self.stream = stream
         self.bytes = bytes
     }

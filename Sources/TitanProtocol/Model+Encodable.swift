@@ -8,7 +8,7 @@ extension JobState: Encodable {
     }
 }
 
-extension OutputStream: Encodable {
+extension OutputChannel: Encodable {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(self == .stdout ? "stdout" : "stderr")

@@ -74,7 +74,7 @@ public struct JobResult: Sendable, Equatable, Encodable {
 }
 
 /// Which output stream a chunk of job output came from.
-public enum OutputStream: UInt8, Sendable, Equatable {
+public enum OutputChannel: UInt8, Sendable, Equatable {
     case stdout = 1
     case stderr = 2
 }

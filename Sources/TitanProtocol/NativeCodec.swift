@@ -62,7 +62,7 @@
 ///     JobEvent       jobId string, state u8, attempt u32, workerId string, result JobResult?
 ///     LogChunk       stream u8, bytes
 ///
-/// `JobState`, `OutputStream` (u8) and `ErrorCode` (u16) are their raw values; unknown values are
+/// `JobState`, `OutputChannel` (u8) and `ErrorCode` (u16) are their raw values; unknown values are
 /// malformed.
 
 /// The native opcodes, one per `Message` case.

@@ -241,7 +241,7 @@ public actor WorkerNode: LoopBound {
 
     private func output(_ ref: AttemptRef, _ fd: Int32, _ bytes: [UInt8]) {
         guard running[ref] != nil else { return }
-        let stream: TitanProtocol.OutputStream = fd == 1 ? .stdout : .stderr
+        let stream: OutputChannel = fd == 1 ? .stdout : .stderr
         // Send complete lines now; hold a trailing partial line until its newline (or EOF).
         guard let lastNewline = bytes.lastIndex(of: UInt8(ascii: "\n")) else {
             running[ref]!.partial[fd, default: []].append(contentsOf: bytes)
