@@ -33,6 +33,15 @@ struct TitanNodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Master: state directory. Worker: directory jobs run in.")
     var dataDir: String?
 
+    @Option(name: .customLong("heartbeat-ms"), help: "Master: heartbeat period asked of workers.")
+    var heartbeatMs: UInt32 = 1_000
+
+    @Option(name: .customLong("suspect-after-ms"), help: "Master: a worker silent this long gets no new work.")
+    var suspectAfterMs: Int64 = 3_000
+
+    @Option(name: .customLong("dead-after-ms"), help: "Master: a worker silent this long is dead; its jobs re-queue.")
+    var deadAfterMs: Int64 = 5_000
+
     @Option(help: "Worker: master address HOST:PORT (default $TITAN_MASTER or 127.0.0.1:9090).")
     var master: String?
 
@@ -58,6 +67,9 @@ struct TitanNodeCommand: AsyncParsableCommand {
         guard (0...65_535).contains(port) else { throw ValidationError("--port: \(port) is not a TCP port") }
         switch role {
         case .master:
+            guard heartbeatMs > 0, suspectAfterMs > 0, suspectAfterMs <= deadAfterMs else {
+                throw ValidationError("need --heartbeat-ms > 0 and 0 < --suspect-after-ms <= --dead-after-ms")
+            }
             for (flag, given) in [("--master", master != nil), ("--cap", cap != nil), ("--slots", slots != nil),
                                   ("--permanent", permanent), ("--id", id != nil)] where given {
                 throw ValidationError("\(flag) is a worker option; this is --role master")
@@ -84,6 +96,9 @@ struct TitanNodeCommand: AsyncParsableCommand {
             var config = MasterConfig()
             config.host = bind
             config.port = port
+            config.scheduler.heartbeatIntervalMs = heartbeatMs
+            config.suspectAfterMs = suspectAfterMs
+            config.deadAfterMs = deadAfterMs
             let node: MasterNode
             do {
                 node = try await MasterNode.start(config: config, loop: loop, logger: logger)

@@ -18,6 +18,13 @@ public final class EmbeddedCluster: Sendable {
     public let loops: [EventLoop]
     private let ownsLoops: Bool
 
+    /// Notices and worse: an embedded cluster's per-worker info lines are rarely wanted.
+    public static var defaultLogger: Logger {
+        var logger = Logger(label: "titan")
+        logger.logLevel = .notice
+        return logger
+    }
+
     /// `host:port` of the master.
     public var masterAddress: String { "127.0.0.1:\(master.port)" }
 
@@ -36,7 +43,7 @@ public final class EmbeddedCluster: Sendable {
     ///     separate processes would get).
     public static func start(master masterConfig: MasterConfig = .loopbackAnyPort, workers: [WorkerConfig],
                              loop: EventLoop? = nil,
-                             logger: Logger = Logger(label: "titan")) async throws -> EmbeddedCluster {
+                             logger: Logger = EmbeddedCluster.defaultLogger) async throws -> EmbeddedCluster {
         let masterLoop = loop ?? EventLoop(name: "titan-master")
         let master: MasterNode
         do {
@@ -62,7 +69,7 @@ public final class EmbeddedCluster: Sendable {
 
     /// `count` workers with the given capabilities and slots.
     public static func start(workers count: Int, capabilities: [String] = ["GENERAL"], slots: UInt32 = 4,
-                             loop: EventLoop? = nil, logger: Logger = Logger(label: "titan")) async throws -> EmbeddedCluster {
+                             loop: EventLoop? = nil, logger: Logger = EmbeddedCluster.defaultLogger) async throws -> EmbeddedCluster {
         let configs = (0..<count).map { i -> WorkerConfig in
             var c = WorkerConfig()
             c.capabilities = capabilities

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+import TitanClient
+import TitanProtocol
+
+/// `titan` and `titan-node` as a user runs them: real processes on 127.0.0.1.
+@Suite(.serialized) struct CLITests {
+    @Test func runStatusWorkersAndGracefulShutdown() async throws {
+        let master = try await NodeProcess(["--role", "master", "--port", "0"])
+        let port = try #require(master.port, "announce line: \(master.firstLine)")
+        let env = ["TITAN_MASTER": "127.0.0.1:\(port)"]
+        let worker = try await NodeProcess(["--role", "worker", "--master", "127.0.0.1:\(port)", "--id", "w1",
+                                            "--cap", "gpu,general", "--slots", "2"])
+        try await waitUntil { (try? await Tools.run("titan", ["workers", "--json"], environment: env))?.stdout.contains("\"w1\"") == true }
+
+        let failing = try await Tools.run("titan", ["run", "--", "sh", "-c", "echo out; echo err >&2; exit 3"], environment: env)
+        #expect(failing.status == 3)
+        #expect(failing.stdout == "out\n")
+        #expect(failing.stderr == "err\n")
+
+        let json = try await Tools.run("titan", ["run", "--json", "--cap", "GPU", "--", "echo", "x"], environment: env)
+        #expect(json.status == 0)
+        #expect(json.stdout.contains("\"state\" : \"COMPLETED\""))
+        #expect(json.stdout.contains("\"workerId\" : \"w1\""))
+
+        let missing = try await Tools.run("titan", ["run", "--", "/no/such/tool"], environment: env)
+        #expect(missing.status == 127)
+        #expect(missing.stderr.contains("No such file or directory"))
+
+        let status = try await Tools.run("titan", ["status", "job-1"], environment: env)
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("FAILED"))
+        #expect(status.stdout.contains("exit 3"))
+
+        let logs = try await Tools.run("titan", ["logs", "job-1"], environment: env)
+        #expect(logs.stdout == "out\n")
+        #expect(logs.stderr == "err\n")
+
+        let workers = try await Tools.run("titan", ["workers"], environment: env)
+        #expect(workers.stdout.contains("GPU,GENERAL"))
+
+        let detached = try await Tools.run("titan", ["run", "--detach", "--", "sleep", "30"], environment: env)
+        let sleeper = detached.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try await waitUntil { (try? await Tools.run("titan", ["status", sleeper], environment: env))?.stdout.contains("RUNNING") == true }
+
+        // SIGTERM: the worker kills its job's process group and exits 0; so does the master.
+        #expect(await worker.terminate() == 0)
+        #expect(await master.terminate() == 0)
+    }
+
+    @Test func badUsageAndUnreachableMastersGiveClearErrors() async throws {
+        let nothing = try await Tools.run("titan", ["run"])
+        #expect(nothing.status != 0)
+        #expect(nothing.stderr.contains("nothing to run"))
+
+        let badAddress = try await Tools.run("titan", ["workers", "--master", "nonsense"])
+        #expect(badAddress.status != 0)
+        #expect(badAddress.stderr.contains("HOST:PORT"))
+
+        let unreachable = try await Tools.run("titan", ["workers", "--master", "127.0.0.1:1"])
+        #expect(unreachable.status == 1)
+        #expect(unreachable.stderr.contains("cannot connect to master at 127.0.0.1:1"))
+
+        let wrongRole = try await Tools.run("titan-node", ["--role", "master", "--cap", "GPU"])
+        #expect(wrongRole.status != 0)
+        #expect(wrongRole.stderr.contains("--cap is a worker option"))
+
+        let badEnv = try await Tools.run("titan", ["run", "--env", "NOVALUE", "--", "true"])
+        #expect(badEnv.status != 0)
+        #expect(badEnv.stderr.contains("NAME=VALUE"))
+    }
+
+    @Test func aFrozenWorkerIsDeclaredDeadAndItsJobRunsElsewhere() async throws {
+        let master = try await NodeProcess(["--role", "master", "--port", "0", "--suspect-after-ms", "200",
+                                            "--dead-after-ms", "400", "--heartbeat-ms", "50"])
+        let port = try #require(master.port)
+        let env = ["TITAN_MASTER": "127.0.0.1:\(port)"]
+        let a = try await NodeProcess(["--role", "worker", "--master", "127.0.0.1:\(port)", "--id", "a", "--slots", "1"])
+        try await waitUntil { (try? await Tools.run("titan", ["workers", "--json"], environment: env))?.stdout.contains("\"a\"") == true }
+        let client = try await TitanClient.connect(to: "127.0.0.1:\(port)")
+        // Long on "a", instant anywhere else.
+        let id = try await client.submit(JobSpec(command: ["sh", "-c", "[ \"$TITAN_WORKER_ID\" = a ] && exec sleep 30; exit 0"]))
+        try await waitUntil { try await client.status(id).state == .running }
+        let b = try await NodeProcess(["--role", "worker", "--master", "127.0.0.1:\(port)", "--id", "b", "--slots", "1"])
+        a.signal(SIGSTOP)  // "a" goes silent without a word
+        let done = try await client.wait(id)
+        #expect(done.state == .completed)
+        #expect(done.workerId == "b")
+        #expect(done.attempts == 2)
+        #expect(try await client.workers().map(\.id) == ["b"])
+        await client.close()
+        a.signal(SIGCONT)
+        #expect(await a.terminate() == 0)
+        #expect(await b.terminate() == 0)
+        #expect(await master.terminate() == 0)
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import TitanProtocol
+
+/// A blocking TCP client for feeding a master exact bytes, garbage included. Reads time out
+/// (SO_RCVTIMEO) so a test fails instead of hanging.
+final class RawSocket {
+    let fd: Int32
+    private var decoder = FrameDecoder()
+
+    init(port: Int, timeoutSeconds: Int = 5) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Foundation.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard rc == 0 else { throw POSIXError(.ECONNREFUSED) }
+    }
+
+    deinit { Foundation.close(fd) }
+
+    func send(_ bytes: [UInt8]) {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { Foundation.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return }
+            off += n
+        }
+    }
+
+    /// Reads one frame; nil on EOF or timeout.
+    func readFrame() -> Frame? {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            if let frame = try? decoder.next() { return frame }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { return nil }
+            decoder.append(contentsOf: buffer[0..<n])
+        }
+    }
+
+    /// Reads one native envelope.
+    func readEnvelope() throws -> Envelope? {
+        guard let frame = readFrame() else { return nil }
+        return try NativeCodec.decode(frame)
+    }
+
+    /// True when the peer closed the connection (EOF) within the timeout.
+    func sawEOF() -> Bool {
+        var byte: UInt8 = 0
+        while true {
+            let n = recv(fd, &byte, 1, 0)
+            if n == 0 { return true }
+            if n < 0 { return errno == ECONNRESET }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import Logging
+import Testing
+import TitanClient
+import TitanLoop
+import TitanProtocol
+import TitanRuntime
+
+/// A worker that loses its master retries with backoff, re-registers when a master is back, and
+/// reports what it runs; the master reconciles.
+@Suite struct ReconnectTests {
+    @Test func workerReRegistersWithARestartedMasterWhichKillsAttemptsItDoesNotKnow() async throws {
+        let masterLoop = EventLoop(name: "master")
+        let workerLoop = EventLoop(name: "worker")
+        let master = try await MasterNode.start(config: .loopbackAnyPort, loop: masterLoop, logger: EmbeddedCluster.defaultLogger)
+        let port = master.port
+        var config = WorkerConfig()
+        config.masterPort = port
+        config.workerId = "w-1"
+        config.reconnect.initialMs = 20
+        config.reconnect.maxMs = 100
+        let worker = WorkerNode(loop: workerLoop, config: config, logger: EmbeddedCluster.defaultLogger)
+        await worker.start()
+        await worker.waitRegistered()
+
+        let client = try await TitanClient.connect(to: "127.0.0.1:\(port)")
+        let id = try await client.submit(JobSpec(command: ["sleep", "30"]))
+        try await waitUntil { try await client.status(id).state == .running }
+        await client.close()
+
+        // The master goes away; the worker keeps its job running and keeps retrying.
+        await master.stop()
+        try await waitUntil { await !worker.isRegistered }
+        #expect(await worker.runningCount == 1)
+
+        // A new master (no memory of the job) on the same port: the worker re-registers with its
+        // running attempt, and the master tells it to kill what it does not know.
+        var again = MasterConfig.loopbackAnyPort
+        again.port = port
+        let master2 = try await MasterNode.start(config: again, loop: masterLoop, logger: EmbeddedCluster.defaultLogger)
+        await worker.waitRegistered()
+        try await waitUntil { await worker.runningCount == 0 }
+        let client2 = try await TitanClient.connect(to: "127.0.0.1:\(port)")
+        #expect(try await client2.workers().map(\.id) == ["w-1"])
+        // And it takes new work.
+        let next = try await client2.wait(try await client2.submit(JobSpec(command: ["true"])))
+        #expect(next.state == .completed)
+        await client2.close()
+
+        await worker.stop()
+        await master2.stop()
+        #expect(await workerLoop.shutdown() == 0)
+        #expect(await masterLoop.shutdown() == 0)
+    }
+}
