@@ -24,20 +24,24 @@ let package = Package(
         .target(name: "TitanLoop", dependencies: ["CLibUV"], swiftSettings: strict),
         // Frames and message codecs. Pure: no I/O.
         .target(name: "TitanProtocol", swiftSettings: strict),
-        // Scheduler, worker registry, heartbeats, placement.
-        .target(name: "TitanMaster", dependencies: [
-            "TitanLoop", "TitanProtocol", .product(name: "Logging", package: "swift-log"),
+        // Pure decisions (placement, failure detection, ready queues, backoff): events and a clock
+        // in, decisions out. No I/O.
+        .target(name: "TitanPolicy", dependencies: [
             .product(name: "HeapModule", package: "swift-collections"),
+        ], swiftSettings: strict),
+        // Scheduler, worker registry, heartbeats, sessions.
+        .target(name: "TitanMaster", dependencies: [
+            "TitanLoop", "TitanProtocol", "TitanPolicy", .product(name: "Logging", package: "swift-log"),
             .product(name: "DequeModule", package: "swift-collections"),
         ], swiftSettings: strict),
         // Runs jobs as process groups and streams their output.
         .target(name: "TitanWorker", dependencies: [
-            "TitanLoop", "TitanProtocol", .product(name: "Logging", package: "swift-log"),
+            "TitanLoop", "TitanProtocol", "TitanPolicy", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         // The Swift client library (the CLI is a thin layer over it).
         .target(name: "TitanClient", dependencies: ["TitanLoop", "TitanProtocol"], swiftSettings: strict),
         // Master + workers embedded in one process.
-        .target(name: "TitanRuntime", dependencies: ["TitanMaster", "TitanWorker", "TitanLoop"], swiftSettings: strict),
+        .target(name: "TitanRuntime", dependencies: ["TitanMaster", "TitanWorker", "TitanLoop", "TitanPolicy"], swiftSettings: strict),
         .executableTarget(name: "TitanNode", dependencies: [
             "TitanRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -47,8 +51,9 @@ let package = Package(
         ], swiftSettings: strict),
         .testTarget(name: "TitanProtocolTests", dependencies: ["TitanProtocol"]),
         .testTarget(name: "TitanLoopTests", dependencies: ["TitanLoop"]),
+        .testTarget(name: "TitanPolicyTests", dependencies: ["TitanPolicy"]),
         .testTarget(name: "TitanMasterTests", dependencies: ["TitanMaster"]),
-        .testTarget(name: "TitanIntegrationTests", dependencies: ["TitanRuntime", "TitanClient"]),
+        .testTarget(name: "TitanIntegrationTests", dependencies: ["TitanRuntime", "TitanClient", "TitanPolicy"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -60,7 +60,17 @@ public actor ChildProcess: LoopBound {
         }
         if rc != 0 { throw SpawnError(program: arguments[0], errno: rc) }
         let pidfd = titan_pidfd_open(result.pid)
-        precondition(pidfd >= 0, "pidfd_open failed (Linux >= 5.3 required): errno \(titan_errno())")
+        if pidfd < 0 {
+            // Out of descriptors (or a kernel older than 5.3): undo the spawn rather than run a
+            // child we cannot watch.
+            let error = titan_errno()
+            _ = titan_kill_group(result.pid, SIGKILL)
+            var code: Int32 = 0, signal: Int32 = 0
+            while titan_reap(result.pid, &code, &signal) == 0 { sched_yield() }
+            Foundation.close(result.stdout_fd)
+            Foundation.close(result.stderr_fd)
+            throw SpawnError(program: arguments[0], errno: error)
+        }
         return ChildProcess(loop: loop, pid: result.pid, pidfd: pidfd, stdoutFD: result.stdout_fd,
                             stderrFD: result.stderr_fd, onOutput: onOutput, onExit: onExit)
     }
@@ -125,11 +135,18 @@ public actor ChildProcess: LoopBound {
     private func reap() {
         var code: Int32 = 0
         var signal: Int32 = 0
-        if titan_reap(pid, &code, &signal) == 1 {
+        switch titan_reap(pid, &code, &signal) {
+        case 1:
             exit = ProcessExit(exitCode: signal == 0 ? code : nil, signal: signal == 0 ? nil : signal)
-            closeHandle(titan_poll_handle(poll))
-            finishIfDone()
+        case 0:
+            return  // not exited yet (spurious wake-up)
+        default:
+            // Reaped by someone else (SIGCHLD ignored, a stray waitpid(-1)): the status is lost,
+            // but the child is gone; stop polling the still-readable pidfd.
+            exit = ProcessExit(exitCode: nil, signal: nil)
         }
+        closeHandle(titan_poll_handle(poll))
+        finishIfDone()
     }
 
     private func finishIfDone() {

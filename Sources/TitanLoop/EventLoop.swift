@@ -83,12 +83,15 @@ public final class EventLoop: @unchecked Sendable {
         threadID.load(ordering: .acquiring) == UInt(bitPattern: Int(bitPattern: pthread_self()))
     }
 
-    /// Runs `body` on the loop thread, soon. Safe from any thread.
-    public func execute(_ body: @escaping @Sendable () -> Void) {
+    /// Runs `body` on the loop thread, soon. Safe from any thread. Returns false (and drops
+    /// `body`) when the loop has been shut down.
+    @discardableResult
+    public func execute(_ body: @escaping @Sendable () -> Void) -> Bool {
         enqueue(.closure(body))
     }
 
-    private func enqueue(_ item: Item) {
+    @discardableResult
+    private func enqueue(_ item: Item) -> Bool {
         let wake: Bool? = queue.withLock { q in
             if q.closed { return nil }
             q.items.append(item)
@@ -100,13 +103,19 @@ public final class EventLoop: @unchecked Sendable {
         case true?: uv_async_send(wakeup)
         case false?: break
         case nil:
-            // Work after shutdown cannot run; say so rather than hang silently.
-            FileHandle.standardError.write(Data("titan: work submitted to a stopped event loop was dropped\n".utf8))
+            if case .job = item {
+                // A task cannot be failed from here: say so rather than hang silently.
+                FileHandle.standardError.write(Data("titan: a task was submitted to a stopped event loop and dropped\n".utf8))
+            }
+            return false
         }
+        return true
     }
 
     private func drain() {
+        // Take the spare buffer out so swapping it into the queue leaves it uniquely referenced.
         var batch = spare
+        spare = []
         for _ in 0..<Self.maxDrainRounds {
             let empty = queue.withLock { q -> Bool in
                 if q.items.isEmpty {

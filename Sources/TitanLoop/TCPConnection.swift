@@ -84,7 +84,8 @@ public actor TCPConnection: LoopBound {
     /// Async form of ``connect(loop:host:port:_:)``, callable from anywhere.
     public static func connect(loop: EventLoop, host: String, port: Int) async throws(LoopError) -> TCPConnection {
         let result = await withCheckedContinuation { (c: CheckedContinuation<Result<TCPConnection, LoopError>, Never>) in
-            loop.execute { connect(loop: loop, host: host, port: port) { c.resume(returning: $0) } }
+            let queued = loop.execute { connect(loop: loop, host: host, port: port) { c.resume(returning: $0) } }
+            if !queued { c.resume(returning: .failure(LoopError("connect", Int32(UV_ECANCELED.rawValue)))) }
         }
         return try result.get()
     }

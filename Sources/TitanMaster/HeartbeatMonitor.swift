@@ -1,4 +1,5 @@
 import TitanLoop
+import TitanPolicy
 
 /// Runs the ``FailureDetector`` on a loop timer and hands its verdicts to the scheduler.
 public actor HeartbeatMonitor: LoopBound {

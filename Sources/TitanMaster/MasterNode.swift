@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import TitanLoop
+import TitanPolicy
 import TitanProtocol
 
 /// How a master listens and schedules.

@@ -1,6 +1,7 @@
 import DequeModule
 import Logging
 import TitanLoop
+import TitanPolicy
 import TitanProtocol
 
 /// Tunables of the master's scheduling core.
@@ -153,6 +154,7 @@ public actor SchedulerActor: LoopBound {
             }
             if value.utf8.contains(0) { return "field 'environment[\(key)]': contains a NUL byte" }
         }
+        if spec.workingDirectory.utf8.contains(0) { return "field 'workingDirectory': contains a NUL byte" }
         for tag in spec.requirements where tag.isEmpty || tag.contains(",") {
             return "field 'requirements': invalid capability tag '\(tag)'"
         }

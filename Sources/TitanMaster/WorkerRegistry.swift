@@ -1,3 +1,4 @@
+import TitanPolicy
 import TitanProtocol
 
 /// The workers the master knows, their connections and the attempts they run. Owned by the

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TitanLoop
+import TitanPolicy
 import TitanProtocol
 
 /// How a worker finds its master and what it offers.
@@ -18,8 +19,8 @@ public struct WorkerConfig: Sendable {
     public var name = ProcessInfo.processInfo.hostName
     /// Directory jobs run in unless they name one.
     public var workDirectory = FileManager.default.temporaryDirectory.path
-    /// Reconnect delays after losing the master.
-    public var reconnect = ReconnectPolicy()
+    /// Reconnect delays after losing the master (jittered).
+    public var reconnect = Backoff(initialMs: 100, maxMs: 5_000)
     /// SIGTERM first, SIGKILL this long after (stop, cancel).
     public var killGraceMs: UInt64 = 2_000
 
@@ -28,21 +29,6 @@ public struct WorkerConfig: Sendable {
     public static func defaultWorkerId() -> String {
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "worker"
         return "\(host)-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
-    }
-}
-
-/// Exponential reconnect backoff with jitter.
-public struct ReconnectPolicy: Sendable {
-    public var initialMs: UInt64 = 100
-    public var maxMs: UInt64 = 5_000
-
-    public init() {}
-
-    func delayMs(attempt: Int) -> UInt64 {
-        var d = initialMs
-        for _ in 0..<min(attempt, 32) where d < maxMs { d *= 2 }
-        d = min(d, maxMs)
-        return d / 2 + UInt64.random(in: 0...(d - d / 2))
     }
 }
 
@@ -142,7 +128,8 @@ public actor WorkerNode: LoopBound {
 
     private func scheduleReconnect() {
         guard !stopping else { return }
-        let delay = config.reconnect.delayMs(attempt: reconnectAttempt)
+        var rng = SystemRandomNumberGenerator()
+        let delay = config.reconnect.jitteredDelayMs(attempt: reconnectAttempt, using: &rng)
         reconnectAttempt += 1
         reconnectTimer?.assumeIsolated { t in
             t.start(afterMs: delay) { [self] in self.assumeIsolated { $0.connect() } }

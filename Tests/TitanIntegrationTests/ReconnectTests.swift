@@ -3,6 +3,7 @@ import Logging
 import Testing
 import TitanClient
 import TitanLoop
+import TitanPolicy
 import TitanProtocol
 import TitanRuntime
 
@@ -17,8 +18,7 @@ import TitanRuntime
         var config = WorkerConfig()
         config.masterPort = port
         config.workerId = "w-1"
-        config.reconnect.initialMs = 20
-        config.reconnect.maxMs = 100
+        config.reconnect = Backoff(initialMs: 20, maxMs: 100)
         let worker = WorkerNode(loop: workerLoop, config: config, logger: EmbeddedCluster.defaultLogger)
         await worker.start()
         await worker.waitRegistered()

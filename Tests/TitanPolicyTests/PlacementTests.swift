@@ -1,6 +1,8 @@
 import Testing
-@testable import TitanMaster
+import TitanPolicy
 
+/// Placement policy: least-loaded among matching, accepting workers with a free slot; ties go to the
+/// fewest unneeded tags, then the most free slots, then the smallest id.
 @Suite("Placement.choose")
 struct PlacementChooseTests {
     @Test("no workers: nothing to choose")
@@ -90,6 +92,23 @@ struct PlacementChooseTests {
         #expect(Placement.choose(requirements: [], among: [workers[0]]) == nil)
     }
 
+    @Test("ties: fewest unneeded tags first, so a CPU job leaves the GPU worker free")
+    func tieBreakSparesSpecialWorkers() {
+        let workers = [
+            worker("gpu", ["GENERAL", "GPU"], slots: 8),
+            worker("gpu-mem", ["GENERAL", "GPU", "HIGH_MEM"], slots: 8),
+            worker("cpu", ["GENERAL"], slots: 2),
+        ]
+        for order in permutations(workers) {
+            #expect(Placement.choose(requirements: ["GENERAL"], among: order) == "cpu")
+            #expect(Placement.choose(requirements: [], among: order) == "cpu")
+            #expect(Placement.choose(requirements: ["GPU"], among: order) == "gpu")
+        }
+        // Load still comes first: an idle GPU worker beats a half-busy CPU worker.
+        let busyCPU = [worker("gpu", ["GPU"], slots: 4), worker("cpu", [], slots: 4, running: 2)]
+        #expect(Placement.choose(requirements: [], among: busyCPU) == "gpu")
+    }
+
     @Test("ties: most free slots first, then the smallest id, whatever the input order")
     func deterministicTieBreak() {
         // Equal load (0 %): the worker with more free slots wins.
@@ -123,6 +142,9 @@ struct PlacementChooseTests {
                     // Compare loads exactly: a.running/a.slots < b.running/b.slots.
                     let lhs = a.running * b.slots, rhs = b.running * a.slots
                     if lhs != rhs { return lhs < rhs }
+                    if a.capabilities.count != b.capabilities.count {
+                        return a.capabilities.count < b.capabilities.count
+                    }
                     if a.free != b.free { return a.free > b.free }
                     return a.id < b.id
                 }?.id

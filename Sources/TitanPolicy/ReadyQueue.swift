@@ -54,7 +54,7 @@ public struct ReadyQueue: Sendable {
         let kept = heap.unordered.filter { $0.jobId != jobId }
         guard kept.count != heap.count else { return false }
         queues[requirements] = kept.isEmpty ? nil : Heap(kept)
-        count -= 1
+        count -= heap.count - kept.count
         return true
     }
 }

@@ -1,5 +1,5 @@
 import Testing
-@testable import TitanMaster
+import TitanPolicy
 
 @Suite("FailureDetector (injected clock)")
 struct FailureDetectorTests {
@@ -101,8 +101,9 @@ struct FailureDetectorTests {
             T(worker: "w2", health: .suspect), T(worker: "w3", health: .suspect),
         ])
         fd.heard("w1", atMs: 140)
-        // At 215: w3 dead (215), w2 dead (205), w0 suspect still (185), w1 alive (75).
-        #expect(fd.evaluate(nowMs: 215) == [T(worker: "w2", health: .dead), T(worker: "w3", health: .dead)])
+        // Heard at w3 0, w1 10 → 140, w2 20, w0 30. At 225: w3 dead (225 silent), w2 dead (205),
+        // w0 still suspect (195), w1 alive (85).
+        #expect(fd.evaluate(nowMs: 225) == [T(worker: "w2", health: .dead), T(worker: "w3", health: .dead)])
         #expect(fd.health(of: "w0") == .suspect)
         #expect(fd.health(of: "w1") == .alive)
         #expect(fd.health(of: "w2") == nil)

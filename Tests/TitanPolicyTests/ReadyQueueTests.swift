@@ -1,5 +1,5 @@
 import Testing
-@testable import TitanMaster
+import TitanPolicy
 
 @Suite("ReadyQueue")
 struct ReadyQueueTests {
@@ -34,13 +34,19 @@ struct ReadyQueueTests {
         #expect(q.count == 4)
         #expect(Set(q.requirementSets) == [[], ["GPU"], ["GPU", "HIGH_MEM"]])
         // A job nobody can run does not hold back the others.
-        #expect(q.pop([]) == "any")
-        #expect(q.pop([]) == nil)
-        #expect(q.pop(["HIGH_MEM", "GPU"]) == "big-gpu")
-        #expect(q.pop(["GPU", "HIGH_MEM"]) == "big-gpu-2")
-        #expect(q.pop(["HIGH_MEM"]) == nil)
+        let p1 = q.pop([])
+        #expect(p1 == "any")
+        let p2 = q.pop([])
+        #expect(p2 == nil)
+        let p3 = q.pop(["HIGH_MEM", "GPU"])
+        #expect(p3 == "big-gpu")
+        let p4 = q.pop(["GPU", "HIGH_MEM"])
+        #expect(p4 == "big-gpu-2")
+        let p5 = q.pop(["HIGH_MEM"])
+        #expect(p5 == nil)
         #expect(q.requirementSets == [["GPU"]])
-        #expect(q.pop(["GPU"]) == "gpu-urgent")
+        let p6 = q.pop(["GPU"])
+        #expect(p6 == "gpu-urgent")
         #expect(q.requirementSets.isEmpty)
         #expect(q.count == 0)
     }
@@ -57,7 +63,8 @@ struct ReadyQueueTests {
         #expect(head.sequence == 2)
         #expect(q.count == 2)
         #expect(q.peek([])?.jobId == "b")
-        #expect(q.pop([]) == "b")
+        let p7 = q.pop([])
+        #expect(p7 == "b")
         #expect(q.peek([])?.jobId == "a")
         #expect(q.peek([])?.sequence == 1)
     }
@@ -79,15 +86,18 @@ struct ReadyQueueTests {
         for i in 0..<6 { q.push(jobId: "j\(i)", priority: Int32(i % 2), requirements: []) }
         q.push(jobId: "gpu", priority: 0, requirements: ["GPU"])
         #expect(q.count == 7)
-        #expect(q.remove(jobId: "j3", requirements: []))
+        let removed = q.remove(jobId: "j3", requirements: [])
+        #expect(removed)
         #expect(q.count == 6)
-        #expect(!q.remove(jobId: "j3", requirements: []))
-        #expect(!q.remove(jobId: "nope", requirements: []))
+        let again = q.remove(jobId: "j3", requirements: [])
+        let missing = q.remove(jobId: "nope", requirements: [])
         // The wrong requirement set does not find it.
-        #expect(!q.remove(jobId: "j1", requirements: ["GPU"]))
-        #expect(!q.remove(jobId: "gpu", requirements: ["HIGH_MEM"]))
+        let wrongSet1 = q.remove(jobId: "j1", requirements: ["GPU"])
+        let wrongSet2 = q.remove(jobId: "gpu", requirements: ["HIGH_MEM"])
+        #expect(!again && !missing && !wrongSet1 && !wrongSet2)
         #expect(q.count == 6)
-        #expect(q.remove(jobId: "gpu", requirements: ["GPU"]))
+        let removedGPU = q.remove(jobId: "gpu", requirements: ["GPU"])
+        #expect(removedGPU)
         #expect(!q.requirementSets.contains(["GPU"]))
         #expect(q.count == 5)
         #expect(drain(&q, []) == ["j1", "j5", "j0", "j2", "j4"])
@@ -102,7 +112,7 @@ struct ReadyQueueTests {
         var model = Model()
         let sets: [Set<String>] = [[], ["GPU"], ["GPU", "HIGH_MEM"], ["SSD"]]
         var nextId = 0
-        for step in 0..<5_000 {
+        for step in 0..<3_000 {
             let reqs = sets.randomElement(using: &rng)!
             switch Int.random(in: 0..<10, using: &rng) {
             case 0..<5:
@@ -113,13 +123,15 @@ struct ReadyQueueTests {
                 q.push(jobId: id, priority: priority, requirements: reqs)
                 model.push(id, priority, reqs)
             case 5..<8:
-                #expect(q.pop(reqs) == model.pop(reqs), "step \(step)")
+                let popped = q.pop(reqs)
+                #expect(popped == model.pop(reqs), "step \(step)")
             default:
                 // Remove a queued job (or a missing one now and then).
                 let candidates = model.entries.filter { $0.reqs == reqs }
                 let id = Int.random(in: 0..<4, using: &rng) == 0 || candidates.isEmpty
                     ? "job-missing" : candidates.randomElement(using: &rng)!.id
-                #expect(q.remove(jobId: id, requirements: reqs) == model.remove(id, reqs), "step \(step)")
+                let removed = q.remove(jobId: id, requirements: reqs)
+                #expect(removed == model.remove(id, reqs), "step \(step)")
             }
             #expect(q.count == model.entries.count, "step \(step)")
             #expect(Set(q.requirementSets) == Set(model.entries.map(\.reqs)), "step \(step)")
@@ -156,9 +168,9 @@ private struct Model {
     }
 
     func best(_ reqs: Set<String>) -> Entry? {
-        entries.filter { $0.reqs == reqs }.sorted {
+        entries.lazy.filter { $0.reqs == reqs }.min {
             $0.priority != $1.priority ? $0.priority > $1.priority : $0.sequence < $1.sequence
-        }.first
+        }
     }
 
     mutating func pop(_ reqs: Set<String>) -> String? {

@@ -1,4 +1,4 @@
-@testable import TitanMaster
+import TitanPolicy
 
 /// SplitMix64 (Steele, Lea, Flood 2014): a tiny, fast, seedable generator, so randomized tests
 /// replay exactly from their seed.

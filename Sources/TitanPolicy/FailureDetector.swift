@@ -7,6 +7,11 @@ public struct FailureDetector: Sendable {
     public struct Transition: Sendable, Equatable {
         public var worker: String
         public var health: Health
+
+        public init(worker: String, health: Health) {
+            self.worker = worker
+            self.health = health
+        }
     }
 
     public let suspectAfterMs: Int64

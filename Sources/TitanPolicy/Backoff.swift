@@ -13,7 +13,7 @@ public struct Backoff: Sendable, Equatable {
     /// Delay before retry number `attempt` (0-based), without jitter.
     public func delayMs(attempt: Int) -> UInt64 {
         var delay = Double(initialMs)
-        for _ in 0..<min(attempt, 64) {
+        for _ in 0..<max(0, min(attempt, 64)) {
             delay *= multiplier
             if delay >= Double(maxMs) { return maxMs }
         }

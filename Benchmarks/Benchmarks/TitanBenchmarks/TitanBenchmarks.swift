@@ -1,0 +1,106 @@
+import Benchmark
+import Foundation
+import TitanClient
+import TitanLoop
+import TitanProtocol
+import TitanRuntime
+
+// The three foundation benchmarks. Each node runs on its own event loop (thread), as separate
+// processes would; jobs are real processes. Compare with ../shared/baselines/run.sh measured in
+// the same session: C ping-pong p50 (round trip) and posix_spawn rate (jobs/s).
+
+/// A cluster and a connected client, shared by the iterations of one benchmark.
+final class Fixture: Sendable {
+    let cluster: EmbeddedCluster
+    let client: TitanClient
+
+    init(workers: Int, slots: UInt32) async throws {
+        cluster = try await EmbeddedCluster.start(workers: workers, slots: slots)
+        client = try await TitanClient.connect(to: cluster.masterAddress)
+    }
+
+    func stop() async {
+        await client.close()
+        await cluster.stop()
+    }
+}
+
+/// Holds the fixture between setup, run and teardown (the harness runs them in order).
+actor FixtureBox {
+    static let shared = FixtureBox()
+    var fixture: Fixture?
+
+    func set(_ f: Fixture?) { fixture = f }
+}
+
+/// Runs one trivial job to completion, as the client sees it.
+func runTrivialJob(_ client: TitanClient) async throws {
+    let (_, updates) = try await client.submitAndFollow(JobSpec(command: ["/bin/true"]))
+    var final: JobEvent?
+    for await update in updates {
+        if case .event(let e) = update, e.state.isFinal { final = e }
+    }
+    guard final?.state == .completed else { throw TitanClientError.unexpectedReply(expected: "COMPLETED", got: "\(String(describing: final))") }
+}
+
+let benchmarks: @Sendable () -> Void = {
+    let quick = Benchmark.Configuration(
+        metrics: [.wallClock, .throughput],
+        warmupIterations: 100, maxDuration: .seconds(5), maxIterations: 20_000)
+
+    // (a) request/response round trip on a persistent connection (ping → pong).
+    Benchmark("round trip (ping) on a persistent connection", configuration: quick) { benchmark in
+        guard let f = await FixtureBox.shared.fixture else { return }
+        for _ in benchmark.scaledIterations { try await f.client.ping() }
+    } setup: {
+        await FixtureBox.shared.set(try await Fixture(workers: 0, slots: 1))
+    } teardown: {
+        await FixtureBox.shared.fixture?.stop()
+        await FixtureBox.shared.set(nil)
+    }
+
+    // (b) one trivial job (/bin/true): submit → completion seen by the client.
+    Benchmark("trivial job submit to completion", configuration: .init(
+        metrics: [.wallClock, .throughput],
+        warmupIterations: 20, maxDuration: .seconds(5), maxIterations: 3_000)) { benchmark in
+        guard let f = await FixtureBox.shared.fixture else { return }
+        for _ in benchmark.scaledIterations { try await runTrivialJob(f.client) }
+    } setup: {
+        await FixtureBox.shared.set(try await Fixture(workers: 1, slots: 4))
+    } teardown: {
+        await FixtureBox.shared.fixture?.stop()
+        await FixtureBox.shared.set(nil)
+    }
+
+    // (c) 1,000 trivial jobs through one master and two workers, all in flight at once.
+    Benchmark("1000 trivial jobs, 1 master + 2 workers", configuration: .init(
+        metrics: [.wallClock, .mallocCountTotal, .custom("jobs/s", polarity: .prefersLarger),
+                  .custom("titan CPU µs per job", polarity: .prefersSmaller)],
+        warmupIterations: 1, maxDuration: .seconds(20), maxIterations: 10)) { benchmark in
+        guard let f = await FixtureBox.shared.fixture else { return }
+        let cpuBefore = processCPUMicros()
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<1_000 { group.addTask { try await runTrivialJob(f.client) } }
+            try await group.waitForAll()
+        }
+        let elapsed = ContinuousClock.now - start
+        let cpu = processCPUMicros() - cpuBefore
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        benchmark.measurement(.custom("jobs/s", polarity: .prefersLarger), Int(1_000 / seconds))
+        benchmark.measurement(.custom("titan CPU µs per job", polarity: .prefersSmaller), Int(cpu / 1_000))
+    } setup: {
+        await FixtureBox.shared.set(try await Fixture(workers: 2, slots: 4))
+    } teardown: {
+        await FixtureBox.shared.fixture?.stop()
+        await FixtureBox.shared.set(nil)
+    }
+}
+
+/// User + system CPU of this process (master, workers and client; not the jobs), in µs.
+func processCPUMicros() -> Int64 {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Int64(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1_000_000
+        + Int64(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+}
