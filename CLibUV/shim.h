@@ -94,6 +94,7 @@ static inline void titan_buf_set(uv_buf_t *buf, void *base, size_t len) {
 #endif
 extern int pipe2(int pipefd[2], int flags);
 extern int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
@@ -113,7 +114,10 @@ static inline void titan_close_pair(int p[2]) {
 /// Spawns `argv` with posix_spawnp (vfork semantics: no copy of the parent's address space) in a
 /// new session, so the child leads its own process group and `kill(-pid)` reaches its whole tree.
 /// stdin is /dev/null; stdout and stderr are pipes whose read ends (non-blocking, close-on-exec)
-/// are returned. Signal mask and dispositions are reset so the child does not inherit libuv's.
+/// are returned. Every other descriptor is closed in the child: a job must not hold the node's
+/// sockets or another job's pipes open (a pipe held by a stray child never reaches EOF).
+/// The signal mask is emptied and common signals reset to their default, so the child inherits
+/// neither libuv's mask nor an ignored SIGPIPE.
 /// Returns 0 or an errno value (ENOENT, EACCES, ... when the program cannot be executed).
 static inline int titan_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
                               titan_spawn_result *out) {
@@ -128,15 +132,19 @@ static inline int titan_spawn(const char *path, char *const argv[], char *const 
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
     posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     if (cwd != NULL && cwd[0] != '\0') posix_spawn_file_actions_addchdir_np(&fa, cwd);
 
-    sigset_t none, all;
+    // Caught signals are reset by exec anyway; only ignored ones survive it. Resetting a short
+    // list instead of all 64 saves the child ~50 sigaction calls per spawn.
+    static const int reset[] = {SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SIGTERM, SIGCHLD,
+                                SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGXFSZ, SIGXCPU};
+    sigset_t none, defaults;
     sigemptyset(&none);
-    sigfillset(&all);
-    sigdelset(&all, SIGKILL);
-    sigdelset(&all, SIGSTOP);
+    sigemptyset(&defaults);
+    for (size_t i = 0; i < sizeof reset / sizeof reset[0]; i++) sigaddset(&defaults, reset[i]);
     posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
     pid_t pid = -1;

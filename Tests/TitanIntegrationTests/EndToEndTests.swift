@@ -169,3 +169,32 @@ func processIsAlive(_ pid: Int32) -> Bool {
     let state = stat[stat.index(close, offsetBy: 2)]
     return state != "Z" && state != "X"
 }
+
+@Suite struct JobIsolationTests {
+    @Test func aJobInheritsOnlyStdinStdoutAndStderr() async throws {
+        let cluster = try await EmbeddedCluster.start(workers: 1)
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        let id = try await client.submit(JobSpec(command: ["sh", "-c", "for f in /proc/$$/fd/*; do echo ${f##*/}; done"]))
+        #expect(try await client.wait(id).state == .completed)
+        let text = String(decoding: try await client.logs(id).flatMap(\.bytes), as: UTF8.self)
+        // 0, 1, 2, and the directory the shell's glob itself opens (3); never the worker's
+        // sockets or other jobs' pipes.
+        let fds = text.split(separator: "\n").compactMap { Int($0) }
+        #expect(Set(fds).isSuperset(of: [0, 1, 2]))
+        #expect(fds.allSatisfy { $0 <= 3 }, "inherited: \(fds)")
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+
+    @Test func aJobGetsItsIdentityInTheEnvironment() async throws {
+        let cluster = try await EmbeddedCluster.start(workers: 1)
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        let id = try await client.submit(JobSpec(command: ["sh", "-c", "echo $TITAN_JOB_ID $TITAN_ATTEMPT $TITAN_WORKER_ID $TITAN_MASTER $EXTRA"],
+                                                 environment: ["EXTRA": "x y"]))
+        #expect(try await client.wait(id).state == .completed)
+        let text = String(decoding: try await client.logs(id).flatMap(\.bytes), as: UTF8.self)
+        #expect(text == "\(id) 1 worker-1 \(cluster.masterAddress) x y\n")
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+}

@@ -37,8 +37,8 @@ enum Tools {
         let exited = AsyncStream<Void>.makeStream()
         process.terminationHandler = { _ in exited.continuation.finish() }
         try process.run()
-        let outData = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }
-        let errData = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }
+        let outData = Task { await readToEnd(out.fileHandleForReading) }
+        let errData = Task { await readToEnd(err.fileHandleForReading) }
         let watchdog = Task.detached {
             try await Task.sleep(for: .seconds(timeout))
             process.terminate()
@@ -49,6 +49,25 @@ enum Tools {
         return Output(status: process.terminationStatus,
                       stdout: String(decoding: await outData.value, as: UTF8.self),
                       stderr: String(decoding: await errData.value, as: UTF8.self))
+    }
+}
+
+/// Reads a pipe to EOF on a Dispatch thread: blocking reads must not occupy the cooperative
+/// thread pool (two of them would stall every other test on a 2-core machine).
+func readToEnd(_ handle: FileHandle) async -> Data {
+    await withCheckedContinuation { c in
+        DispatchQueue.global().async { c.resume(returning: handle.readDataToEndOfFile()) }
+    }
+}
+
+/// Reads one line (without the newline) on a Dispatch thread.
+func readLine(_ handle: FileHandle) async -> String {
+    await withCheckedContinuation { c in
+        DispatchQueue.global().async {
+            var line = Data()
+            while let byte = try? handle.read(upToCount: 1), let b = byte.first, b != 10 { line.append(b) }
+            c.resume(returning: String(decoding: line, as: UTF8.self))
+        }
     }
 }
 
@@ -66,12 +85,7 @@ final class NodeProcess: @unchecked Sendable {
         process.standardOutput = out
         process.standardError = FileHandle.standardError
         try process.run()
-        let handle = out.fileHandleForReading
-        firstLine = await Task.detached {
-            var line = Data()
-            while let byte = try? handle.read(upToCount: 1), let b = byte.first, b != 10 { line.append(b) }
-            return String(decoding: line, as: UTF8.self)
-        }.value
+        firstLine = await readLine(out.fileHandleForReading)
     }
 
     var pid: Int32 { process.processIdentifier }
