@@ -131,7 +131,8 @@ public final class EventLoop: @unchecked Sendable {
             }
             for item in batch {
                 switch item {
-                case .job(let job): job.runSynchronously(on: asUnownedSerialExecutor())
+                case .job(let job):
+                    job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
                 case .closure(let body): body()
                 }
             }
@@ -189,6 +190,14 @@ public final class EventLoop: @unchecked Sendable {
         }, counter)
         // The wake-up handle is the loop's own.
         return counter.pointee - (uv_is_closing(titan_async_handle(wakeup)) == 0 ? 1 : 0)
+    }
+}
+
+/// Also a `TaskExecutor`: `withTaskExecutorPreference(loop) { ... }` runs a task's nonisolated
+/// code on the loop thread, so its calls into actors on this loop need no thread hop.
+extension EventLoop: TaskExecutor {
+    public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
+        UnownedTaskExecutor(ordinary: self)
     }
 }
 

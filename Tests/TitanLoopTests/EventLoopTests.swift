@@ -168,3 +168,20 @@ struct EventLoopTests {
         for loop in loops { try await expectCleanShutdown(loop) }
     }
 }
+
+@Suite("EventLoop as a TaskExecutor")
+struct EventLoopTaskExecutorTests {
+    @Test("a task that prefers the loop runs its nonisolated code on the loop thread")
+    func preference() async throws {
+        let loop = EventLoop()
+        let onLoop = await withTaskExecutorPreference(loop) { loop.inLoopThread }
+        #expect(onLoop)
+        #expect(!loop.inLoopThread)
+        let grouped = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<8 { group.addTask(executorPreference: loop) { loop.inLoopThread } }
+            return await group.reduce(true) { $0 && $1 }
+        }
+        #expect(grouped)
+        #expect(await loop.shutdown() == 0)
+    }
+}

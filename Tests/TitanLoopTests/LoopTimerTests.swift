@@ -64,8 +64,13 @@ struct LoopTimerTests {
         let loop = EventLoop()
         let fired = Locked(false)
         let timer = try await onLoop(loop) { LoopTimer(loop: loop) }
-        await timer.start(afterMs: 5) { fired.withLock { $0 = true } }
-        await timer.stop()
+        // Start and stop in one loop turn, so a slow machine cannot let it fire in between.
+        try await onLoop(loop) {
+            timer.assumeIsolated { t in
+                t.start(afterMs: 5) { fired.withLock { $0 = true } }
+                t.stop()
+            }
+        }
         let (check, checked) = try await sentinel(loop, afterMs: 30)
         try await checked.next("the sentinel timer")
         #expect(!fired.value)
@@ -92,8 +97,14 @@ struct LoopTimerTests {
         let loop = EventLoop()
         let which = Inbox<String>()
         let timer = try await onLoop(loop) { LoopTimer(loop: loop) }
-        await timer.start(afterMs: 10) { which.send("first") }
-        await timer.start(afterMs: 1) { which.send("second") }
+        // Both in one loop turn: the first schedule cannot fire before it is replaced, however
+        // slow the machine.
+        try await onLoop(loop) {
+            timer.assumeIsolated { t in
+                t.start(afterMs: 10) { which.send("first") }
+                t.start(afterMs: 1) { which.send("second") }
+            }
+        }
         #expect(try await which.next("the timer") == "second")
         let (check, checked) = try await sentinel(loop, afterMs: 30)
         try await checked.next("the sentinel timer")
@@ -110,8 +121,12 @@ struct LoopTimerTests {
         let loop = EventLoop()
         let fired = Locked(false)
         let timer = try await onLoop(loop) { LoopTimer(loop: loop) }
-        await timer.start(afterMs: 5) { fired.withLock { $0 = true } }
-        await timer.close()
+        try await onLoop(loop) {
+            timer.assumeIsolated { t in
+                t.start(afterMs: 5) { fired.withLock { $0 = true } }
+                t.close()
+            }
+        }
         await timer.close()
         await timer.start(afterMs: 1) { fired.withLock { $0 = true } }
         await timer.stop()

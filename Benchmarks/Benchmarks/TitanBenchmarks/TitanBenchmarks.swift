@@ -5,9 +5,12 @@ import TitanLoop
 import TitanProtocol
 import TitanRuntime
 
-// The three foundation benchmarks. Each node runs on its own event loop (thread), as separate
+// The foundation benchmarks. Each node runs on its own event loop (thread), as separate
 // processes would; jobs are real processes. Compare with ../shared/baselines/run.sh measured in
 // the same session: C ping-pong p50 (round trip) and posix_spawn rate (jobs/s).
+//
+// Callers run on the client's event loop (`withTaskExecutorPreference`), as a Swift app that
+// embeds the client would; the global-pool round trip shows what the hop costs.
 
 /// A cluster and a connected client, shared by the iterations of one benchmark.
 final class Fixture: Sendable {
@@ -48,8 +51,22 @@ let benchmarks: @Sendable () -> Void = {
         metrics: [.wallClock, .throughput],
         warmupIterations: 100, maxDuration: .seconds(5), maxIterations: 20_000)
 
-    // (a) request/response round trip on a persistent connection (ping → pong).
-    Benchmark("round trip (ping) on a persistent connection", configuration: quick) { benchmark in
+    // (a) request/response round trip on a persistent connection (ping → pong), from a task
+    // running on the client's event loop (no thread hop between caller and client)...
+    Benchmark("round trip (ping), caller on the client's loop", configuration: quick) { benchmark in
+        guard let f = await FixtureBox.shared.fixture else { return }
+        try await withTaskExecutorPreference(f.client.eventLoop) {
+            for _ in benchmark.scaledIterations { try await f.client.ping() }
+        }
+    } setup: {
+        await FixtureBox.shared.set(try await Fixture(workers: 0, slots: 1))
+    } teardown: {
+        await FixtureBox.shared.fixture?.stop()
+        await FixtureBox.shared.set(nil)
+    }
+
+    // ... and from a task on the global concurrency pool (two thread hops more per call).
+    Benchmark("round trip (ping), caller on the global pool", configuration: quick) { benchmark in
         guard let f = await FixtureBox.shared.fixture else { return }
         for _ in benchmark.scaledIterations { try await f.client.ping() }
     } setup: {
@@ -64,7 +81,9 @@ let benchmarks: @Sendable () -> Void = {
         metrics: [.wallClock, .throughput],
         warmupIterations: 20, maxDuration: .seconds(5), maxIterations: 3_000)) { benchmark in
         guard let f = await FixtureBox.shared.fixture else { return }
-        for _ in benchmark.scaledIterations { try await runTrivialJob(f.client) }
+        try await withTaskExecutorPreference(f.client.eventLoop) {
+            for _ in benchmark.scaledIterations { try await runTrivialJob(f.client) }
+        }
     } setup: {
         await FixtureBox.shared.set(try await Fixture(workers: 1, slots: 4))
     } teardown: {
@@ -81,7 +100,9 @@ let benchmarks: @Sendable () -> Void = {
         let cpuBefore = processCPUMicros()
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<1_000 { group.addTask { try await runTrivialJob(f.client) } }
+            for _ in 0..<1_000 {
+                group.addTask(executorPreference: f.client.eventLoop) { try await runTrivialJob(f.client) }
+            }
             try await group.waitForAll()
         }
         let elapsed = ContinuousClock.now - start
