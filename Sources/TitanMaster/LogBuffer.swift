@@ -28,6 +28,14 @@ struct LogBuffer {
         }
     }
 
+    /// Forgets everything held (counted as dropped).
+    mutating func dropAll() {
+        droppedBytes += bytes
+        bytes = 0
+        chunks = []
+        head = 0
+    }
+
     /// The chunks still held, oldest first.
     var retained: ArraySlice<LogChunk> { chunks[head...] }
 }

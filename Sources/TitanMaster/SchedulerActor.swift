@@ -10,6 +10,9 @@ public struct SchedulerConfig: Sendable {
     public var retainFinishedJobs = 10_000
     /// Output bytes kept in memory per job.
     public var logBytesPerJob = 1 << 20
+    /// Output bytes kept in memory for all finished jobs together; the oldest finished jobs'
+    /// output is dropped first.
+    public var logBytesFinishedTotal = 256 << 20
     /// Heartbeat period asked of workers.
     public var heartbeatIntervalMs: UInt32 = 1_000
 
@@ -45,6 +48,9 @@ public actor SchedulerActor: LoopBound {
     private var queue = ReadyQueue()
     private(set) var registry = WorkerRegistry()
     private var finishedOrder = Deque<String>()
+    /// Finished jobs that still hold output, oldest first, and the bytes they hold.
+    private var finishedWithLogs = Deque<String>()
+    private var finishedLogBytes = 0
     private var recentOrder = Deque<String>()
     private var nextJobNumber: UInt64 = 1
     /// Set by the master node: told of every sign of life from a worker.
@@ -300,7 +306,16 @@ public actor SchedulerActor: LoopBound {
         finishedOrder.append(job.info.id)
         while finishedOrder.count > config.retainFinishedJobs {
             let old = finishedOrder.removeFirst()
-            jobs[old] = nil
+            if let gone = jobs.removeValue(forKey: old) { finishedLogBytes -= gone.logs.bytes }
+        }
+        if job.logs.bytes > 0 {
+            finishedWithLogs.append(job.info.id)
+            finishedLogBytes += job.logs.bytes
+        }
+        while finishedLogBytes > config.logBytesFinishedTotal, let oldest = finishedWithLogs.popFirst() {
+            guard let old = jobs[oldest] else { continue }
+            finishedLogBytes -= old.logs.bytes
+            old.logs.dropAll()
         }
         while recentOrder.count > config.retainFinishedJobs * 2, let first = recentOrder.first, jobs[first] == nil {
             recentOrder.removeFirst()
