@@ -39,6 +39,12 @@ import TitanProtocol
         let workers = try await Tools.run("titan", ["workers"], environment: env)
         #expect(workers.stdout.contains("GPU,GENERAL"))
 
+        // logs -f attaches to a running job, replays what it printed, follows it to the end.
+        let slow = try await Tools.run("titan", ["run", "--detach", "--", "sh", "-c", "echo a; sleep 0.3; echo b"], environment: env)
+        let followed = try await Tools.run("titan", ["logs", "-f", slow.stdout.trimmingCharacters(in: .whitespacesAndNewlines)], environment: env)
+        #expect(followed.status == 0)
+        #expect(followed.stdout == "a\nb\n")
+
         let detached = try await Tools.run("titan", ["run", "--detach", "--", "sleep", "30"], environment: env)
         let sleeper = detached.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         try await waitUntil { (try? await Tools.run("titan", ["status", sleeper], environment: env))?.stdout.contains("RUNNING") == true }
