@@ -43,15 +43,17 @@ let package = Package(
         // Master + workers embedded in one process.
         .target(name: "TitanRuntime", dependencies: ["TitanMaster", "TitanWorker", "TitanLoop", "TitanPolicy"], swiftSettings: strict),
         .executableTarget(name: "TitanNode", dependencies: [
-            "TitanRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TitanRuntime", "TitanProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "TitanCLI", dependencies: [
-            "TitanClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TitanClient", "TitanProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
-        .testTarget(name: "TitanProtocolTests", dependencies: ["TitanProtocol"]),
-        .testTarget(name: "TitanLoopTests", dependencies: ["TitanLoop"]),
-        .testTarget(name: "TitanPolicyTests", dependencies: ["TitanPolicy"]),
+        // Helpers shared by the test targets (seeded RNG).
+        .target(name: "TitanTestSupport", path: "Tests/TitanTestSupport"),
+        .testTarget(name: "TitanProtocolTests", dependencies: ["TitanProtocol", "TitanTestSupport"]),
+        .testTarget(name: "TitanLoopTests", dependencies: ["TitanLoop", "TitanTestSupport"]),
+        .testTarget(name: "TitanPolicyTests", dependencies: ["TitanPolicy", "TitanTestSupport"]),
         .testTarget(name: "TitanMasterTests", dependencies: ["TitanMaster"]),
         .testTarget(name: "TitanIntegrationTests", dependencies: ["TitanRuntime", "TitanClient", "TitanPolicy"]),
     ],

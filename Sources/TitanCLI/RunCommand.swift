@@ -77,10 +77,8 @@ struct RunCommand: AsyncParsableCommand {
             let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             env[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
         }
-        let caps = capabilities.flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces).uppercased() }.filter { !$0.isEmpty }
         return JobSpec(command: jobCommand(), environment: env, workingDirectory: cwd ?? "",
-                       requirements: caps, priority: priority, name: name ?? "")
+                       requirements: Capabilities.parse(capabilities), priority: priority, name: name ?? "")
     }
 
     func run() async throws {

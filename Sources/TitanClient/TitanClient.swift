@@ -55,13 +55,12 @@ public actor TitanClient: LoopBound {
 
     /// Parses `HOST:PORT` (IPv6 as `[::1]:9090`).
     public static func parseAddress(_ text: String) throws(TitanClientError) -> (host: String, port: Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-              (1...65_535).contains(port) else { throw .invalidAddress(text) }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        if host == "localhost" { host = "127.0.0.1" }
-        guard !host.isEmpty else { throw .invalidAddress(text) }
-        return (host, port)
+        do {
+            let address = try MasterAddress(parsing: text)
+            return (address.host, address.port)
+        } catch {
+            throw .invalidAddress(text)
+        }
     }
 
     /// Connects to `HOST:PORT`. Without a loop, the client runs its own (stopped by ``close()``).

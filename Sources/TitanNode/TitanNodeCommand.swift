@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Synchronization
 import TitanLoop
+import TitanProtocol
 import TitanRuntime
 
 /// `titan-node`: runs a master or a worker until SIGINT/SIGTERM, then shuts down gracefully
@@ -76,7 +77,7 @@ struct TitanNodeCommand: AsyncParsableCommand {
             }
         case .worker:
             if let slots, slots == 0 { throw ValidationError("--slots: must be at least 1") }
-            if let cap, parseCapabilities(cap).isEmpty { throw ValidationError("--cap: no capability tags in '\(cap)'") }
+            if let cap, Capabilities.parse([cap]).isEmpty { throw ValidationError("--cap: no capability tags in '\(cap)'") }
         }
     }
 
@@ -110,11 +111,16 @@ struct TitanNodeCommand: AsyncParsableCommand {
             stop = { await node.stop() }
         case .worker:
             var config = WorkerConfig()
-            let address = master ?? ProcessInfo.processInfo.environment["TITAN_MASTER"] ?? "127.0.0.1:9090"
-            let (host, masterPort) = try parseAddress(address)
-            config.masterHost = host
-            config.masterPort = masterPort
-            if let cap { config.capabilities = parseCapabilities(cap) }
+            let text = master ?? ProcessInfo.processInfo.environment["TITAN_MASTER"] ?? MasterAddress.standard.description
+            let address: MasterAddress
+            do {
+                address = try MasterAddress(parsing: text)
+            } catch {
+                throw ValidationError("--master: \(error)")
+            }
+            config.masterHost = address.host
+            config.masterPort = address.port
+            if let cap { config.capabilities = Capabilities.parse([cap]) }
             if let slots { config.slots = slots }
             if let id { config.workerId = id }
             config.permanent = permanent
@@ -137,19 +143,6 @@ struct TitanNodeCommand: AsyncParsableCommand {
     /// One unbuffered line on stdout, so scripts reading it (e.g. for the port) see it at once.
     private func announce(_ line: String) {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
-    }
-
-    private func parseCapabilities(_ text: String) -> [String] {
-        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).uppercased() }.filter { !$0.isEmpty }
-    }
-
-    private func parseAddress(_ text: String) throws -> (String, Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-              (1...65_535).contains(port), colon != text.startIndex else {
-            throw ValidationError("--master: '\(text)' is not HOST:PORT")
-        }
-        let host = String(text[..<colon])
-        return (host == "localhost" ? "127.0.0.1" : host, port)
     }
 
     private func prepareDirectory(_ path: String) throws {

@@ -1,3 +1,4 @@
+import TitanTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -132,22 +133,6 @@ final class Locked<Value: Sendable>: Sendable {
     var value: Value { mutex.withLock { $0 } }
 }
 
-/// SplitMix64: a tiny seedable generator for reproducible payloads.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// `count` pseudo-random bytes from `seed`.
 func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {

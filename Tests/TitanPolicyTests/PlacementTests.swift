@@ -1,3 +1,4 @@
+import TitanTestSupport
 import Testing
 import TitanPolicy
 

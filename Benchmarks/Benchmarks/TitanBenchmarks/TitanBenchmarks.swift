@@ -33,7 +33,14 @@ actor FixtureBox {
     static let shared = FixtureBox()
     var fixture: Fixture?
 
-    func set(_ f: Fixture?) { fixture = f }
+    func start(workers: Int, slots: UInt32) async throws {
+        fixture = try await Fixture(workers: workers, slots: slots)
+    }
+
+    func stop() async {
+        await fixture?.stop()
+        fixture = nil
+    }
 }
 
 /// Runs one trivial job to completion, as the client sees it.
@@ -61,10 +68,9 @@ let benchmarks: @Sendable () -> Void = {
             for _ in benchmark.scaledIterations { try await f.client.ping() }
         }
     } setup: {
-        await FixtureBox.shared.set(try await Fixture(workers: 0, slots: 1))
+        try await FixtureBox.shared.start(workers: 0, slots: 1)
     } teardown: {
-        await FixtureBox.shared.fixture?.stop()
-        await FixtureBox.shared.set(nil)
+        await FixtureBox.shared.stop()
     }
 
     // ... and from a task on the global concurrency pool (two thread hops more per call).
@@ -72,10 +78,9 @@ let benchmarks: @Sendable () -> Void = {
         guard let f = await FixtureBox.shared.fixture else { return }
         for _ in benchmark.scaledIterations { try await f.client.ping() }
     } setup: {
-        await FixtureBox.shared.set(try await Fixture(workers: 0, slots: 1))
+        try await FixtureBox.shared.start(workers: 0, slots: 1)
     } teardown: {
-        await FixtureBox.shared.fixture?.stop()
-        await FixtureBox.shared.set(nil)
+        await FixtureBox.shared.stop()
     }
 
     // (b) one trivial job (/bin/true): submit → completion seen by the client.
@@ -87,10 +92,9 @@ let benchmarks: @Sendable () -> Void = {
             for _ in benchmark.scaledIterations { try await runTrivialJob(f.client) }
         }
     } setup: {
-        await FixtureBox.shared.set(try await Fixture(workers: 1, slots: 4))
+        try await FixtureBox.shared.start(workers: 1, slots: 4)
     } teardown: {
-        await FixtureBox.shared.fixture?.stop()
-        await FixtureBox.shared.set(nil)
+        await FixtureBox.shared.stop()
     }
 
     // (c) 1,000 trivial jobs through one master and two workers, all in flight at once.
@@ -117,10 +121,9 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.measurement(.custom("process CPU µs per job", polarity: .prefersSmaller), Int(cpu / 1_000))
         benchmark.measurement(.custom("master+worker CPU µs per job", polarity: .prefersSmaller), Int(nodes / 1_000_000))
     } setup: {
-        await FixtureBox.shared.set(try await Fixture(workers: 2, slots: 4))
+        try await FixtureBox.shared.start(workers: 2, slots: 4)
     } teardown: {
-        await FixtureBox.shared.fixture?.stop()
-        await FixtureBox.shared.set(nil)
+        await FixtureBox.shared.stop()
     }
 }
 
