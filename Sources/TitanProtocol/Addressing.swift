@@ -29,6 +29,10 @@ public struct MasterAddress: Sendable, Equatable, CustomStringConvertible {
 public struct AddressError: Error, Sendable, Equatable, CustomStringConvertible {
     public var text: String
 
+    public init(text: String) {
+        self.text = text
+    }
+
     public var description: String { "invalid master address '\(text)': expected HOST:PORT" }
 }
 
