@@ -46,8 +46,16 @@ public final class EventLoop: @unchecked Sendable {
     private var spare: [Item] = []
     private static let maxDrainRounds = 16
 
+    /// libuv writes to sockets with write(2): a peer that vanished mid-reply would kill the whole
+    /// process with SIGPIPE. Ignore it process-wide (the error comes back as EPIPE instead), once,
+    /// before the first loop runs. Jobs get SIGPIPE back at its default (see titan_spawn).
+    private static let ignoreSIGPIPE: Void = {
+        signal(SIGPIPE, SIG_IGN)
+    }()
+
     /// Creates a loop and starts its thread.
     public init(name: String = "titan-loop") {
+        Self.ignoreSIGPIPE
         uv = .allocate(capacity: 1)
         wakeup = .allocate(capacity: 1)
         beforePoll = .allocate(capacity: 1)

@@ -95,7 +95,8 @@ public actor SchedulerActor: LoopBound {
         case .listWorkers:
             peer.reply(rid, .workers(workerInfos()))
         case .listJobs(let limit):
-            let ids = recentOrder.suffix(Int(min(limit, 100_000)))
+            // Capped so the reply stays far below the frame limit (a JobInfo is a few hundred bytes).
+            let ids = recentOrder.suffix(Int(min(limit, 10_000)))
             peer.reply(rid, .jobs(ids.reversed().compactMap { jobs[$0].map(statusInfo) }))
         case .subscribe(let jobId, let logs):
             subscribe(jobId, logs: logs, peer: peer, requestId: rid)

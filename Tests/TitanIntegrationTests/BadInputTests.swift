@@ -134,3 +134,21 @@ import TitanRuntime
         #expect(await cluster.stop() == 0)
     }
 }
+
+@Suite struct AbruptPeerTests {
+    /// A client that sends a burst of requests and resets the connection: the master's replies
+    /// hit a dead socket (EPIPE), which must not kill the process with SIGPIPE.
+    @Test func aClientVanishingMidReplyDoesNotKillTheMaster() async throws {
+        let cluster = try await EmbeddedCluster.start(workers: 0)
+        for _ in 0..<20 {
+            let socket = try RawSocket(port: cluster.master.port)
+            let ping = NativeCodec.encode(Envelope(requestId: 1, message: .listWorkers))
+            socket.send(Array(repeating: ping, count: 2_000).flatMap { $0 })
+            socket.reset()
+        }
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        try await client.ping()
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+}

@@ -186,6 +186,20 @@ func processIsAlive(_ pid: Int32) -> Bool {
         #expect(await cluster.stop() == 0)
     }
 
+    /// The node ignores SIGPIPE; its jobs must not: `yes | head -1` ends only because `yes` dies
+    /// of SIGPIPE (ignored, it would spin on EPIPE and print errors).
+    @Test func aJobGetsTheDefaultSIGPIPE() async throws {
+        let cluster = try await EmbeddedCluster.start(workers: 1)
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        let id = try await client.submit(JobSpec(command: ["sh", "-c", "yes | head -n 1"]))
+        #expect(try await client.wait(id).result?.exitCode == 0)
+        let chunks = try await client.logs(id)
+        #expect(String(decoding: chunks.filter { $0.stream == .stdout }.flatMap(\.bytes), as: UTF8.self) == "y\n")
+        #expect(chunks.allSatisfy { $0.stream == .stdout })
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+
     @Test func aJobGetsItsIdentityInTheEnvironment() async throws {
         let cluster = try await EmbeddedCluster.start(workers: 1)
         let client = try await TitanClient.connect(to: cluster.masterAddress)

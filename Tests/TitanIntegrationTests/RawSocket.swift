@@ -34,6 +34,13 @@ final class RawSocket {
         }
     }
 
+    /// Closes with SO_LINGER 0: the peer gets a reset, not a FIN.
+    func reset() {
+        var linger = Foundation.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Foundation.linger>.size))
+        shutdown(fd, Int32(SHUT_RDWR))
+    }
+
     /// Reads one frame; nil on EOF or timeout.
     func readFrame() -> Frame? {
         var buffer = [UInt8](repeating: 0, count: 65_536)
