@@ -36,6 +36,7 @@ enum Output {
 
     static func outcome(_ result: JobResult?) -> String {
         guard let r = result else { return "" }
+        if r.timedOut { return "timed out after \(duration(ms: r.finishedAtMs - r.startedAtMs))" }
         if let error = r.error { return error }
         if let signal = r.signal { return "killed by signal \(signal)" }
         if let code = r.exitCode { return "exit \(code)" }

@@ -12,7 +12,8 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             titan run -- COMMAND [ARGS...]      runs a command (looked up in PATH on the worker)
             titan run script.py|script.sh [ARGS...]
-            Exits with the job's exit code (128+N if killed by signal N, 127 if it could not start).
+            Exits with the job's exit code (128+N if killed by signal N, 127 if it could not start,
+            124 if it timed out).
             Ctrl-C cancels the job.
             """)
 
@@ -33,6 +34,18 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "A name shown in status.")
     var name: String?
 
+    @Option(help: "Retry a failed attempt up to N times.")
+    var retries: UInt32 = 0
+
+    @Option(name: .customLong("retry-delay"), help: "Seconds before the first retry; doubles each time, with jitter (default 1).")
+    var retryDelay: Double = 1
+
+    @Option(help: "Kill an attempt (its whole process group) after this many seconds.")
+    var timeout: Double?
+
+    @Option(help: "Start no earlier than this many seconds from now.")
+    var delay: Double?
+
     @Flag(help: "Print the job id and return without waiting.")
     var detach = false
 
@@ -47,6 +60,11 @@ struct RunCommand: AsyncParsableCommand {
         for item in environment where !item.contains("=") || item.hasPrefix("=") {
             throw ValidationError("--env: '\(item)' is not NAME=VALUE")
         }
+        for (flag, value) in [("--retry-delay", retryDelay), ("--timeout", timeout ?? 0), ("--delay", delay ?? 0)]
+        where !value.isFinite || value < 0 || value > 365 * 86_400 {
+            throw ValidationError("\(flag): '\(value)' is not a number of seconds between 0 and a year")
+        }
+        if let timeout, timeout == 0 { throw ValidationError("--timeout: must be more than 0 seconds") }
     }
 
     private var argv: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
@@ -77,8 +95,10 @@ struct RunCommand: AsyncParsableCommand {
             let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             env[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
         }
+        let ms = { (seconds: Double?) in UInt64(((seconds ?? 0) * 1_000).rounded()) }
         return JobSpec(command: jobCommand(), environment: env, workingDirectory: cwd ?? "",
-                       requirements: Capabilities.parse(capabilities), priority: priority, name: name ?? "")
+                       requirements: Capabilities.parse(capabilities), priority: priority, name: name ?? "",
+                       retries: retries, retryDelayMs: ms(retryDelay), timeoutMs: ms(timeout), delayMs: ms(delay))
     }
 
     func run() async throws {
@@ -119,6 +139,10 @@ struct RunCommand: AsyncParsableCommand {
             return 130
         default:
             guard let result = event.result else { return 1 }
+            if result.timedOut {
+                warn("job \(jobId) timed out")
+                return 124
+            }
             if let error = result.error {
                 warn("job \(jobId) failed: \(error)")
                 return 127

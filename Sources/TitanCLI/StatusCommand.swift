@@ -27,8 +27,12 @@ struct StatusCommand: AsyncParsableCommand {
         ]
         if !info.spec.requirements.isEmpty { lines.append("requires   \(info.spec.requirements.joined(separator: ","))") }
         lines.append("priority   \(info.spec.priority)")
+        if info.spec.retries > 0 { lines.append("retries    \(info.spec.retries) (first after \(Output.duration(ms: Int64(clamping: info.spec.retryDelayMs))))") }
+        if info.spec.timeoutMs > 0 { lines.append("timeout    \(Output.duration(ms: Int64(clamping: info.spec.timeoutMs)))") }
+        if info.spec.delayMs > 0 { lines.append("delay      \(Output.duration(ms: Int64(clamping: info.spec.delayMs)))") }
         lines.append("submitted  \(Output.timestamp(ms: info.submittedAtMs))")
         lines.append("attempts   \(info.attempts)")
+        if info.notBeforeMs > 0 && info.state == .pending { lines.append("not before \(Output.timestamp(ms: info.notBeforeMs))") }
         if !info.workerId.isEmpty { lines.append("worker     \(info.workerId)") }
         if info.state == .pending && !info.pendingReason.isEmpty { lines.append("pending    \(info.pendingReason)") }
         if let r = info.result {

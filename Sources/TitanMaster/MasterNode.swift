@@ -85,6 +85,7 @@ public actor MasterNode: LoopBound {
     /// Stops listening, closes every connection and timer. Returns when all are closed.
     public func stop() async {
         await monitor.stop()
+        await scheduler.close()
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             listener.assumeIsolated { $0.close { c.resume() } }
         }

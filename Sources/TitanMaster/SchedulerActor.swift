@@ -30,6 +30,8 @@ public actor SchedulerActor: LoopBound {
         var info: JobInfo
         let requirements: Set<String>
         var logs: LogBuffer
+        /// Attempts that ended in failure (not those lost with a dead worker): counts retries.
+        var failures: UInt32 = 0
         /// Subscribed peers, and whether each wants output.
         var watchers: [ObjectIdentifier: (peer: any Peer, logs: Bool)] = [:]
 
@@ -46,6 +48,11 @@ public actor SchedulerActor: LoopBound {
     private let wallClockMs: @Sendable () -> Int64
     private var jobs: [String: JobRecord] = [:]
     private var queue = ReadyQueue()
+    /// Pending jobs waiting for their start delay or retry backoff.
+    private var delayed = DelayQueue()
+    private var delayTimer: LoopTimer?
+    /// Retry backoff doubles from the job's retry delay up to this.
+    static let maxRetryDelayMs: UInt64 = 300_000
     private(set) var registry = WorkerRegistry()
     private var finishedOrder = Deque<String>()
     /// Finished jobs that still hold output, oldest first, and the bytes they hold.
@@ -144,8 +151,12 @@ public actor SchedulerActor: LoopBound {
         jobs[id] = job
         recentOrder.append(id)
         if follow { watch(job, peer: peer, logs: true) }
-        queue.push(jobId: id, priority: spec.priority, requirements: job.requirements)
         peer.reply(requestId, .submitted(jobId: id))
+        if spec.delayMs > 0 {
+            wait(job, untilMs: job.info.submittedAtMs + Int64(clamping: spec.delayMs))
+        } else {
+            queue.push(jobId: id, priority: spec.priority, requirements: job.requirements)
+        }
     }
 
     /// Checks a submission; returns what is wrong with it, or nil.
@@ -197,6 +208,7 @@ public actor SchedulerActor: LoopBound {
         }
         switch job.info.state {
         case .pending:
+            // A delayed job has no queue entry; its timer entry is skipped when it comes due.
             queue.remove(jobId: jobId, requirements: job.requirements)
         case .running:
             // The worker kills the process group; its slot frees when it reports the attempt.
@@ -297,7 +309,55 @@ public actor SchedulerActor: LoopBound {
             return
         }
         job.info.result = result
-        finish(job, state: result.succeeded ? .completed : .failed)
+        if result.succeeded {
+            finish(job, state: .completed)
+            return
+        }
+        job.failures += 1
+        guard job.failures <= job.info.spec.retries else {
+            finish(job, state: .failed)
+            return
+        }
+        // Retry after an exponential, jittered backoff; subscribers see it go back to PENDING.
+        let backoff = Backoff(initialMs: job.info.spec.retryDelayMs, maxMs: Self.maxRetryDelayMs)
+        var rng = SystemRandomNumberGenerator()
+        let delay = backoff.jitteredDelayMs(attempt: Int(job.failures - 1), using: &rng)
+        job.info.state = .pending
+        wait(job, untilMs: wallClockMs() + Int64(clamping: delay))
+        publish(job)
+    }
+
+    // MARK: delays and retries
+
+    /// Parks a pending job until `untilMs` (wall clock).
+    private func wait(_ job: JobRecord, untilMs: Int64) {
+        job.info.notBeforeMs = untilMs
+        delayed.push(jobId: job.info.id, dueMs: untilMs)
+        armDelayTimer()
+    }
+
+    private func armDelayTimer() {
+        guard let next = delayed.nextDueMs else {
+            delayTimer?.assumeIsolated { $0.stop() }
+            return
+        }
+        if delayTimer == nil { delayTimer = LoopTimer(loop: eventLoop) }
+        let wait = UInt64(max(0, next - wallClockMs()))
+        delayTimer?.assumeIsolated { t in
+            t.start(afterMs: wait) { [weak self] in self?.assumeIsolated { $0.delaysDue() } }
+        }
+    }
+
+    /// Moves jobs whose time has come to their ready queue.
+    func delaysDue() {
+        for (id, due) in delayed.popDue(nowMs: wallClockMs()) {
+            // Skip entries of jobs cancelled (or re-parked) since.
+            guard let job = jobs[id], job.info.state == .pending, job.info.notBeforeMs == due else { continue }
+            job.info.notBeforeMs = 0
+            queue.push(jobId: id, priority: job.info.spec.priority, requirements: job.requirements)
+        }
+        armDelayTimer()
+        schedule()
     }
 
     private func finish(_ job: JobRecord, state: JobState) {
@@ -376,7 +436,14 @@ public actor SchedulerActor: LoopBound {
 
     private func statusInfo(_ job: JobRecord) -> JobInfo {
         var info = job.info
-        if info.state == .pending {
+        guard info.state == .pending else { return info }
+        let waitMs = info.notBeforeMs - wallClockMs()
+        if info.notBeforeMs > 0 && waitMs > 0 {
+            let seconds = String(Double(waitMs / 100) / 10)
+            info.pendingReason = job.failures > 0
+                ? "retry \(job.failures) of \(info.spec.retries) in \(seconds)s"
+                : "delayed: starts in \(seconds)s"
+        } else {
             info.pendingReason = Placement.whyPending(requirements: job.requirements, among: registry.capacities)
         }
         return info
@@ -395,8 +462,10 @@ public actor SchedulerActor: LoopBound {
     /// Counts for tests and metrics.
     public var counts: (jobs: Int, queued: Int, workers: Int) { (jobs.count, queue.count, registry.entries.count) }
 
-    /// Closes every worker connection (master shutdown).
-    func closeAllPeers() {
+    /// Closes every worker connection and the delay timer (master shutdown).
+    func close() {
         for peer in registry.allPeers { peer.close() }
+        delayTimer?.assumeIsolated { $0.close() }
+        delayTimer = nil
     }
 }

@@ -15,15 +15,31 @@ public struct JobSpec: Sendable, Equatable, Encodable {
     public var priority: Int32
     /// Optional user-chosen name, shown in status.
     public var name: String
+    /// How many times a failed attempt is retried (0: never). A worker that dies does not use
+    /// up a retry: its attempt is simply run again.
+    public var retries: UInt32
+    /// Delay before the first retry; doubles for each further one (capped at 5 minutes), with
+    /// jitter.
+    public var retryDelayMs: UInt64
+    /// An attempt running longer than this is killed (its whole process group) and fails as
+    /// timed out. 0: no limit.
+    public var timeoutMs: UInt64
+    /// The job is not started before this many milliseconds after submission.
+    public var delayMs: UInt64
 
     public init(command: [String], environment: [String: String] = [:], workingDirectory: String = "",
-                requirements: [String] = [], priority: Int32 = 1, name: String = "") {
+                requirements: [String] = [], priority: Int32 = 1, name: String = "", retries: UInt32 = 0,
+                retryDelayMs: UInt64 = 1_000, timeoutMs: UInt64 = 0, delayMs: UInt64 = 0) {
         self.command = command
         self.environment = environment
         self.workingDirectory = workingDirectory
         self.requirements = requirements
         self.priority = priority
         self.name = name
+        self.retries = retries
+        self.retryDelayMs = retryDelayMs
+        self.timeoutMs = timeoutMs
+        self.delayMs = delayMs
     }
 }
 
@@ -59,18 +75,21 @@ public struct JobResult: Sendable, Equatable, Encodable {
     /// Wall-clock times in milliseconds since the Unix epoch.
     public var startedAtMs: Int64
     public var finishedAtMs: Int64
+    /// True when the worker killed the attempt for running past its timeout.
+    public var timedOut: Bool
 
     public init(exitCode: Int32? = nil, signal: Int32? = nil, error: String? = nil,
-                startedAtMs: Int64 = 0, finishedAtMs: Int64 = 0) {
+                startedAtMs: Int64 = 0, finishedAtMs: Int64 = 0, timedOut: Bool = false) {
         self.exitCode = exitCode
         self.signal = signal
         self.error = error
         self.startedAtMs = startedAtMs
         self.finishedAtMs = finishedAtMs
+        self.timedOut = timedOut
     }
 
-    /// True when the process exited with status 0.
-    public var succeeded: Bool { exitCode == 0 && signal == nil && error == nil }
+    /// True when the process exited with status 0 in time.
+    public var succeeded: Bool { exitCode == 0 && signal == nil && error == nil && !timedOut }
 }
 
 /// Which output stream a chunk of job output came from.
@@ -93,9 +112,13 @@ public struct JobInfo: Sendable, Equatable, Encodable {
     public var result: JobResult?
     /// Why a pending job is not running yet (empty when not pending).
     public var pendingReason: String
+    /// A pending job is not started before this time (ms since the epoch; 0: no constraint):
+    /// its delay, or the backoff before a retry.
+    public var notBeforeMs: Int64
 
     public init(id: String, spec: JobSpec, state: JobState, attempts: UInt32 = 0, workerId: String = "",
-                submittedAtMs: Int64 = 0, result: JobResult? = nil, pendingReason: String = "") {
+                submittedAtMs: Int64 = 0, result: JobResult? = nil, pendingReason: String = "",
+                notBeforeMs: Int64 = 0) {
         self.id = id
         self.spec = spec
         self.state = state
@@ -104,6 +127,7 @@ public struct JobInfo: Sendable, Equatable, Encodable {
         self.submittedAtMs = submittedAtMs
         self.result = result
         self.pendingReason = pendingReason
+        self.notBeforeMs = notBeforeMs
     }
 }
 

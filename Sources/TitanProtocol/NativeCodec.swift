@@ -50,13 +50,15 @@
 ///
 ///     AttemptRef     jobId string, attempt u32
 ///     JobSpec        command [string], environment {string: string}, workingDirectory string,
-///                    requirements [string], priority i32, name string
-///     JobResult      exitCode i32?, signal i32?, error string?, startedAtMs i64, finishedAtMs i64
+///                    requirements [string], priority i32, name string, retries u32,
+///                    retryDelayMs u64, timeoutMs u64, delayMs u64
+///     JobResult      exitCode i32?, signal i32?, error string?, startedAtMs i64, finishedAtMs i64,
+///                    timedOut bool
 ///     Registration   workerId string, name string, capabilities [string], slots u32, permanent bool,
 ///                    running [AttemptRef]
 ///     Dispatch       jobId string, attempt u32, spec JobSpec
 ///     JobInfo        id string, spec JobSpec, state u8, attempts u32, workerId string,
-///                    submittedAtMs i64, result JobResult?, pendingReason string
+///                    submittedAtMs i64, result JobResult?, pendingReason string, notBeforeMs i64
 ///     WorkerInfo     id string, name string, capabilities [string], slots u32, running u32,
 ///                    permanent bool, lastSeenAgoMs i64, runningJobs [string]
 ///     JobEvent       jobId string, state u8, attempt u32, workerId string, result JobResult?
@@ -349,6 +351,10 @@ extension BinaryWriter {
         writeStringArray(spec.requirements)
         writeI32(spec.priority)
         writeString(spec.name)
+        writeU32(spec.retries)
+        writeU64(spec.retryDelayMs)
+        writeU64(spec.timeoutMs)
+        writeU64(spec.delayMs)
     }
 
     mutating func write(_ result: JobResult) {
@@ -357,6 +363,7 @@ extension BinaryWriter {
         writeOptionalString(result.error)
         writeI64(result.startedAtMs)
         writeI64(result.finishedAtMs)
+        writeBool(result.timedOut)
     }
 
     mutating func write(_ registration: Registration) {
@@ -377,6 +384,7 @@ extension BinaryWriter {
         writeI64(info.submittedAtMs)
         writeOptional(info.result) { $0.write($1) }
         writeString(info.pendingReason)
+        writeI64(info.notBeforeMs)
     }
 
     mutating func write(_ worker: WorkerInfo) {
@@ -399,9 +407,9 @@ extension BinaryWriter {
 /// Smallest encodings, used to bound element counts before allocating.
 enum MinimumSize {
     static let attemptRef = 4 + 4
-    static let jobSpec = 4 + 4 + 4 + 4 + 4 + 4
-    static let jobResult = 1 + 1 + 1 + 8 + 8
-    static let jobInfo = 4 + jobSpec + 1 + 4 + 4 + 8 + 1 + 4
+    static let jobSpec = 4 + 4 + 4 + 4 + 4 + 4 + 4 + 8 + 8 + 8
+    static let jobResult = 1 + 1 + 1 + 8 + 8 + 1
+    static let jobInfo = 4 + jobSpec + 1 + 4 + 4 + 8 + 1 + 4 + 8
     static let workerInfo = 4 + 4 + 4 + 4 + 4 + 1 + 8 + 4
     static let logChunk = 1 + 4
 }
@@ -521,8 +529,13 @@ extension BinaryReader {
         let requirements = try readStringArray(p() + "requirements")
         let priority = try readI32(p() + "priority")
         let name = try readString(p() + "name")
+        let retries = try readU32(p() + "retries")
+        let retryDelayMs = try readU64(p() + "retryDelayMs")
+        let timeoutMs = try readU64(p() + "timeoutMs")
+        let delayMs = try readU64(p() + "delayMs")
         return JobSpec(command: command, environment: environment, workingDirectory: workingDirectory,
-                       requirements: requirements, priority: priority, name: name)
+                       requirements: requirements, priority: priority, name: name, retries: retries,
+                       retryDelayMs: retryDelayMs, timeoutMs: timeoutMs, delayMs: delayMs)
     }
 
     mutating func readJobResult(_ p: () -> String) throws(ProtocolError) -> JobResult {
@@ -531,8 +544,9 @@ extension BinaryReader {
         let error = try readOptionalString(p() + "error")
         let startedAtMs = try readI64(p() + "startedAtMs")
         let finishedAtMs = try readI64(p() + "finishedAtMs")
+        let timedOut = try readBool(p() + "timedOut")
         return JobResult(exitCode: exitCode, signal: signal, error: error, startedAtMs: startedAtMs,
-                         finishedAtMs: finishedAtMs)
+                         finishedAtMs: finishedAtMs, timedOut: timedOut)
     }
 
     mutating func readRegistration(_ p: () -> String) throws(ProtocolError) -> Registration {
@@ -557,8 +571,10 @@ extension BinaryReader {
             try r.readJobResult { p() + "result." }
         }
         let pendingReason = try readString(p() + "pendingReason")
+        let notBeforeMs = try readI64(p() + "notBeforeMs")
         return JobInfo(id: id, spec: spec, state: state, attempts: attempts, workerId: workerId,
-                       submittedAtMs: submittedAtMs, result: result, pendingReason: pendingReason)
+                       submittedAtMs: submittedAtMs, result: result, pendingReason: pendingReason,
+                       notBeforeMs: notBeforeMs)
     }
 
     mutating func readWorkerInfo(_ p: () -> String) throws(ProtocolError) -> WorkerInfo {

@@ -41,6 +41,8 @@ public actor WorkerNode: LoopBound {
         var partial: [Int32: [UInt8]] = [:]
         var startedAtMs: Int64
         var killTimer: LoopTimer?
+        var timeoutTimer: LoopTimer?
+        var timedOut = false
     }
 
     public nonisolated let eventLoop: EventLoop
@@ -221,6 +223,13 @@ public actor WorkerNode: LoopBound {
                 onExit: { [self] exit in self.assumeIsolated { $0.exited(ref, exit) } })
             running[ref] = Running(process: process, startedAtMs: started)
             send(.jobStarted(ref, pid: process.pid, startedAtMs: started))
+            if spec.timeoutMs > 0 {
+                let timer = LoopTimer(loop: eventLoop)
+                running[ref]?.timeoutTimer = timer
+                timer.assumeIsolated { t in
+                    t.start(afterMs: spec.timeoutMs) { [self] in self.assumeIsolated { $0.timedOut(ref) } }
+                }
+            }
         } catch {
             complete(ref, JobResult(error: error.description, startedAtMs: started, finishedAtMs: Time.wallMs()))
         }
@@ -253,15 +262,26 @@ public actor WorkerNode: LoopBound {
         flushPartial(ref, 1)
         flushPartial(ref, 2)
         job.killTimer?.assumeIsolated { $0.close() }
+        job.timeoutTimer?.assumeIsolated { $0.close() }
         running[ref] = nil
         complete(ref, JobResult(exitCode: exit.exitCode, signal: exit.signal, startedAtMs: job.startedAtMs,
-                                finishedAtMs: Time.wallMs()))
+                                finishedAtMs: Time.wallMs(), timedOut: job.timedOut))
         if stopping { finishStopIfDone() }
     }
 
     private func complete(_ ref: AttemptRef, _ result: JobResult) {
         unacked.append((ref, result))
         send(.jobFinished(ref, result))
+    }
+
+    /// The attempt ran past its timeout: kill it; it fails as timed out.
+    private func timedOut(_ ref: AttemptRef) {
+        guard running[ref] != nil else { return }
+        running[ref]?.timedOut = true
+        logger.info("attempt timed out; killing its process group", metadata: [
+            "job": "\(ref.jobId)", "attempt": "\(ref.attempt)",
+        ])
+        kill(ref)
     }
 
     /// SIGTERM to the attempt's process group, SIGKILL after the grace period.

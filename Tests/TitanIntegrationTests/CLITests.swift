@@ -23,11 +23,20 @@ import TitanProtocol
         #expect(json.stdout.contains("\"state\" : \"COMPLETED\""))
         #expect(json.stdout.contains("\"workerId\" : \"w1\""))
 
+        let timedOut = try await Tools.run("titan", ["run", "--timeout", "0.2", "--", "sleep", "30"], environment: env)
+        #expect(timedOut.status == 124)
+        #expect(timedOut.stderr.contains("timed out"))
+
+        let retried = try await Tools.run("titan", ["run", "--retries", "2", "--retry-delay", "0.01", "--", "sh", "-c", "echo try; exit 4"],
+                                          environment: env)
+        #expect(retried.status == 4)
+        #expect(retried.stdout == "try\ntry\ntry\n")
+
         let missing = try await Tools.run("titan", ["run", "--", "/no/such/tool"], environment: env)
         #expect(missing.status == 127)
         #expect(missing.stderr.contains("No such file or directory"))
 
-        let status = try await Tools.run("titan", ["status", "job-1"], environment: env)
+        let status = try await Tools.run("titan", ["status", "job-1"], environment: env)  // the exit-3 job
         #expect(status.status == 0)
         #expect(status.stdout.contains("FAILED"))
         #expect(status.stdout.contains("exit 3"))
@@ -70,6 +79,14 @@ import TitanProtocol
         let wrongRole = try await Tools.run("titan-node", ["--role", "master", "--cap", "GPU"])
         #expect(wrongRole.status != 0)
         #expect(wrongRole.stderr.contains("--cap is a worker option"))
+
+        let badTimeout = try await Tools.run("titan", ["run", "--timeout", "-1", "--", "true"])
+        #expect(badTimeout.status != 0)
+        #expect(badTimeout.stderr.contains("--timeout"))
+
+        let badDelay = try await Tools.run("titan", ["run", "--delay", "nan", "--", "true"])
+        #expect(badDelay.status != 0)
+        #expect(badDelay.stderr.contains("--delay"))
 
         let badEnv = try await Tools.run("titan", ["run", "--env", "NOVALUE", "--", "true"])
         #expect(badEnv.status != 0)

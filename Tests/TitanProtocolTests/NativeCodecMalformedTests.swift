@@ -59,8 +59,12 @@ struct NativeCodecMalformedTests {
         #expect(reason3.contains("'workers[1].capabilities'"), "\(reason3)")
 
         let status = payload(of: Envelope(requestId: 1, message: .status(Fixtures.jobInfo)))
+        // Cut inside the last two fields: pendingReason (an empty string: its 4-byte length), then
+        // notBeforeMs (8 bytes).
         let reason2 = try #require(malformedReason { () throws(ProtocolError) in try decode(opcode: 0x41, Array(status.dropLast(3))) })
-        #expect(reason2.contains("'pendingReason'"), "\(reason2)")
+        #expect(reason2.contains("'notBeforeMs'"), "\(reason2)")
+        let reason4 = try #require(malformedReason { () throws(ProtocolError) in try decode(opcode: 0x41, Array(status.dropLast(8 + 2))) })
+        #expect(reason4.contains("'pendingReason'"), "\(reason4)")
     }
 
     @Test("empty payload: the request id is missing")

@@ -22,22 +22,28 @@ enum Fixtures {
         workingDirectory: "/tmp/wörk dir",
         requirements: ["GPU", "linux", ""],
         priority: -7,
-        name: unicode)
+        name: unicode,
+        retries: 3,
+        retryDelayMs: 250,
+        timeoutMs: 60_000,
+        delayMs: 1_500)
     static let minimalSpec = JobSpec(command: [], priority: 0)
-    static let extremeSpec = JobSpec(command: ["x"], priority: Int32.min, name: long)
+    static let extremeSpec = JobSpec(command: ["x"], priority: Int32.min, name: long, retries: UInt32.max,
+                                     retryDelayMs: UInt64.max, timeoutMs: UInt64.max, delayMs: UInt64.max)
 
     static let fullResult = JobResult(exitCode: -1, signal: 9, error: "exec failed: ünknown|x",
                                       startedAtMs: 1_700_000_000_123, finishedAtMs: -5)
     static let emptyResult = JobResult()
     static let minResult = JobResult(exitCode: Int32.min, signal: Int32.max, error: "",
-                                     startedAtMs: Int64.min, finishedAtMs: Int64.max)
+                                     startedAtMs: Int64.min, finishedAtMs: Int64.max, timedOut: true)
 
     static let ref = AttemptRef(jobId: "job-42-ü", attempt: 3)
     static let manyRefs = (0 ..< 300).map { AttemptRef(jobId: "job-\($0)", attempt: UInt32($0)) }
 
     static let jobInfo = JobInfo(id: "j1", spec: spec, state: .running, attempts: 2, workerId: "w-α",
                                  submittedAtMs: -1, result: fullResult, pendingReason: "")
-    static let pendingInfo = JobInfo(id: "", spec: minimalSpec, state: .pending, pendingReason: "needs GPU | none free")
+    static let pendingInfo = JobInfo(id: "", spec: minimalSpec, state: .pending, pendingReason: "needs GPU | none free",
+                                     notBeforeMs: 1_700_000_000_000)
     static let worker = WorkerInfo(id: "w1", name: "node-ü", capabilities: ["GPU", "big|mem"], slots: 8, running: 3,
                                    permanent: true, lastSeenAgoMs: 1234, runningJobs: ["j1", "j2", ""])
     static let emptyWorker = WorkerInfo(id: "", name: "", capabilities: [], slots: 0, running: 0,
