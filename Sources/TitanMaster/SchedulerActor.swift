@@ -159,6 +159,10 @@ public actor SchedulerActor: LoopBound {
         }
     }
 
+    /// Longest delay, retry delay or timeout accepted: a year.
+    static let maxDurationMs: UInt64 = 365 * 86_400 * 1_000
+    static let maxRetries: UInt32 = 10_000
+
     /// Checks a submission; returns what is wrong with it, or nil.
     static func validate(_ spec: JobSpec) -> String? {
         guard let program = spec.command.first else { return "field 'command': must not be empty" }
@@ -173,6 +177,11 @@ public actor SchedulerActor: LoopBound {
             if value.utf8.contains(0) { return "field 'environment[\(key)]': contains a NUL byte" }
         }
         if spec.workingDirectory.utf8.contains(0) { return "field 'workingDirectory': contains a NUL byte" }
+        for (field, ms) in [("delayMs", spec.delayMs), ("retryDelayMs", spec.retryDelayMs), ("timeoutMs", spec.timeoutMs)]
+        where ms > maxDurationMs {
+            return "field '\(field)': \(ms) ms is more than a year"
+        }
+        if spec.retries > maxRetries { return "field 'retries': \(spec.retries) is more than \(maxRetries)" }
         for tag in spec.requirements where tag.isEmpty || tag.contains(",") {
             return "field 'requirements': invalid capability tag '\(tag)'"
         }

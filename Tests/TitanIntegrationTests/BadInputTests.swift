@@ -89,6 +89,8 @@ import TitanRuntime
             (JobSpec(command: ["echo", "a\u{0}b"]), "command[1]"),
             (JobSpec(command: ["true"], environment: ["A=B": "x"]), "environment"),
             (JobSpec(command: ["true"], requirements: ["GPU,X"]), "requirements"),
+            (JobSpec(command: ["true"], delayMs: UInt64.max), "delayMs"),
+            (JobSpec(command: ["true"], timeoutMs: UInt64.max), "timeoutMs"),
         ]
         for (spec, field) in cases {
             do {

@@ -68,4 +68,24 @@ struct ValidateTests {
         let message = try #require(problem(JobSpec(command: [], environment: ["": "x"], requirements: [""])))
         #expect(message.contains("'command'"))
     }
+
+    @Test("durations past a year and absurd retry counts are refused, naming the field",
+          arguments: ["delayMs", "retryDelayMs", "timeoutMs"])
+    func hugeDurations(field: String) throws {
+        var spec = JobSpec(command: ["true"])
+        switch field {
+        case "delayMs": spec.delayMs = UInt64.max
+        case "retryDelayMs": spec.retryDelayMs = 366 * 86_400 * 1_000
+        default: spec.timeoutMs = UInt64.max
+        }
+        let message = try #require(problem(spec))
+        #expect(message.contains("'\(field)'"))
+        #expect(problem(JobSpec(command: ["true"], retryDelayMs: 365 * 86_400 * 1_000, timeoutMs: 1, delayMs: 0)) == nil)
+    }
+
+    @Test("retries are bounded")
+    func retries() throws {
+        #expect(problem(JobSpec(command: ["true"], retries: 10_000)) == nil)
+        #expect(try #require(problem(JobSpec(command: ["true"], retries: UInt32.max))).contains("'retries'"))
+    }
 }
