@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // libuv (apt: libuv1-dev) plus the shim header: the only C in the project.
@@ -24,6 +25,10 @@ let package = Package(
         .target(name: "TitanLoop", dependencies: ["CLibUV"], swiftSettings: strict),
         // Frames and message codecs. Pure: no I/O.
         .target(name: "TitanProtocol", swiftSettings: strict),
+        // YAML pipelines → DagSpec, with errors that name file, line and key.
+        .target(name: "TitanPipeline", dependencies: [
+            "TitanProtocol", .product(name: "Yams", package: "Yams"),
+        ], swiftSettings: strict),
         // Pure decisions (placement, failure detection, ready queues, backoff): events and a clock
         // in, decisions out. No I/O.
         .target(name: "TitanPolicy", dependencies: [
@@ -47,7 +52,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "TitanCLI", dependencies: [
-            "TitanClient", "TitanProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TitanClient", "TitanProtocol", "TitanPipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         // Helpers shared by the test targets (seeded RNG).
         .target(name: "TitanTestSupport", path: "Tests/TitanTestSupport"),
@@ -55,6 +61,7 @@ let package = Package(
         .testTarget(name: "TitanLoopTests", dependencies: ["TitanLoop", "TitanTestSupport"]),
         .testTarget(name: "TitanPolicyTests", dependencies: ["TitanPolicy", "TitanTestSupport"]),
         .testTarget(name: "TitanMasterTests", dependencies: ["TitanMaster"]),
+        .testTarget(name: "TitanPipelineTests", dependencies: ["TitanPipeline"]),
         .testTarget(name: "TitanIntegrationTests", dependencies: ["TitanRuntime", "TitanClient", "TitanPolicy"]),
     ],
     swiftLanguageModes: [.v6]

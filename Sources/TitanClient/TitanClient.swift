@@ -27,6 +27,16 @@ public enum JobUpdate: Sendable, Equatable {
     case event(JobEvent)
 }
 
+/// Something pushed about a followed DAG.
+public enum DagUpdate: Sendable, Equatable {
+    /// One of its jobs changed state.
+    case job(JobEvent)
+    /// One of its jobs printed something.
+    case output(jobId: String, OutputChannel, [UInt8])
+    /// The DAG's state or counts changed; the stream ends after a final one.
+    case dag(DagEvent)
+}
+
 /// A client of a Titan master over one persistent connection: many requests in flight (matched by
 /// request id) and pushed job events and output.
 ///
@@ -45,6 +55,8 @@ public actor TitanClient: LoopBound {
     /// Followers of submissions whose id is not known yet, by request id. Moved to `followers`
     /// while the reply is being decoded, so pushes right behind it in the same read are kept.
     private var pendingFollows: [UInt32: AsyncStream<JobUpdate>.Continuation] = [:]
+    private var dagFollowers: [String: [AsyncStream<DagUpdate>.Continuation]] = [:]
+    private var pendingDagFollows: [UInt32: AsyncStream<DagUpdate>.Continuation] = [:]
     private var closed = false
 
     private init(loop: EventLoop, ownsLoop: Bool, connection: TCPConnection) {
@@ -109,6 +121,13 @@ public actor TitanClient: LoopBound {
                         follower.finish()
                     }
                 }
+                if let follower = pendingDagFollows.removeValue(forKey: envelope.requestId) {
+                    if case .dagSubmitted(let id, _) = envelope.message {
+                        dagFollowers[id, default: []].append(follower)
+                    } else {
+                        follower.finish()
+                    }
+                }
                 if case .error(let code, let text) = envelope.message {
                     waiter.resume(throwing: TitanClientError.server(code, text))
                 } else {
@@ -122,8 +141,19 @@ public actor TitanClient: LoopBound {
                 if event.state.isFinal, let done = followers.removeValue(forKey: event.jobId) {
                     for f in done { f.finish() }
                 }
+                if !dagFollowers.isEmpty, let dagId = Self.dagId(of: event.jobId) {
+                    for f in dagFollowers[dagId] ?? [] { f.yield(.job(event)) }
+                }
             case .output(let jobId, let stream, let bytes):
                 for f in followers[jobId] ?? [] { f.yield(.output(stream, bytes)) }
+                if !dagFollowers.isEmpty, let dagId = Self.dagId(of: jobId) {
+                    for f in dagFollowers[dagId] ?? [] { f.yield(.output(jobId: jobId, stream, bytes)) }
+                }
+            case .dagEvent(let event):
+                for f in dagFollowers[event.dagId] ?? [] { f.yield(.dag(event)) }
+                if event.state.isFinal, let done = dagFollowers.removeValue(forKey: event.dagId) {
+                    for f in done { f.finish() }
+                }
             default:
                 break
             }
@@ -140,6 +170,10 @@ public actor TitanClient: LoopBound {
         pending = [:]
         for (_, f) in pendingFollows { f.finish() }
         pendingFollows = [:]
+        for (_, f) in pendingDagFollows { f.finish() }
+        pendingDagFollows = [:]
+        for (_, fs) in dagFollowers { for f in fs { f.finish() } }
+        dagFollowers = [:]
         for (_, w) in waiters { w.resume(throwing: error) }
         let all = followers
         followers = [:]
@@ -148,14 +182,22 @@ public actor TitanClient: LoopBound {
 
     /// Sends a request and waits for its reply; server errors are thrown.
     public func request(_ message: Message) async throws -> Message {
-        try await request(message, follower: nil)
+        try await request(message, follower: nil, dagFollower: nil)
     }
 
-    private func request(_ message: Message, follower: AsyncStream<JobUpdate>.Continuation?) async throws -> Message {
+    /// The DAG a job id belongs to (`dag-3/extract` → `dag-3`).
+    static func dagId(of jobId: String) -> String? {
+        guard let slash = jobId.firstIndex(of: "/") else { return nil }
+        return String(jobId[..<slash])
+    }
+
+    private func request(_ message: Message, follower: AsyncStream<JobUpdate>.Continuation? = nil,
+                         dagFollower: AsyncStream<DagUpdate>.Continuation? = nil) async throws -> Message {
         if closed { throw TitanClientError.connectionClosed }
         let id = nextRequestId
         nextRequestId = nextRequestId == UInt32.max ? 1 : nextRequestId + 1
         if let follower { pendingFollows[id] = follower }
+        if let dagFollower { pendingDagFollows[id] = dagFollower }
         return try await withCheckedThrowingContinuation { c in
             pending[id] = c
             let envelope = Envelope(requestId: id, message: message)
@@ -232,6 +274,64 @@ public actor TitanClient: LoopBound {
 
     public func cancel(_ jobId: String) async throws {
         _ = try await request(.cancel(jobId: jobId))
+    }
+
+    // MARK: DAGs
+
+    /// Submits a DAG (validated whole: it lands whole or not at all); returns its id and its
+    /// jobs' full ids.
+    public func submitDag(_ dag: DagSpec) async throws -> (dagId: String, jobIds: [String]) {
+        let reply = try await request(.submitDag(dag, follow: false))
+        guard case .dagSubmitted(let id, let jobIds) = reply else {
+            throw TitanClientError.unexpectedReply(expected: "dagSubmitted", got: reply.name)
+        }
+        return (id, jobIds)
+    }
+
+    /// Submits a DAG and follows it from the start: every job event and output, and DAG events;
+    /// the stream ends after the DAG's final event.
+    public func submitDagAndFollow(_ dag: DagSpec) async throws -> (dagId: String, jobIds: [String], updates: AsyncStream<DagUpdate>) {
+        let (stream, continuation) = AsyncStream<DagUpdate>.makeStream()
+        let reply = try await request(.submitDag(dag, follow: true), dagFollower: continuation)
+        guard case .dagSubmitted(let id, let jobIds) = reply else {
+            continuation.finish()
+            throw TitanClientError.unexpectedReply(expected: "dagSubmitted", got: reply.name)
+        }
+        return (id, jobIds, stream)
+    }
+
+    /// Follows an existing DAG: its current state first, then what happens until it ends.
+    public func followDag(_ dagId: String, logs: Bool = true) async throws -> AsyncStream<DagUpdate> {
+        let (stream, continuation) = AsyncStream<DagUpdate>.makeStream()
+        dagFollowers[dagId, default: []].append(continuation)
+        do {
+            _ = try await request(.subscribe(jobId: dagId, logs: logs))
+        } catch {
+            dagFollowers[dagId] = nil
+            continuation.finish()
+            throw error
+        }
+        return stream
+    }
+
+    /// A DAG with all its jobs.
+    public func dag(_ dagId: String) async throws -> DagInfo {
+        let reply = try await request(.getDag(dagId: dagId))
+        guard case .dag(let info) = reply else { throw TitanClientError.unexpectedReply(expected: "dag", got: reply.name) }
+        return info
+    }
+
+    /// Recent DAGs, newest first, without their jobs.
+    public func dags(limit: UInt32 = 20) async throws -> [DagInfo] {
+        let reply = try await request(.listDags(limit: limit))
+        guard case .dags(let list) = reply else { throw TitanClientError.unexpectedReply(expected: "dags", got: reply.name) }
+        return list
+    }
+
+    /// Waits for a DAG to reach a final state and returns it with its jobs.
+    public func waitDag(_ dagId: String) async throws -> DagInfo {
+        for await _ in try await followDag(dagId, logs: false) {}
+        return try await dag(dagId)
     }
 
     /// Waits for a job to reach a final state and returns its status.

@@ -28,12 +28,20 @@ public struct SchedulerConfig: Sendable {
 public actor SchedulerActor: LoopBound {
     final class JobRecord {
         var info: JobInfo
-        let requirements: Set<String>
+        /// Capability tags a worker needs (plus `worker:ID` under hard affinity).
+        var requirements: Set<String>
         var logs: LogBuffer
         /// Attempts that ended in failure (not those lost with a dead worker): counts retries.
         var failures: UInt32 = 0
         /// Subscribed peers, and whether each wants output.
         var watchers: [ObjectIdentifier: (peer: any Peer, logs: Bool)] = [:]
+        /// In a DAG: the full ids of the jobs that depend on this one.
+        var children: [String] = []
+        /// In a DAG: parents not yet completed.
+        var waitingOn = 0
+        var affinity = Affinity.none
+        /// Soft affinity: the worker to try first.
+        var preferredWorker: String?
 
         init(info: JobInfo, logLimit: Int) {
             self.info = info
@@ -44,22 +52,27 @@ public actor SchedulerActor: LoopBound {
 
     public nonisolated let eventLoop: EventLoop
     let config: SchedulerConfig
-    private let logger: Logger
-    private let wallClockMs: @Sendable () -> Int64
-    private var jobs: [String: JobRecord] = [:]
-    private var queue = ReadyQueue()
+    let logger: Logger
+    let wallClockMs: @Sendable () -> Int64
+    var jobs: [String: JobRecord] = [:]
+    var queue = ReadyQueue()
     /// Pending jobs waiting for their start delay or retry backoff.
-    private var delayed = DelayQueue()
-    private var delayTimer: LoopTimer?
+    var delayed = DelayQueue()
+    var delayTimer: LoopTimer?
     /// Retry backoff doubles from the job's retry delay up to this.
     static let maxRetryDelayMs: UInt64 = 300_000
     private(set) var registry = WorkerRegistry()
-    private var finishedOrder = Deque<String>()
+    var finishedOrder = Deque<String>()
     /// Finished jobs that still hold output, oldest first, and the bytes they hold.
     private var finishedWithLogs = Deque<String>()
     private var finishedLogBytes = 0
-    private var recentOrder = Deque<String>()
+    var recentOrder = Deque<String>()
     private var nextJobNumber: UInt64 = 1
+    /// DAGs by id, and the order they were submitted in (for listings and retention).
+    var dags: [String: DagRecord] = [:]
+    var dagOrder = Deque<String>()
+    var finishedDags = Deque<String>()
+    var nextDagNumber: UInt64 = 1
     /// Set by the master node: told of every sign of life from a worker.
     var heartbeatMonitor: HeartbeatMonitor?
 
@@ -93,6 +106,17 @@ public actor SchedulerActor: LoopBound {
             finished(ref, result, from: peer)
         case .submit(let spec, let follow):
             submit(spec, follow: follow, peer: peer, requestId: rid)
+        case .submitDag(let dag, let follow):
+            submitDag(dag, follow: follow, peer: peer, requestId: rid)
+        case .getDag(let dagId):
+            if let dag = dags[dagId] {
+                peer.reply(rid, .dag(dagInfo(dag, withJobs: true)))
+            } else {
+                peer.reply(rid, .error(.notFound, "no DAG '\(dagId)'"))
+            }
+        case .listDags(let limit):
+            let ids = dagOrder.suffix(Int(min(limit, 10_000)))
+            peer.reply(rid, .dags(ids.reversed().compactMap { dags[$0].map { dagInfo($0, withJobs: false) } }))
         case .getStatus(let jobId):
             if let job = jobs[jobId] {
                 peer.reply(rid, .status(statusInfo(job)))
@@ -109,6 +133,7 @@ public actor SchedulerActor: LoopBound {
             subscribe(jobId, logs: logs, peer: peer, requestId: rid)
         case .unsubscribe(let jobId):
             jobs[jobId]?.watchers[ObjectIdentifier(peer)] = nil
+            dags[jobId]?.watchers[ObjectIdentifier(peer)] = nil
             peer.reply(rid, .ok)
         case .cancel(let jobId):
             cancel(jobId, peer: peer, requestId: rid)
@@ -119,7 +144,7 @@ public actor SchedulerActor: LoopBound {
                 peer.reply(rid, .error(.notFound, "no job '\(jobId)'"))
             }
         case .ok, .error, .pong, .registered, .dispatch, .kill, .ackFinished, .submitted, .status,
-             .workers, .jobs, .logs, .event, .output:
+             .workers, .jobs, .logs, .event, .output, .dagSubmitted, .dag, .dags, .dagEvent:
             peer.reply(rid, .error(.invalidRequest, "message \(envelope.message.name) is not a request to the master"))
         }
     }
@@ -128,14 +153,17 @@ public actor SchedulerActor: LoopBound {
     /// dead, so a worker that reconnects quickly loses nothing.
     public func peerClosed(_ peer: any Peer) {
         let key = ObjectIdentifier(peer)
-        for id in watchedJobs[key] ?? [] { jobs[id]?.watchers[key] = nil }
+        for id in watchedJobs[key] ?? [] {
+            jobs[id]?.watchers[key] = nil
+            dags[id]?.watchers[key] = nil
+        }
         watchedJobs[key] = nil
         if let id = registry.disconnected(peer) {
             logger.info("worker disconnected", metadata: ["worker": "\(id)"])
         }
     }
 
-    private var watchedJobs: [ObjectIdentifier: Set<String>] = [:]
+    var watchedJobs: [ObjectIdentifier: Set<String>] = [:]
 
     // MARK: clients
 
@@ -188,12 +216,16 @@ public actor SchedulerActor: LoopBound {
         return nil
     }
 
-    private func watch(_ job: JobRecord, peer: any Peer, logs: Bool) {
+    func watch(_ job: JobRecord, peer: any Peer, logs: Bool) {
         job.watchers[ObjectIdentifier(peer)] = (peer, logs)
         watchedJobs[ObjectIdentifier(peer), default: []].insert(job.info.id)
     }
 
-    private func subscribe(_ jobId: String, logs: Bool, peer: any Peer, requestId: UInt32) {
+    func subscribe(_ jobId: String, logs: Bool, peer: any Peer, requestId: UInt32) {
+        if let dag = dags[jobId] {
+            subscribe(dag: dag, logs: logs, peer: peer, requestId: requestId)
+            return
+        }
         guard let job = jobs[jobId] else {
             peer.reply(requestId, .error(.notFound, "no job '\(jobId)'"))
             return
@@ -210,25 +242,38 @@ public actor SchedulerActor: LoopBound {
         }
     }
 
-    private func cancel(_ jobId: String, peer: any Peer, requestId: UInt32) {
+    func cancel(_ jobId: String, peer: any Peer, requestId: UInt32) {
+        if let dag = dags[jobId] {
+            cancel(dag: dag, peer: peer, requestId: requestId)
+            return
+        }
         guard let job = jobs[jobId] else {
             peer.reply(requestId, .error(.notFound, "no job '\(jobId)'"))
             return
         }
-        switch job.info.state {
-        case .pending:
-            // A delayed job has no queue entry; its timer entry is skipped when it comes due.
-            queue.remove(jobId: jobId, requirements: job.requirements)
-        case .running:
-            // The worker kills the process group; its slot frees when it reports the attempt.
-            let ref = AttemptRef(jobId: jobId, attempt: job.info.attempts)
-            registry[job.info.workerId]?.peer.push(.kill(ref))
-        case .completed, .failed, .cancelled:
+        guard !job.info.state.isFinal else {
             peer.reply(requestId, .error(.invalidRequest, "job '\(jobId)' already \(job.info.state)"))
             return
         }
-        finish(job, state: .cancelled)
+        cancelJob(job)
         peer.reply(requestId, .ok)
+    }
+
+    /// Cancels a pending or running job (killing its process group); in a DAG its descendants
+    /// are skipped.
+    func cancelJob(_ job: JobRecord) {
+        switch job.info.state {
+        case .pending:
+            // A delayed job has no queue entry; its timer entry is skipped when it comes due.
+            queue.remove(jobId: job.info.id, requirements: job.requirements)
+        case .running:
+            // The worker kills the process group; its slot frees when it reports the attempt.
+            let ref = AttemptRef(jobId: job.info.id, attempt: job.info.attempts)
+            registry[job.info.workerId]?.peer.push(.kill(ref))
+        case .completed, .failed, .cancelled, .skipped:
+            return
+        }
+        finish(job, state: .cancelled)
     }
 
     // MARK: workers
@@ -289,16 +334,21 @@ public actor SchedulerActor: LoopBound {
 
     private func requeueIfCurrent(_ ref: AttemptRef) {
         guard let job = jobs[ref.jobId], job.info.state == .running, job.info.attempts == ref.attempt else { return }
-        job.info.state = .pending
+        move(job, to: .pending)
         queue.push(jobId: job.info.id, priority: job.info.spec.priority, requirements: job.requirements)
         publish(job)
     }
 
-    private func output(_ ref: AttemptRef, _ stream: OutputChannel, _ bytes: [UInt8]) {
+    func output(_ ref: AttemptRef, _ stream: OutputChannel, _ bytes: [UInt8]) {
         guard let job = jobs[ref.jobId], job.info.attempts == ref.attempt else { return }
         job.logs.append(stream, bytes)
         for (_, watcher) in job.watchers where watcher.logs {
             watcher.peer.push(.output(jobId: ref.jobId, stream, bytes))
+        }
+        if let dag = dags[job.info.dagId] {
+            for (key, watcher) in dag.watchers where watcher.logs && job.watchers[key] == nil {
+                watcher.peer.push(.output(jobId: ref.jobId, stream, bytes))
+            }
         }
     }
 
@@ -331,7 +381,7 @@ public actor SchedulerActor: LoopBound {
         let backoff = Backoff(initialMs: job.info.spec.retryDelayMs, maxMs: Self.maxRetryDelayMs)
         var rng = SystemRandomNumberGenerator()
         let delay = backoff.jitteredDelayMs(attempt: Int(job.failures - 1), using: &rng)
-        job.info.state = .pending
+        move(job, to: .pending)
         wait(job, untilMs: wallClockMs() + Int64(clamping: delay))
         publish(job)
     }
@@ -339,7 +389,7 @@ public actor SchedulerActor: LoopBound {
     // MARK: delays and retries
 
     /// Parks a pending job until `untilMs` (wall clock).
-    private func wait(_ job: JobRecord, untilMs: Int64) {
+    func wait(_ job: JobRecord, untilMs: Int64) {
         job.info.notBeforeMs = untilMs
         delayed.push(jobId: job.info.id, dueMs: untilMs)
         armDelayTimer()
@@ -369,10 +419,29 @@ public actor SchedulerActor: LoopBound {
         schedule()
     }
 
-    private func finish(_ job: JobRecord, state: JobState) {
-        job.info.state = state
+    func finish(_ job: JobRecord, state: JobState) {
+        move(job, to: state)
         publish(job)
         job.watchers = [:]
+        if !job.info.dagId.isEmpty {
+            // DAG jobs are retained (and forgotten) with their DAG.
+            dagJobFinished(job)
+            return
+        }
+        retainFinished(job)
+    }
+
+    /// Changes a job's state, keeping its DAG's counts in step.
+    func move(_ job: JobRecord, to state: JobState) {
+        if let dag = dags[job.info.dagId] {
+            dag.counts[job.info.state] -= 1
+            dag.counts[state] += 1
+        }
+        job.info.state = state
+    }
+
+    /// Bounded memory: forgets the oldest finished jobs and their output past the limits.
+    func retainFinished(_ job: JobRecord) {
         finishedOrder.append(job.info.id)
         while finishedOrder.count > config.retainFinishedJobs {
             let old = finishedOrder.removeFirst()
@@ -392,15 +461,17 @@ public actor SchedulerActor: LoopBound {
         }
     }
 
-    private func event(for job: JobRecord) -> JobEvent {
+    func event(for job: JobRecord) -> JobEvent {
         JobEvent(jobId: job.info.id, state: job.info.state, attempt: job.info.attempts,
                  workerId: job.info.workerId, result: job.info.state.isFinal ? job.info.result : nil)
     }
 
-    private func publish(_ job: JobRecord) {
-        guard !job.watchers.isEmpty else { return }
+    func publish(_ job: JobRecord) {
+        let dagWatchers = dags[job.info.dagId]?.watchers ?? [:]
+        guard !job.watchers.isEmpty || !dagWatchers.isEmpty else { return }
         let message = Message.event(event(for: job))
         for (_, watcher) in job.watchers { watcher.peer.push(message) }
+        for (key, watcher) in dagWatchers where job.watchers[key] == nil { watcher.peer.push(message) }
     }
 
     // MARK: placement
@@ -418,7 +489,8 @@ public actor SchedulerActor: LoopBound {
                 if let b = best, head.priority < b.priority || (head.priority == b.priority && head.sequence > b.sequence) {
                     continue
                 }
-                if let worker = Placement.choose(requirements: reqs, among: capacity.values) {
+                if let worker = Placement.choose(requirements: reqs, among: capacity.values,
+                                                 preferred: jobs[head.jobId]?.preferredWorker) {
                     best = (reqs, head.jobId, head.priority, head.sequence, worker)
                 }
             }
@@ -433,7 +505,7 @@ public actor SchedulerActor: LoopBound {
     private func dispatch(_ jobId: String, to workerId: String) {
         guard let job = jobs[jobId], let worker = registry[workerId] else { return }
         job.info.attempts += 1
-        job.info.state = .running
+        move(job, to: .running)
         job.info.workerId = workerId
         let ref = AttemptRef(jobId: jobId, attempt: job.info.attempts)
         registry[workerId]?.running.insert(ref)
@@ -443,11 +515,16 @@ public actor SchedulerActor: LoopBound {
 
     // MARK: queries
 
-    private func statusInfo(_ job: JobRecord) -> JobInfo {
+    func statusInfo(_ job: JobRecord) -> JobInfo {
         var info = job.info
         guard info.state == .pending else { return info }
         let waitMs = info.notBeforeMs - wallClockMs()
-        if info.notBeforeMs > 0 && waitMs > 0 {
+        if job.waitingOn > 0 {
+            info.pendingReason = waitingReason(job)
+        } else if let pin = job.requirements.first(where: WorkerRegistry.isPinTag),
+                  registry[String(pin.dropFirst(WorkerRegistry.pinPrefix.count))] == nil {
+            info.pendingReason = "waiting for worker \(pin.dropFirst(WorkerRegistry.pinPrefix.count)) (hard affinity)"
+        } else if info.notBeforeMs > 0 && waitMs > 0 {
             let seconds = String(Double(waitMs / 100) / 10)
             info.pendingReason = job.failures > 0
                 ? "retry \(job.failures) of \(info.spec.retries) in \(seconds)s"

@@ -29,9 +29,12 @@ public enum Placement {
     /// The least-loaded accepting worker that has every required tag and a free slot. Ties go to
     /// the worker with the fewest tags the job does not need (so a CPU job leaves the GPU worker
     /// free for GPU jobs), then the most free slots, then the smallest id (deterministic).
-    public static func choose(requirements: Set<String>, among workers: some Sequence<WorkerCapacity>) -> String? {
+    /// A `preferred` worker (soft affinity) wins whenever it could take the job.
+    public static func choose(requirements: Set<String>, among workers: some Sequence<WorkerCapacity>,
+                              preferred: String? = nil) -> String? {
         var best: WorkerCapacity?
         for w in workers where w.accepting && w.free > 0 && w.matches(requirements) {
+            if w.id == preferred { return w.id }
             guard let b = best else {
                 best = w
                 continue

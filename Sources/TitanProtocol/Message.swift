@@ -41,6 +41,11 @@ public enum Message: Sendable, Equatable {
     case cancel(jobId: String)
     /// Ask for the stored output of a job.
     case getLogs(jobId: String)
+    /// Submit a DAG: validated whole, lands whole or not at all. With `follow`, this connection
+    /// gets every job event and the DAG's own events from the start.
+    case submitDag(DagSpec, follow: Bool)
+    case getDag(dagId: String)
+    case listDags(limit: UInt32)
 
     // MARK: master → client
     case submitted(jobId: String)
@@ -52,6 +57,12 @@ public enum Message: Sendable, Equatable {
     case event(JobEvent)
     /// Pushed to subscribers that asked for logs (request id 0).
     case output(jobId: String, OutputChannel, [UInt8])
+    /// Reply to `.submitDag`: the DAG's id and its jobs' full ids, in submission order.
+    case dagSubmitted(dagId: String, jobIds: [String])
+    case dag(DagInfo)
+    case dags([DagInfo])
+    /// Pushed to a DAG's subscribers when its state or counts change (request id 0).
+    case dagEvent(DagEvent)
 }
 
 /// A piece of a job's stored output.

@@ -50,8 +50,10 @@ public enum JobState: UInt8, Sendable, Equatable, CaseIterable, CustomStringConv
     case completed = 2
     case failed = 3
     case cancelled = 4
+    /// Never ran: a job it depends on failed or was cancelled.
+    case skipped = 5
 
-    public var isFinal: Bool { self == .completed || self == .failed || self == .cancelled }
+    public var isFinal: Bool { self != .pending && self != .running }
 
     public var description: String {
         switch self {
@@ -60,6 +62,7 @@ public enum JobState: UInt8, Sendable, Equatable, CaseIterable, CustomStringConv
         case .completed: "COMPLETED"
         case .failed: "FAILED"
         case .cancelled: "CANCELLED"
+        case .skipped: "SKIPPED"
         }
     }
 }
@@ -115,10 +118,14 @@ public struct JobInfo: Sendable, Equatable, Encodable {
     /// A pending job is not started before this time (ms since the epoch; 0: no constraint):
     /// its delay, or the backoff before a retry.
     public var notBeforeMs: Int64
+    /// The DAG it belongs to; empty for a lone job.
+    public var dagId: String
+    /// The full ids of the jobs it depends on.
+    public var parents: [String]
 
     public init(id: String, spec: JobSpec, state: JobState, attempts: UInt32 = 0, workerId: String = "",
                 submittedAtMs: Int64 = 0, result: JobResult? = nil, pendingReason: String = "",
-                notBeforeMs: Int64 = 0) {
+                notBeforeMs: Int64 = 0, dagId: String = "", parents: [String] = []) {
         self.id = id
         self.spec = spec
         self.state = state
@@ -128,6 +135,8 @@ public struct JobInfo: Sendable, Equatable, Encodable {
         self.result = result
         self.pendingReason = pendingReason
         self.notBeforeMs = notBeforeMs
+        self.dagId = dagId
+        self.parents = parents
     }
 }
 

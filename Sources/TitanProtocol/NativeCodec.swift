@@ -22,7 +22,10 @@
 ///     0x34 subscribe               0x44 logs
 ///     0x35 unsubscribe             0x45 event
 ///     0x36 cancel                  0x46 output
-///     0x37 getLogs
+///     0x37 getLogs                 0x47 dagSubmitted
+///     0x38 submitDag               0x48 dag
+///     0x39 getDag                  0x49 dags
+///     0x3A listDags                0x4A dagEvent
 ///
 /// Payloads (after the request id):
 ///
@@ -38,8 +41,13 @@
 ///     kill           AttemptRef
 ///     ackFinished    AttemptRef
 ///     submit         JobSpec, follow bool
-///     getStatus, unsubscribe, cancel, getLogs, submitted   jobId string
-///     listJobs       limit u32
+///     getStatus, unsubscribe, cancel, getLogs, submitted, getDag   id string
+///     listJobs, listDags   limit u32
+///     submitDag      name string, jobs [DagJobSpec], follow bool
+///     dagSubmitted   dagId string, jobIds [string]
+///     dag            DagInfo
+///     dags           [DagInfo]
+///     dagEvent       dagId string, state u8, JobCounts
 ///     subscribe      jobId string, logs bool
 ///     status         JobInfo
 ///     workers        [WorkerInfo]
@@ -47,6 +55,11 @@
 ///     logs           jobId string, [LogChunk]
 ///     event          JobEvent
 ///     output         jobId string, stream u8, bytes
+///
+///     DagJobSpec     id string, spec JobSpec, dependsOn [string], affinity u8
+///     DagInfo        id string, name string, state u8, submittedAtMs i64, finishedAtMs i64,
+///                    JobCounts, jobs [JobInfo]
+///     JobCounts      pending, running, completed, failed, cancelled, skipped: u32 each
 ///
 ///     AttemptRef     jobId string, attempt u32
 ///     JobSpec        command [string], environment {string: string}, workingDirectory string,
@@ -58,7 +71,8 @@
 ///                    running [AttemptRef]
 ///     Dispatch       jobId string, attempt u32, spec JobSpec
 ///     JobInfo        id string, spec JobSpec, state u8, attempts u32, workerId string,
-///                    submittedAtMs i64, result JobResult?, pendingReason string, notBeforeMs i64
+///                    submittedAtMs i64, result JobResult?, pendingReason string, notBeforeMs i64,
+///                    dagId string, parents [string]
 ///     WorkerInfo     id string, name string, capabilities [string], slots u32, running u32,
 ///                    permanent bool, lastSeenAgoMs i64, runningJobs [string]
 ///     JobEvent       jobId string, state u8, attempt u32, workerId string, result JobResult?
@@ -93,6 +107,9 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
     case unsubscribe = 0x35
     case cancel = 0x36
     case getLogs = 0x37
+    case submitDag = 0x38
+    case getDag = 0x39
+    case listDags = 0x3A
 
     case submitted = 0x40
     case status = 0x41
@@ -101,6 +118,10 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
     case logs = 0x44
     case event = 0x45
     case output = 0x46
+    case dagSubmitted = 0x47
+    case dag = 0x48
+    case dags = 0x49
+    case dagEvent = 0x4A
 
     /// The message's name, as in `Message`.
     public var name: String {
@@ -133,6 +154,13 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
         case .logs: "logs"
         case .event: "event"
         case .output: "output"
+        case .submitDag: "submitDag"
+        case .getDag: "getDag"
+        case .listDags: "listDags"
+        case .dagSubmitted: "dagSubmitted"
+        case .dag: "dag"
+        case .dags: "dags"
+        case .dagEvent: "dagEvent"
         }
     }
 }
@@ -240,6 +268,13 @@ public enum NativeCodec {
         case .logs: .logs
         case .event: .event
         case .output: .output
+        case .submitDag: .submitDag
+        case .getDag: .getDag
+        case .listDags: .listDags
+        case .dagSubmitted: .dagSubmitted
+        case .dag: .dag
+        case .dags: .dags
+        case .dagEvent: .dagEvent
         }
     }
 
@@ -282,10 +317,30 @@ public enum NativeCodec {
             w.write(spec)
             w.writeBool(follow)
         case .getStatus(let jobId), .unsubscribe(let jobId), .cancel(let jobId), .getLogs(let jobId),
-             .submitted(let jobId):
+             .submitted(let jobId), .getDag(let jobId):
             w.writeString(jobId)
-        case .listJobs(let limit):
+        case .listJobs(let limit), .listDags(let limit):
             w.writeU32(limit)
+        case .submitDag(let dag, let follow):
+            w.writeString(dag.name)
+            w.writeArray(dag.jobs) { w, job in
+                w.writeString(job.id)
+                w.write(job.spec)
+                w.writeStringArray(job.dependsOn)
+                w.writeU8(job.affinity.rawValue)
+            }
+            w.writeBool(follow)
+        case .dagSubmitted(let dagId, let jobIds):
+            w.writeString(dagId)
+            w.writeStringArray(jobIds)
+        case .dag(let info):
+            w.write(info)
+        case .dags(let infos):
+            w.writeArray(infos) { $0.write($1) }
+        case .dagEvent(let event):
+            w.writeString(event.dagId)
+            w.writeU8(event.state.rawValue)
+            w.write(event.counts)
         case .subscribe(let jobId, let logs):
             w.writeString(jobId)
             w.writeBool(logs)
@@ -385,6 +440,22 @@ extension BinaryWriter {
         writeOptional(info.result) { $0.write($1) }
         writeString(info.pendingReason)
         writeI64(info.notBeforeMs)
+        writeString(info.dagId)
+        writeStringArray(info.parents)
+    }
+
+    mutating func write(_ counts: JobCounts) {
+        for state in JobState.allCases { writeU32(counts[state]) }
+    }
+
+    mutating func write(_ info: DagInfo) {
+        writeString(info.id)
+        writeString(info.name)
+        writeU8(info.state.rawValue)
+        writeI64(info.submittedAtMs)
+        writeI64(info.finishedAtMs)
+        write(info.counts)
+        writeArray(info.jobs) { $0.write($1) }
     }
 
     mutating func write(_ worker: WorkerInfo) {
@@ -409,7 +480,9 @@ enum MinimumSize {
     static let attemptRef = 4 + 4
     static let jobSpec = 4 + 4 + 4 + 4 + 4 + 4 + 4 + 8 + 8 + 8
     static let jobResult = 1 + 1 + 1 + 8 + 8 + 1
-    static let jobInfo = 4 + jobSpec + 1 + 4 + 4 + 8 + 1 + 4 + 8
+    static let jobInfo = 4 + jobSpec + 1 + 4 + 4 + 8 + 1 + 4 + 8 + 4 + 4
+    static let dagJobSpec = 4 + jobSpec + 4 + 1
+    static let dagInfo = 4 + 4 + 1 + 8 + 8 + 6 * 4 + 4
     static let workerInfo = 4 + 4 + 4 + 4 + 4 + 1 + 8 + 4
     static let logChunk = 1 + 4
 }
@@ -507,6 +580,39 @@ extension BinaryReader {
             let jobId = try readString("jobId")
             let stream = try readOutputStream("stream")
             return .output(jobId: jobId, stream, try readBytes("bytes"))
+        case .submitDag:
+            let name = try readString("name")
+            let jobs = try readArray("jobs", minElementSize: MinimumSize.dagJobSpec) {
+                (r: inout BinaryReader, i: Int) throws(ProtocolError) in
+                let id = try r.readString("jobs[\(i)].id")
+                let spec = try r.readJobSpec { "jobs[\(i)].spec." }
+                let dependsOn = try r.readStringArray("jobs[\(i)].dependsOn")
+                let raw = try r.readU8("jobs[\(i)].affinity")
+                guard let affinity = Affinity(rawValue: raw) else {
+                    throw r.malformed(field: "jobs[\(i)].affinity", "unknown affinity \(raw)")
+                }
+                return DagJobSpec(id: id, spec: spec, dependsOn: dependsOn, affinity: affinity)
+            }
+            return .submitDag(DagSpec(name: name, jobs: jobs), follow: try readBool("follow"))
+        case .getDag:
+            return .getDag(dagId: try readString("dagId"))
+        case .listDags:
+            return .listDags(limit: try readU32("limit"))
+        case .dagSubmitted:
+            let dagId = try readString("dagId")
+            return .dagSubmitted(dagId: dagId, jobIds: try readStringArray("jobIds"))
+        case .dag:
+            return .dag(try readDagInfo { "" })
+        case .dags:
+            let infos = try readArray("dags", minElementSize: MinimumSize.dagInfo) {
+                (r: inout BinaryReader, i: Int) throws(ProtocolError) in
+                try r.readDagInfo { "dags[\(i)]." }
+            }
+            return .dags(infos)
+        case .dagEvent:
+            let dagId = try readString("dagId")
+            let state = try readDagState("state")
+            return .dagEvent(DagEvent(dagId: dagId, state: state, counts: try readJobCounts { "counts." }))
         }
     }
 
@@ -572,9 +678,38 @@ extension BinaryReader {
         }
         let pendingReason = try readString(p() + "pendingReason")
         let notBeforeMs = try readI64(p() + "notBeforeMs")
+        let dagId = try readString(p() + "dagId")
+        let parents = try readStringArray(p() + "parents")
         return JobInfo(id: id, spec: spec, state: state, attempts: attempts, workerId: workerId,
                        submittedAtMs: submittedAtMs, result: result, pendingReason: pendingReason,
-                       notBeforeMs: notBeforeMs)
+                       notBeforeMs: notBeforeMs, dagId: dagId, parents: parents)
+    }
+
+    mutating func readJobCounts(_ p: () -> String) throws(ProtocolError) -> JobCounts {
+        var counts = JobCounts()
+        for state in JobState.allCases { counts[state] = try readU32(p() + "\(state)".lowercased()) }
+        return counts
+    }
+
+    mutating func readDagState(_ field: @autoclosure () -> String) throws(ProtocolError) -> DagState {
+        let raw = try readU8(field())
+        guard let state = DagState(rawValue: raw) else { throw malformed(field: field(), "unknown DAG state \(raw)") }
+        return state
+    }
+
+    mutating func readDagInfo(_ p: () -> String) throws(ProtocolError) -> DagInfo {
+        let id = try readString(p() + "id")
+        let name = try readString(p() + "name")
+        let state = try readDagState(p() + "state")
+        let submittedAtMs = try readI64(p() + "submittedAtMs")
+        let finishedAtMs = try readI64(p() + "finishedAtMs")
+        let counts = try readJobCounts { p() + "counts." }
+        let jobs = try readArray(p() + "jobs", minElementSize: MinimumSize.jobInfo) {
+            (r: inout BinaryReader, i: Int) throws(ProtocolError) in
+            try r.readJobInfo { p() + "jobs[\(i)]." }
+        }
+        return DagInfo(id: id, name: name, state: state, submittedAtMs: submittedAtMs, finishedAtMs: finishedAtMs,
+                       counts: counts, jobs: jobs)
     }
 
     mutating func readWorkerInfo(_ p: () -> String) throws(ProtocolError) -> WorkerInfo {

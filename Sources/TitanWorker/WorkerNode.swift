@@ -214,11 +214,22 @@ public actor WorkerNode: LoopBound {
         for (k, v) in spec.environment { env[k] = v }
         env["TITAN_JOB_ID"] = dispatch.jobId
         env["TITAN_ATTEMPT"] = "\(dispatch.attempt)"
+        var directory = spec.workingDirectory.isEmpty ? config.workDirectory : spec.workingDirectory
+        if let slash = dispatch.jobId.firstIndex(of: "/") {
+            // Jobs of one DAG share a directory on each worker: a parent leaves files there for
+            // its children (the DAG's "data bus").
+            let dagId = String(dispatch.jobId[..<slash])
+            let dagDirectory = config.workDirectory + "/dags/" + dagId
+            try? FileManager.default.createDirectory(atPath: dagDirectory, withIntermediateDirectories: true)
+            env["TITAN_DAG_ID"] = dagId
+            env["TITAN_DAG_DIR"] = dagDirectory
+            if spec.workingDirectory.isEmpty { directory = dagDirectory }
+        }
         let started = Time.wallMs()
         do {
             let process = try ChildProcess.spawn(
                 loop: eventLoop, arguments: spec.command, environment: env.map { "\($0.key)=\($0.value)" },
-                workingDirectory: spec.workingDirectory.isEmpty ? config.workDirectory : spec.workingDirectory,
+                workingDirectory: directory,
                 onOutput: { [self] fd, bytes in self.assumeIsolated { $0.output(ref, fd, bytes) } },
                 onExit: { [self] exit in self.assumeIsolated { $0.exited(ref, exit) } })
             running[ref] = Running(process: process, startedAtMs: started)

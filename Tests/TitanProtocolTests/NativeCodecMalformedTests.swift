@@ -59,11 +59,13 @@ struct NativeCodecMalformedTests {
         #expect(reason3.contains("'workers[1].capabilities'"), "\(reason3)")
 
         let status = payload(of: Envelope(requestId: 1, message: .status(Fixtures.jobInfo)))
-        // Cut inside the last two fields: pendingReason (an empty string: its 4-byte length), then
-        // notBeforeMs (8 bytes).
+        // Cut inside the last fields: pendingReason (an empty string: its 4-byte length),
+        // notBeforeMs (8 bytes), dagId (empty: 4), parents (empty: 4).
         let reason2 = try #require(malformedReason { () throws(ProtocolError) in try decode(opcode: 0x41, Array(status.dropLast(3))) })
-        #expect(reason2.contains("'notBeforeMs'"), "\(reason2)")
-        let reason4 = try #require(malformedReason { () throws(ProtocolError) in try decode(opcode: 0x41, Array(status.dropLast(8 + 2))) })
+        #expect(reason2.contains("'parents'"), "\(reason2)")
+        let reason5 = try #require(malformedReason { () throws(ProtocolError) in try decode(opcode: 0x41, Array(status.dropLast(4 + 4 + 2))) })
+        #expect(reason5.contains("'notBeforeMs'"), "\(reason5)")
+        let reason4 = try #require(malformedReason { () throws(ProtocolError) in try decode(opcode: 0x41, Array(status.dropLast(4 + 4 + 8 + 2))) })
         #expect(reason4.contains("'pendingReason'"), "\(reason4)")
     }
 
@@ -73,7 +75,7 @@ struct NativeCodecMalformedTests {
         #expect(reason.contains("'requestId'"))
     }
 
-    @Test("unknown opcodes", arguments: [UInt8(0x00), 0x05, 0x0F, 0x15, 0x2F, 0x38, 0x47, 0x99, 0xFF])
+    @Test("unknown opcodes", arguments: [UInt8(0x00), 0x05, 0x0F, 0x15, 0x2F, 0x3B, 0x4B, 0x99, 0xFF])
     func unknownOpcode(opcode: UInt8) {
         #expect(throws: ProtocolError.unknownOpcode(opcode)) { try decode(opcode: opcode, [0, 0, 0, 1]) }
         #expect(ProtocolError.unknownOpcode(opcode).code == .unknownOpcode)
@@ -201,7 +203,7 @@ struct NativeCodecMalformedTests {
 
         let state = handPayload { w in
             w.writeString("j")
-            w.writeU8(5)
+            w.writeU8(6)
             w.writeU32(0)
             w.writeString("")
             w.writeU8(0)

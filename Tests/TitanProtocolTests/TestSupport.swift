@@ -49,6 +49,17 @@ enum Fixtures {
     static let emptyWorker = WorkerInfo(id: "", name: "", capabilities: [], slots: 0, running: 0,
                                         permanent: false, lastSeenAgoMs: -1, runningJobs: [])
 
+    static let dagJobInfo = JobInfo(id: "dag-1/b", spec: spec, state: .skipped, attempts: 0, dagId: "dag-1",
+                                    parents: ["dag-1/a", "dag-1/ü|x"])
+    static let dagSpec = DagSpec(name: "etl ü", jobs: [
+        DagJobSpec(id: "a", spec: spec),
+        DagJobSpec(id: "b", spec: minimalSpec, dependsOn: ["a"], affinity: .soft),
+        DagJobSpec(id: "c|ü", spec: extremeSpec, dependsOn: ["a", "b", ""], affinity: .hard),
+    ])
+    static let counts = JobCounts(pending: 1, running: 2, completed: 3, failed: 4, cancelled: 5, skipped: UInt32.max)
+    static let dagInfo = DagInfo(id: "dag-7", name: "nightly|ü", state: .failed, submittedAtMs: -3, finishedAtMs: Int64.max,
+                                 counts: counts, jobs: [jobInfo, dagJobInfo, pendingInfo])
+
     static let messages: [(String, UInt32, Message)] = [
         ("ok", 1, .ok),
         ("error", 2, .error(.notFound, "job 'x|y' not found ✗")),
@@ -88,7 +99,7 @@ enum Fixtures {
         ("workers", 32, .workers([worker, emptyWorker, worker])),
         ("workers empty", 33, .workers([])),
         ("jobs", 34, .jobs([jobInfo, pendingInfo] + (0 ..< 100).map {
-            JobInfo(id: "job-\($0)", spec: JobSpec(command: ["echo", "\($0)"]), state: JobState.allCases[$0 % 5],
+            JobInfo(id: "job-\($0)", spec: JobSpec(command: ["echo", "\($0)"]), state: JobState.allCases[$0 % JobState.allCases.count],
                     attempts: UInt32($0), submittedAtMs: Int64($0) * -1000)
         })),
         ("jobs empty", 35, .jobs([])),
@@ -99,6 +110,15 @@ enum Fixtures {
         ("event no result", 0, .event(JobEvent(jobId: "j1", state: .cancelled, attempt: 0, workerId: ""))),
         ("output", 0, .output(jobId: "j1", .stderr, binary)),
         ("output empty", 0, .output(jobId: "j1", .stdout, [])),
+        ("submitDag", 38, .submitDag(dagSpec, follow: true)),
+        ("submitDag empty", 39, .submitDag(DagSpec(name: "", jobs: []), follow: false)),
+        ("getDag", 40, .getDag(dagId: "dag-1")),
+        ("listDags", 41, .listDags(limit: 20)),
+        ("dagSubmitted", 42, .dagSubmitted(dagId: "dag-1", jobIds: ["dag-1/a", "dag-1/b", ""])),
+        ("dag", 43, .dag(dagInfo)),
+        ("dags", 44, .dags([dagInfo, DagInfo(id: "", name: "", state: .running, submittedAtMs: 0, counts: JobCounts())])),
+        ("dags empty", 45, .dags([])),
+        ("dagEvent", 0, .dagEvent(DagEvent(dagId: "dag-1", state: .completed, counts: counts))),
     ]
 
     static let samples: [Sample] = messages.map { Sample(name: $0.0, envelope: Envelope(requestId: $0.1, message: $0.2)) }

@@ -1,0 +1,151 @@
+import TitanPolicy
+import TitanProtocol
+
+/// DAGs: validated whole before anything runs; a job runs when all its parents completed; a job
+/// that fails for good (or is cancelled) skips its descendants; cancel of a DAG cancels every
+/// job still pending or running.
+extension SchedulerActor {
+    func submitDag(_ spec: DagSpec, follow: Bool, peer: any Peer, requestId: UInt32) {
+        let order: [Int]
+        switch DagPlan.order(spec.jobs.map { ($0.id, $0.dependsOn) }) {
+        case .success(let o): order = o
+        case .failure(let problem):
+            peer.reply(requestId, .error(.invalidRequest, "invalid DAG: \(problem)"))
+            return
+        }
+        for (i, job) in spec.jobs.enumerated() {
+            if let problem = Self.validate(job.spec) {
+                peer.reply(requestId, .error(.invalidRequest, "invalid DAG: jobs[\(i)] '\(job.id)': \(problem)"))
+                return
+            }
+        }
+        // Valid: from here on it lands whole.
+        let dagId = "dag-\(nextDagNumber)"
+        nextDagNumber += 1
+        let now = wallClockMs()
+        let fullIds = spec.jobs.map { "\(dagId)/\($0.id)" }
+        let dag = DagRecord(id: dagId, name: spec.name, jobIds: fullIds, submittedAtMs: now)
+        dags[dagId] = dag
+        dagOrder.append(dagId)
+        var records: [JobRecord] = []
+        records.reserveCapacity(spec.jobs.count)
+        for (i, job) in spec.jobs.enumerated() {
+            let parents = job.dependsOn.map { "\(dagId)/\($0)" }
+            let info = JobInfo(id: fullIds[i], spec: job.spec, state: .pending, submittedAtMs: now,
+                               dagId: dagId, parents: parents)
+            let record = JobRecord(info: info, logLimit: config.logBytesPerJob)
+            record.waitingOn = parents.count
+            record.affinity = job.affinity
+            if record.info.spec.name.isEmpty { record.info.spec.name = job.id }
+            jobs[fullIds[i]] = record
+            recentOrder.append(fullIds[i])
+            records.append(record)
+        }
+        for (i, job) in spec.jobs.enumerated() {
+            for parent in job.dependsOn { jobs["\(dagId)/\(parent)"]?.children.append(fullIds[i]) }
+        }
+        if follow { watch(dag, peer: peer, logs: true) }
+        peer.reply(requestId, .dagSubmitted(dagId: dagId, jobIds: fullIds))
+        if follow { peer.push(.dagEvent(dag.event)) }
+        // Roots, in topological (then submission) order.
+        for i in order where records[i].waitingOn == 0 { release(records[i]) }
+    }
+
+    /// A job whose parents all completed (or a root) becomes ready, or waits out its delay
+    /// (counted from the DAG's submission).
+    func release(_ job: JobRecord) {
+        if job.affinity != .none, let parent = job.info.parents.first, let worker = jobs[parent]?.info.workerId,
+           !worker.isEmpty {
+            if job.affinity == .hard {
+                job.requirements.insert(WorkerRegistry.pinTag(worker))
+            } else {
+                job.preferredWorker = worker
+            }
+        }
+        let due = job.info.submittedAtMs + Int64(clamping: job.info.spec.delayMs)
+        if job.info.spec.delayMs > 0 && due > wallClockMs() {
+            wait(job, untilMs: due)
+        } else {
+            queue.push(jobId: job.info.id, priority: job.info.spec.priority, requirements: job.requirements)
+        }
+    }
+
+    /// A DAG job reached a final state: release or skip its children, update the DAG.
+    func dagJobFinished(_ job: JobRecord) {
+        guard let dag = dags[job.info.dagId] else { return }
+        if job.info.state == .completed {
+            for childId in job.children {
+                guard let child = jobs[childId], child.info.state == .pending, child.waitingOn > 0 else { continue }
+                child.waitingOn -= 1
+                if child.waitingOn == 0 { release(child) }
+            }
+        } else {
+            // Failed, cancelled or skipped: nothing below it may run.
+            for childId in job.children {
+                guard let child = jobs[childId], child.info.state == .pending else { continue }
+                queue.remove(jobId: childId, requirements: child.requirements)
+                finish(child, state: .skipped)
+            }
+        }
+        publish(dag)
+        if dag.state.isFinal && dag.finishedAtMs == 0 { dagFinished(dag) }
+    }
+
+    private func dagFinished(_ dag: DagRecord) {
+        dag.finishedAtMs = wallClockMs()
+        dag.watchers = [:]
+        finishedDags.append(dag.id)
+        for id in dag.jobIds { if let job = jobs[id] { retainFinished(job) } }
+        // Forget the oldest finished DAGs past the limit (their jobs go with the job limit).
+        while finishedDags.count > config.retainFinishedJobs, let old = finishedDags.popFirst() {
+            dags[old] = nil
+        }
+        while dagOrder.count > config.retainFinishedJobs * 2, let first = dagOrder.first, dags[first] == nil {
+            dagOrder.removeFirst()
+        }
+        logger.debug("DAG finished", metadata: ["dag": "\(dag.id)", "state": "\(dag.state)"])
+    }
+
+    func publish(_ dag: DagRecord) {
+        guard !dag.watchers.isEmpty else { return }
+        let message = Message.dagEvent(dag.event)
+        for (_, watcher) in dag.watchers { watcher.peer.push(message) }
+    }
+
+    func watch(_ dag: DagRecord, peer: any Peer, logs: Bool) {
+        dag.watchers[ObjectIdentifier(peer)] = (peer, logs)
+        watchedJobs[ObjectIdentifier(peer), default: []].insert(dag.id)
+    }
+
+    /// Subscribing to a DAG: its current state, then every job event (and output) and DAG event.
+    func subscribe(dag: DagRecord, logs: Bool, peer: any Peer, requestId: UInt32) {
+        peer.reply(requestId, .ok)
+        if !dag.state.isFinal { watch(dag, peer: peer, logs: logs) }
+        peer.push(.dagEvent(dag.event))
+    }
+
+    func cancel(dag: DagRecord, peer: any Peer, requestId: UInt32) {
+        guard !dag.state.isFinal else {
+            peer.reply(requestId, .error(.invalidRequest, "DAG '\(dag.id)' already \(dag.state)"))
+            return
+        }
+        // Running jobs first, so their pending descendants are skipped rather than cancelled
+        // one by one; whatever is still pending after that is cancelled.
+        for id in dag.jobIds { if let job = jobs[id], job.info.state == .running { cancelJob(job) } }
+        for id in dag.jobIds { if let job = jobs[id], job.info.state == .pending { cancelJob(job) } }
+        peer.reply(requestId, .ok)
+    }
+
+    func dagInfo(_ dag: DagRecord, withJobs: Bool) -> DagInfo {
+        DagInfo(id: dag.id, name: dag.name, state: dag.state, submittedAtMs: dag.submittedAtMs,
+                finishedAtMs: dag.finishedAtMs, counts: dag.counts,
+                jobs: withJobs ? dag.jobIds.compactMap { jobs[$0].map(statusInfo) } : [])
+    }
+
+    /// Why a DAG job waits on its parents, naming the ones not yet completed.
+    func waitingReason(_ job: JobRecord) -> String {
+        let open = job.info.parents.filter { jobs[$0]?.info.state != .completed }
+            .map { $0.split(separator: "/", maxSplits: 1).last.map(String.init) ?? $0 }
+        return "waiting for parents: \(open.joined(separator: ", "))"
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+
+/// Absolute, normalised paths, and what a `file:` script runs as.
+enum PathResolution {
+    /// `path` made absolute against `base` (itself made absolute against the current directory),
+    /// with `.` and `..` components and repeated slashes removed. Symlinks are left alone.
+    static func absolute(_ path: String, relativeTo base: String) -> String {
+        let joined: String
+        if path.hasPrefix("/") {
+            joined = path
+        } else {
+            let absoluteBase = base.hasPrefix("/") ? base : currentDirectory() + "/" + base
+            joined = absoluteBase + "/" + path
+        }
+        return normalized(joined)
+    }
+
+    /// The directory holding `path` (which is absolute and normalised).
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    static func currentDirectory() -> String {
+        normalized(FileManager.default.currentDirectoryPath)
+    }
+
+    private static func normalized(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            switch part {
+            case ".": continue
+            case "..": if !parts.isEmpty { parts.removeLast() }
+            default: parts.append(part)
+            }
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    /// What kind of thing is at `path` (symlinks followed).
+    enum FileKind {
+        case missing, regular, directory, other
+    }
+
+    static func kind(of path: String) -> FileKind {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return .missing }
+        if isDirectory.boolValue { return .directory }
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: resolvingSymlinks(path)),
+              let type = attributes[.type] as? FileAttributeType else { return .other }
+        return type == .typeRegular ? .regular : .other
+    }
+
+    private static func resolvingSymlinks(_ path: String) -> String {
+        URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+    }
+
+    /// The command running the script at `path` (absolute): `.py` with python3, `.sh` with bash,
+    /// anything else executed directly.
+    static func scriptCommand(_ path: String) -> [String] {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        let lowered = name.lowercased()
+        if lowered.hasSuffix(".py") { return ["python3", path] }
+        if lowered.hasSuffix(".sh") { return ["bash", path] }
+        return [path]
+    }
+}
