@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Brings up a local Titan cluster — a master and two workers (one GENERAL, one GPU) — runs the
-# sample job, and keeps the cluster up until Ctrl-C.
+# Brings up a local Titan cluster — a master and two workers (one GENERAL, one GPU) — runs a
+# sample job and the sample pipelines, and keeps the cluster up until Ctrl-C.
 #
 #   scripts/local-cluster.sh            build (release), start, run the sample, wait for Ctrl-C
 #   scripts/local-cluster.sh --no-wait  ... and stop right after the sample (smoke test)
@@ -44,14 +44,22 @@ echo "== titan run Samples/hello.sh"
 "$bin/titan" run Samples/hello.sh
 echo "== titan run --cap GPU -- uname -a"
 "$bin/titan" run --cap GPU -- uname -a
-echo "== titan jobs"
+echo "== titan submit Samples/diamond.yaml --wait"
+"$bin/titan" submit Samples/diamond.yaml --wait
+echo "== titan logs of the diamond's report"
+"$bin/titan" logs "$("$bin/titan" dags --json | grep -m1 '"id"' | sed 's/.*"id" : "\(.*\)".*/\1/')/report"
+echo "== titan submit Samples/gpu-step.yaml --wait"
+"$bin/titan" submit Samples/gpu-step.yaml --wait
+echo "== titan jobs; titan dags"
 "$bin/titan" jobs
+"$bin/titan" dags
 
 if [ "$wait_for_ctrl_c" = 1 ]; then
   echo
   echo "Cluster up at $TITAN_MASTER (logs in $logs). Try:"
   echo "  export TITAN_MASTER=$TITAN_MASTER PATH=$bin:\$PATH"
   echo "  titan run -- sh -c 'echo hi; exit 3'; titan jobs; titan workers"
+  echo "  titan submit Samples/fan-out-fan-in.yaml --wait; titan dags; titan status dag-1"
   echo "Ctrl-C stops it."
   wait "${pids[0]}"
 fi

@@ -34,6 +34,14 @@ enum Output {
         return f.string(from: date) + "Z"
     }
 
+    /// `HH:mm:ss.SSS` UTC, for progress lines.
+    static func clock(ms: Int64) -> String {
+        let f = DateFormatter()
+        f.dateFormat = "HH:mm:ss.SSS"
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1_000))
+    }
+
     static func outcome(_ result: JobResult?) -> String {
         guard let r = result else { return "" }
         if r.timedOut { return "timed out after \(duration(ms: r.finishedAtMs - r.startedAtMs))" }

@@ -2,19 +2,25 @@ import ArgumentParser
 import TitanClient
 import TitanProtocol
 
-/// `titan status JOB_ID`: state, attempts, worker, exit code, timings, why pending.
+/// `titan status JOB_OR_DAG_ID`: state, attempts, worker, exit code, timings, why pending; for a
+/// DAG, its state and every job's.
 struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a job's status.")
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a job's or a DAG's status.")
 
     @OptionGroup var client: ClientOptions
 
     @Flag(help: "Print JSON.")
     var json = false
 
-    @Argument(help: "The job id.")
+    @Argument(help: "The job id (e.g. job-4, dag-2/extract) or DAG id (dag-2).")
     var jobId: String
 
     func run() async throws {
+        if jobId.hasPrefix("dag-") && !jobId.contains("/") {
+            let info = try await withClient(client) { try await $0.dag(jobId) }
+            print(json ? try Output.json(info) : DagView.render(info))
+            return
+        }
         let info = try await withClient(client) { try await $0.status(jobId) }
         print(json ? try Output.json(info) : Self.render(info))
     }
@@ -34,6 +40,8 @@ struct StatusCommand: AsyncParsableCommand {
         lines.append("attempts   \(info.attempts)")
         if info.notBeforeMs > 0 && info.state == .pending { lines.append("not before \(Output.timestamp(ms: info.notBeforeMs))") }
         if !info.workerId.isEmpty { lines.append("worker     \(info.workerId)") }
+        if !info.dagId.isEmpty { lines.append("dag        \(info.dagId)") }
+        if !info.parents.isEmpty { lines.append("after      \(info.parents.joined(separator: ", "))") }
         if info.state == .pending && !info.pendingReason.isEmpty { lines.append("pending    \(info.pendingReason)") }
         if let r = info.result {
             lines.append("result     \(Output.outcome(r))")

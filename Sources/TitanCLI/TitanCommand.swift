@@ -7,6 +7,6 @@ struct TitanCommand: AsyncParsableCommand {
         commandName: "titan",
         abstract: "Run and watch jobs on a Titan cluster.",
         discussion: "The master is --master HOST:PORT, else $TITAN_MASTER, else 127.0.0.1:9090.",
-        subcommands: [RunCommand.self, StatusCommand.self, LogsCommand.self, JobsCommand.self,
-                      WorkersCommand.self, CancelCommand.self])
+        subcommands: [RunCommand.self, SubmitCommand.self, StatusCommand.self, LogsCommand.self, JobsCommand.self,
+                      DagsCommand.self, WorkersCommand.self, CancelCommand.self])
 }

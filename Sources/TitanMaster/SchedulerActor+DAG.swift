@@ -57,7 +57,7 @@ extension SchedulerActor {
         if job.affinity != .none, let parent = job.info.parents.first, let worker = jobs[parent]?.info.workerId,
            !worker.isEmpty {
             if job.affinity == .hard {
-                job.requirements.insert(WorkerRegistry.pinTag(worker))
+                job.requirements.insert(Placement.pinTag(worker))
             } else {
                 job.preferredWorker = worker
             }

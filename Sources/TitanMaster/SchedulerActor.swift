@@ -521,9 +521,9 @@ public actor SchedulerActor: LoopBound {
         let waitMs = info.notBeforeMs - wallClockMs()
         if job.waitingOn > 0 {
             info.pendingReason = waitingReason(job)
-        } else if let pin = job.requirements.first(where: WorkerRegistry.isPinTag),
-                  registry[String(pin.dropFirst(WorkerRegistry.pinPrefix.count))] == nil {
-            info.pendingReason = "waiting for worker \(pin.dropFirst(WorkerRegistry.pinPrefix.count)) (hard affinity)"
+        } else if let pin = job.requirements.first(where: Placement.isPinTag),
+                  registry[String(pin.dropFirst(Placement.pinPrefix.count))] == nil {
+            info.pendingReason = "waiting for worker \(pin.dropFirst(Placement.pinPrefix.count)) (hard affinity)"
         } else if info.notBeforeMs > 0 && waitMs > 0 {
             let seconds = String(Double(waitMs / 100) / 10)
             info.pendingReason = job.failures > 0

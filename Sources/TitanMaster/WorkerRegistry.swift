@@ -16,19 +16,13 @@ struct WorkerRegistry {
         var running: Set<AttemptRef> = []
 
         var capacity: WorkerCapacity {
-            WorkerCapacity(id: registration.workerId, capabilities: capabilities.union([WorkerRegistry.pinTag(registration.workerId)]),
+            WorkerCapacity(id: registration.workerId, capabilities: capabilities.union([Placement.pinTag(registration.workerId)]),
                            slots: Int(registration.slots), running: running.count,
                            accepting: connected && !suspect)
         }
     }
 
     private(set) var entries: [String: Entry] = [:]
-
-    /// Every worker implicitly has the tag `worker:ID`: a job that must run on one worker (hard
-    /// affinity) requires it, and strict routing does the rest.
-    static let pinPrefix = "worker:"
-    static func pinTag(_ workerId: String) -> String { pinPrefix + workerId }
-    static func isPinTag(_ tag: String) -> Bool { tag.hasPrefix(pinPrefix) }
     private var byPeer: [ObjectIdentifier: String] = [:]
 
     subscript(id: String) -> Entry? {

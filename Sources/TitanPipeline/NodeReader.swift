@@ -34,8 +34,7 @@ struct NodeReader {
                 continue
             }
             guard case .scalar(let scalar) = keyNode, !keyNode.isNull else {
-                let path = key.isEmpty ? "" : key
-                throw error(keyNode, path, "keys must be plain strings, got \(describe(keyNode))")
+                throw error(keyNode, key, "keys must be plain strings, got \(describe(keyNode))")
             }
             own.append(MappingEntry(name: scalar.string, keyNode: keyNode, value: value))
         }
@@ -145,10 +144,11 @@ struct NodeReader {
             throw error(node, key, "expected an integer, got \(describe(node))")
         }
         if node.hasTag(.int) {
-            guard let value = Int.construct(from: scalar) else {
+            if let value = Int.construct(from: scalar) { return value }
+            let digits = scalar.string.replacingOccurrences(of: "_", with: "").drop { $0 == "-" || $0 == "+" }
+            if !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) {
                 throw error(node, key, "integer '\(scalar.string)' is out of range")
             }
-            return value
         }
         throw error(node, key, "expected an integer, got \(describe(node))\(quotedNumberHint(scalar))")
     }
@@ -175,6 +175,7 @@ struct NodeReader {
 
     private func quotedNumberHint(_ scalar: Node.Scalar) -> String {
         guard scalar.style != .plain, scalar.style != .any,
+              scalar.string.contains(where: \.isNumber),
               Double(scalar.string.replacingOccurrences(of: "_", with: "")) != nil else { return "" }
         return " (a quoted string; remove the quotes)"
     }

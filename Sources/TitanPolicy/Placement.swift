@@ -27,8 +27,8 @@ public struct WorkerCapacity: Sendable, Equatable {
 /// Placement policy: pure functions over a snapshot of worker capacity.
 public enum Placement {
     /// The least-loaded accepting worker that has every required tag and a free slot. Ties go to
-    /// the worker with the fewest tags the job does not need (so a CPU job leaves the GPU worker
-    /// free for GPU jobs), then the most free slots, then the smallest id (deterministic).
+    /// the worker with the fewest specialised tags the job does not need (so a CPU job leaves the
+    /// GPU worker free for GPU jobs), then the most free slots, then the smallest id.
     /// A `preferred` worker (soft affinity) wins whenever it could take the job.
     public static func choose(requirements: Set<String>, among workers: some Sequence<WorkerCapacity>,
                               preferred: String? = nil) -> String? {
@@ -44,9 +44,21 @@ public enum Placement {
         return best?.id
     }
 
+    /// Lower is better: load, then specialised tags the job does not need (GENERAL and the
+    /// implicit `worker:ID` tag are not specialised), then free slots (more is better), then id.
     private static func rank(_ w: WorkerCapacity, _ requirements: Set<String>) -> (Double, Int, Int, String) {
-        (Double(w.running) / Double(w.slots), w.capabilities.count - requirements.count, -w.free, w.id)
+        let spare = w.capabilities.lazy.filter { !requirements.contains($0) && $0 != general && !isPinTag($0) }.count
+        return (Double(w.running) / Double(w.slots), spare, -w.free, w.id)
     }
+
+    /// The tag of a worker with no special capability.
+    public static let general = "GENERAL"
+
+    /// Every worker implicitly has the tag `worker:ID`: a job that must run on one worker (hard
+    /// affinity) requires it, and strict routing does the rest.
+    public static let pinPrefix = "worker:"
+    public static func pinTag(_ workerId: String) -> String { pinPrefix + workerId }
+    public static func isPinTag(_ tag: String) -> Bool { tag.hasPrefix(pinPrefix) }
 
     /// Why a job with `requirements` cannot be placed now, in words a user can act on.
     public static func whyPending(requirements: Set<String>, among workers: some Sequence<WorkerCapacity>) -> String {

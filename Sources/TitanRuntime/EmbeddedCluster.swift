@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import TitanLoop
 @_exported import TitanMaster
@@ -17,6 +18,7 @@ public final class EmbeddedCluster: Sendable {
     /// The loops the cluster runs on (the first is the master's).
     public let loops: [EventLoop]
     private let ownsLoops: Bool
+    private let scratch: String
 
     /// Notices and worse: an embedded cluster's per-worker info lines are rarely wanted.
     public static var defaultLogger: Logger {
@@ -28,7 +30,8 @@ public final class EmbeddedCluster: Sendable {
     /// `host:port` of the master.
     public var masterAddress: String { "127.0.0.1:\(master.port)" }
 
-    private init(master: MasterNode, workers: [WorkerNode], loops: [EventLoop], ownsLoops: Bool) {
+    private init(master: MasterNode, workers: [WorkerNode], loops: [EventLoop], ownsLoops: Bool, scratch: String) {
+        self.scratch = scratch
         self.master = master
         self.workers = workers
         self.loops = loops
@@ -54,9 +57,14 @@ public final class EmbeddedCluster: Sendable {
         }
         var loops = [masterLoop]
         var nodes: [WorkerNode] = []
+        // Each embedded cluster gets its own scratch directory (DAG ids restart at dag-1 with
+        // every master: two clusters must not share DAG directories); removed by stop().
+        let scratch = FileManager.default.temporaryDirectory
+            .appendingPathComponent("titan-embedded-\(UUID().uuidString)").path
         for var config in workers {
             config.masterHost = "127.0.0.1"
             config.masterPort = master.port
+            if config.workDirectory.isEmpty { config.workDirectory = scratch + "/" + config.workerId }
             let workerLoop = loop ?? EventLoop(name: "titan-worker")
             if loop == nil { loops.append(workerLoop) }
             let node = WorkerNode(loop: workerLoop, config: config, logger: logger)
@@ -64,7 +72,7 @@ public final class EmbeddedCluster: Sendable {
             nodes.append(node)
         }
         for node in nodes { await node.waitRegistered() }
-        return EmbeddedCluster(master: master, workers: nodes, loops: loops, ownsLoops: loop == nil)
+        return EmbeddedCluster(master: master, workers: nodes, loops: loops, ownsLoops: loop == nil, scratch: scratch)
     }
 
     /// `count` workers with the given capabilities and slots.
@@ -88,6 +96,7 @@ public final class EmbeddedCluster: Sendable {
     public func stop() async -> Int32 {
         for worker in workers { await worker.stop() }
         await master.stop()
+        try? FileManager.default.removeItem(atPath: scratch)
         guard ownsLoops else { return 0 }
         var total: Int32 = 0
         for loop in loops { total += await loop.shutdown() }

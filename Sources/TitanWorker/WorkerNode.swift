@@ -17,8 +17,9 @@ public struct WorkerConfig: Sendable {
     /// Stable id across reconnects; defaults to host-pid-random.
     public var workerId = WorkerConfig.defaultWorkerId()
     public var name = ProcessInfo.processInfo.hostName
-    /// Directory jobs run in unless they name one.
-    public var workDirectory = FileManager.default.temporaryDirectory.path
+    /// Directory jobs run in unless they name one; DAG directories go below it (`dags/DAGID`).
+    /// Empty means `TMPDIR/titan-WORKERID`, created at start.
+    public var workDirectory = ""
     /// Reconnect delays after losing the master (jittered).
     public var reconnect = Backoff(initialMs: 100, maxMs: 5_000)
     /// SIGTERM first, SIGKILL this long after (stop, cancel).
@@ -65,6 +66,11 @@ public actor WorkerNode: LoopBound {
 
     public init(loop: EventLoop, config: WorkerConfig, logger: Logger = Logger(label: "titan.worker")) {
         eventLoop = loop
+        var config = config
+        if config.workDirectory.isEmpty {
+            config.workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("titan-\(config.workerId)").path
+        }
+        try? FileManager.default.createDirectory(atPath: config.workDirectory, withIntermediateDirectories: true)
         self.config = config
         self.logger = logger
         var env = ProcessInfo.processInfo.environment

@@ -105,6 +105,16 @@ struct PlacementChooseTests {
             #expect(Placement.choose(requirements: [], among: order) == "cpu")
             #expect(Placement.choose(requirements: ["GPU"], among: order) == "gpu")
         }
+        // GENERAL is not a specialisation: a GENERAL worker and a GPU-only worker are not equal.
+        let plain = [worker("a-gpu", ["GPU"], slots: 2), worker("z-cpu", ["GENERAL"], slots: 2)]
+        for order in permutations(plain) {
+            #expect(Placement.choose(requirements: [], among: order) == "z-cpu")
+        }
+        // Nor is the implicit worker:ID tag.
+        let pinned = [worker("a", ["GENERAL", Placement.pinTag("a"), "GPU"], slots: 2),
+                      worker("b", ["GENERAL", Placement.pinTag("b")], slots: 2)]
+        #expect(Placement.choose(requirements: [], among: pinned) == "b")
+        #expect(Placement.choose(requirements: [Placement.pinTag("a")], among: pinned) == "a")
         // Load still comes first: an idle GPU worker beats a half-busy CPU worker.
         let busyCPU = [worker("gpu", ["GPU"], slots: 4), worker("cpu", [], slots: 4, running: 2)]
         #expect(Placement.choose(requirements: [], among: busyCPU) == "gpu")

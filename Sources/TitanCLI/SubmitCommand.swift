@@ -1,0 +1,153 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import TitanClient
+import TitanPipeline
+import TitanProtocol
+
+/// `titan submit pipeline.yaml`: validate a YAML pipeline, submit it as one DAG, optionally wait
+/// with live per-job progress.
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Submit a YAML pipeline as a DAG.",
+        discussion: """
+            The pipeline is validated before anything is sent (errors name the file, line and key);
+            the master validates the DAG again and takes it whole or not at all. With --wait, job
+            transitions are shown as they happen and the exit code says whether the DAG completed
+            (0), failed (1) or was cancelled (130); Ctrl-C cancels the DAG.
+            """)
+
+    @OptionGroup var client: ClientOptions
+
+    @Flag(help: "Wait for the DAG to finish, showing each job's progress.")
+    var wait = false
+
+    @Flag(help: "Print JSON: the ids at once, or the final DAG with --wait.")
+    var json = false
+
+    @Argument(help: "The pipeline YAML file.")
+    var file: String
+
+    func run() async throws {
+        let pipeline: Pipeline
+        do {
+            pipeline = try PipelineLoader.load(path: file)
+        } catch {
+            throw CLIError(message: error.description)
+        }
+        if pipeline.schedule != nil {
+            throw CLIError(message: "\(file): schedule: cron schedules are not supported by this version yet; "
+                + "remove 'schedule' to run the pipeline once")
+        }
+        if !wait {
+            let (dagId, jobIds) = try await withClient(client) { try await $0.submitDag(pipeline.dag) }
+            print(json ? try Output.json(["dag": dagId, "jobs": jobIds.joined(separator: ",")]) : dagId)
+            return
+        }
+        let info: DagInfo = try await withClient(client) { client in
+            let (dagId, _, updates) = try await client.submitDagAndFollow(pipeline.dag)
+            if !json { FileHandle.standardError.write(Data("submitted \(dagId) (\(pipeline.dag.jobs.count) jobs)\n".utf8)) }
+            let interrupt = cancelOnInterrupt(client: client, dagId: dagId)
+            defer { interrupt.cancel() }
+            var final = false
+            for await update in updates {
+                switch update {
+                case .job(let event):
+                    if !json { print(Self.progressLine(event, dagId: dagId)) }
+                case .dag(let event):
+                    final = event.state.isFinal
+                case .output:
+                    break
+                }
+            }
+            guard final else {
+                throw CLIError(message: "lost the connection to the master; DAG \(dagId) may still be running")
+            }
+            return try await client.dag(dagId)
+        }
+        if json {
+            print(try Output.json(info))
+        } else {
+            print(DagView.render(info))
+        }
+        switch info.state {
+        case .completed: return
+        case .cancelled: throw ExitCode(130)
+        default: throw ExitCode(1)
+        }
+    }
+
+    static func progressLine(_ event: JobEvent, dagId: String) -> String {
+        let job = event.jobId.hasPrefix(dagId + "/") ? String(event.jobId.dropFirst(dagId.count + 1)) : event.jobId
+        var line = "\(Output.clock(ms: Int64(Date().timeIntervalSince1970 * 1_000)))  \(job)  \(event.state)"
+        if event.state == .running { line += "  on \(event.workerId) (attempt \(event.attempt))" }
+        if let result = event.result {
+            line += "  \(Output.outcome(result))"
+            if result.startedAtMs > 0 { line += " in \(Output.duration(ms: result.finishedAtMs - result.startedAtMs))" }
+        }
+        return line
+    }
+
+    /// Ctrl-C cancels the DAG; the stream then ends with its CANCELLED event.
+    private func cancelOnInterrupt(client: TitanClient, dagId: String) -> any DispatchSourceSignal {
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { Task { try? await client.cancel(dagId) } }
+        source.resume()
+        return source
+    }
+}
+
+/// `titan dags`: recent DAGs, newest first.
+struct DagsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dags", abstract: "List recent DAGs.")
+
+    @OptionGroup var client: ClientOptions
+
+    @Option(help: "How many (default 20).")
+    var limit: UInt32 = 20
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        let dags = try await withClient(client) { try await $0.dags(limit: limit) }
+        if json {
+            print(try Output.json(dags))
+            return
+        }
+        if dags.isEmpty {
+            print("no DAGs")
+            return
+        }
+        print(Output.table(["ID", "NAME", "STATE", "DONE", "FAILED", "SKIPPED", "SUBMITTED"], dags.map { d in
+            [d.id, d.name, d.state.description, "\(d.counts.completed)/\(d.counts.total)", "\(d.counts.failed)",
+             "\(d.counts.skipped)", Output.timestamp(ms: d.submittedAtMs)]
+        }))
+    }
+}
+
+/// Human rendering of one DAG and its jobs.
+enum DagView {
+    static func render(_ info: DagInfo) -> String {
+        var lines = [
+            "dag        \(info.id)\(info.name.isEmpty ? "" : " (\(info.name))")",
+            "state      \(info.state)",
+            "jobs       \(info.counts.completed)/\(info.counts.total) completed"
+                + (info.counts.failed > 0 ? ", \(info.counts.failed) failed" : "")
+                + (info.counts.skipped > 0 ? ", \(info.counts.skipped) skipped" : "")
+                + (info.counts.cancelled > 0 ? ", \(info.counts.cancelled) cancelled" : ""),
+            "submitted  \(Output.timestamp(ms: info.submittedAtMs))",
+        ]
+        if info.finishedAtMs > 0 { lines.append("took       \(Output.duration(ms: info.finishedAtMs - info.submittedAtMs))") }
+        guard !info.jobs.isEmpty else { return lines.joined(separator: "\n") }
+        lines.append("")
+        lines.append(Output.table(["JOB", "STATE", "ATTEMPTS", "WORKER", "RESULT"], info.jobs.map { j in
+            let name = j.id.hasPrefix(info.id + "/") ? String(j.id.dropFirst(info.id.count + 1)) : j.id
+            let detail = j.state == .pending ? j.pendingReason : j.state == .skipped ? "upstream failed" : Output.outcome(j.result)
+            return [name, j.state.description, "\(j.attempts)", j.workerId.isEmpty ? "-" : j.workerId, detail]
+        }))
+        return lines.joined(separator: "\n")
+    }
+}

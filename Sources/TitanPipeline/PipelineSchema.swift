@@ -1,0 +1,71 @@
+import TitanProtocol
+import Yams
+
+/// The top level of a pipeline file: `name`, `project`, `schedule`, `env`, `jobs`.
+struct PipelineSchema {
+    static let knownKeys = ["name", "project", "schedule", "env", "jobs"]
+
+    let reader: NodeReader
+    let baseDirectory: String
+
+    func pipeline(from root: Node, sourcePath: String) throws(PipelineError) -> Pipeline {
+        let entries = try reader.entries(of: root, at: "",
+                                         expected: "a mapping with 'name' and 'jobs' at the top level")
+        var name: String?
+        var schedule: String?
+        var environment: [String: String] = [:]
+        var jobsEntry: MappingEntry?
+
+        for entry in entries {
+            let key = entry.name
+            switch key {
+            case "name":
+                guard let text = try reader.optionalString(entry.value, at: key) else {
+                    throw reader.error(entry.value, key, "expected the pipeline's name, got null")
+                }
+                if text.allSatisfy(\.isWhitespace) { throw reader.error(entry.value, key, "must not be empty") }
+                name = text
+            case "project":
+                _ = try reader.optionalString(entry.value, at: key)
+            case "schedule":
+                if let text = try reader.optionalString(entry.value, at: key) {
+                    if text.allSatisfy(\.isWhitespace) {
+                        throw reader.error(entry.value, key, "must not be empty (leave 'schedule' out for none)")
+                    }
+                    schedule = text
+                }
+            case "env":
+                environment = try reader.stringMap(entry.value, at: key) ?? [:]
+            case "jobs":
+                jobsEntry = entry
+            case let other where other.hasPrefix("x-"):
+                continue  // extension fields, e.g. to hold anchors: `x-defaults: &defaults {...}`
+            default:
+                throw reader.unknownKey(entry, at: key, known: Self.knownKeys)
+            }
+        }
+
+        guard let name else { throw reader.error(root, "name", "missing required key 'name'") }
+        guard let jobsEntry else { throw reader.error(root, "jobs", "missing required key 'jobs'") }
+        let jobNodes: [Node]
+        switch jobsEntry.value {
+        case .sequence(let sequence):
+            jobNodes = Array(sequence)
+        case let value:
+            throw reader.error(value, "jobs", "expected a sequence of jobs, got \(reader.describe(value))")
+        }
+        guard !jobNodes.isEmpty else {
+            throw reader.error(jobsEntry.value, "jobs", "must list at least one job")
+        }
+
+        let parser = JobParser(reader: reader, baseDirectory: baseDirectory, pipelineEnvironment: environment)
+        var jobs: [ParsedJob] = []
+        jobs.reserveCapacity(jobNodes.count)
+        for (index, node) in jobNodes.enumerated() {
+            jobs.append(try parser.parse(node, index: index))
+        }
+        try DependencyCheck.check(jobs, reader: reader)
+        return Pipeline(name: name, schedule: schedule, dag: DagSpec(name: name, jobs: jobs.map(\.job)),
+                        sourcePath: sourcePath)
+    }
+}

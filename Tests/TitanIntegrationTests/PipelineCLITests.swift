@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+
+/// `titan submit` with the pipelines in Samples/ and with broken ones, as a user runs it.
+@Suite(.serialized) struct PipelineCLITests {
+    static var samples: String { FileManager.default.currentDirectoryPath + "/Samples" }
+
+    @Test func theSamplePipelinesRunToCompletion() async throws {
+        let master = try await NodeProcess(["--role", "master", "--port", "0"])
+        let port = try #require(master.port)
+        let env = ["TITAN_MASTER": "127.0.0.1:\(port)"]
+        let cpu = try await NodeProcess(["--role", "worker", "--master", "127.0.0.1:\(port)", "--id", "cpu-1"])
+        let gpu = try await NodeProcess(["--role", "worker", "--master", "127.0.0.1:\(port)", "--id", "gpu-1", "--cap", "GPU"])
+        try await waitUntil {
+            let out = try? await Tools.run("titan", ["workers", "--json"], environment: env)
+            return out?.stdout.contains("\"cpu-1\"") == true && out?.stdout.contains("\"gpu-1\"") == true
+        }
+        let expected: [(file: String, job: String, output: String)] = [
+            ("diamond", "report", "words: 9 lines: 3\n"),
+            ("fan-out-fan-in", "reduce", "total 80200\n"),
+            ("gpu-step", "evaluate", "model trained by gpu-1\n"),
+            ("retry", "publish", "published after 2 attempts\n"),
+        ]
+        for (i, sample) in expected.enumerated() {
+            let run = try await Tools.run("titan", ["submit", "\(Self.samples)/\(sample.file).yaml", "--wait"], environment: env)
+            #expect(run.status == 0, "\(sample.file): \(run.stderr)")
+            #expect(run.stdout.contains("state      COMPLETED"), "\(run.stdout)")
+            let logs = try await Tools.run("titan", ["logs", "dag-\(i + 1)/\(sample.job)"], environment: env)
+            #expect(logs.stdout == sample.output, "\(sample.file)")
+        }
+        let gpuJob = try await Tools.run("titan", ["status", "dag-3/train"], environment: env)
+        #expect(gpuJob.stdout.contains("worker     gpu-1"))
+        let dags = try await Tools.run("titan", ["dags"], environment: env)
+        #expect(dags.stdout.contains("fan-out-fan-in"))
+        #expect(await cpu.terminate() == 0)
+        #expect(await gpu.terminate() == 0)
+        #expect(await master.terminate() == 0)
+    }
+
+    @Test func aFailingPipelineExitsNonZeroAndShowsWhatWasSkipped() async throws {
+        let master = try await NodeProcess(["--role", "master", "--port", "0"])
+        let port = try #require(master.port)
+        let env = ["TITAN_MASTER": "127.0.0.1:\(port)"]
+        let worker = try await NodeProcess(["--role", "worker", "--master", "127.0.0.1:\(port)", "--id", "w"])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-yaml-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let yaml = dir.appendingPathComponent("fails.yaml")
+        try """
+        name: fails
+        jobs:
+          - id: broken
+            command: "exit 3"
+          - id: after
+            command: "echo never"
+            depends_on: broken
+        """.write(to: yaml, atomically: true, encoding: .utf8)
+        let run = try await Tools.run("titan", ["submit", yaml.path, "--wait"], environment: env)
+        #expect(run.status == 1)
+        #expect(run.stdout.contains("state      FAILED"))
+        #expect(run.stdout.contains("SKIPPED"))
+        #expect(run.stdout.contains("upstream failed"))
+        #expect(await worker.terminate() == 0)
+        #expect(await master.terminate() == 0)
+    }
+
+    @Test func brokenPipelinesNameFileLineAndKeyAndSendNothing() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-yaml-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let yaml = dir.appendingPathComponent("broken.yaml")
+        try """
+        name: broken
+        jobs:
+          - id: a
+            command: "true"
+            dependson: b
+        """.write(to: yaml, atomically: true, encoding: .utf8)
+        // No master is listening: the error must come from the file, before any connection.
+        let run = try await Tools.run("titan", ["submit", yaml.path, "--master", "127.0.0.1:1"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("broken.yaml:5:"), "\(run.stderr)")
+        #expect(run.stderr.contains("dependson"))
+        #expect(run.stderr.contains("depends_on"))
+
+        let missing = try await Tools.run("titan", ["submit", dir.appendingPathComponent("nope.yaml").path])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("nope.yaml"))
+
+        let cron = dir.appendingPathComponent("cron.yaml")
+        try "name: c\nschedule: \"@hourly\"\njobs:\n  - id: a\n    command: \"true\"\n".write(to: cron, atomically: true, encoding: .utf8)
+        let scheduled = try await Tools.run("titan", ["submit", cron.path, "--master", "127.0.0.1:1"])
+        #expect(scheduled.status == 1)
+        #expect(scheduled.stderr.contains("schedule"))
+    }
+}
