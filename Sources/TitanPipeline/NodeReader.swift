@@ -161,7 +161,9 @@ struct NodeReader {
         }
         let value: Double?
         if node.hasTag(.int) {
+            // Too big for an Int: still a number, for the caller's range check.
             value = Int.construct(from: scalar).map(Double.init)
+                ?? Double(scalar.string.replacingOccurrences(of: "_", with: ""))
         } else if node.hasTag(.float) {
             value = Double.construct(from: scalar)
         } else {

@@ -300,6 +300,8 @@ struct SchemaErrorTests {
                     key: "jobs[0].delay", "at most one year")
         expectError("name: etl\njobs:\n  - id: a\n    command: [x]\n    delay: soon\n", line: 5,
                     key: "jobs[0].delay", "expected a number of seconds, got 'soon'")
+        expectError("name: etl\njobs:\n  - id: a\n    command: [x]\n    delay: 99999999999999999999999\n", line: 5,
+                    key: "jobs[0].delay", "at most one year")
         expectError("name: etl\njobs:\n  - id: a\n    command: [x]\n    delay: .inf\n", line: 5,
                     key: "jobs[0].delay", "expected a number of seconds")
     }

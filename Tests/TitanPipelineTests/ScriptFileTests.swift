@@ -90,6 +90,20 @@ struct ScriptFileTests {
         }
     }
 
+    @Test func deviceIsNotARegularFile() {
+        expectError("name: files\njobs:\n  - id: a\n    file: /dev/null\n", line: 4, key: "jobs[0].file",
+                    "'/dev/null' is not a regular file")
+    }
+
+    @Test func symlinkToAScriptKeepsTheLinkPath() throws {
+        try withTemporaryDirectory { dir in
+            let target = try dir.write("real/run.sh")
+            try FileManager.default.createSymbolicLink(atPath: "\(dir.path)/link.sh", withDestinationPath: target)
+            let pipeline = try parsePipeline("name: l\njobs:\n  - {id: a, file: link.sh}\n", base: dir.path)
+            #expect(pipeline.dag.jobs == [job("a", ["bash", "\(dir.path)/link.sh"])])
+        }
+    }
+
     @Test func loadReadsTheFileAndResolvesAgainstItsDirectory() throws {
         try withTemporaryDirectory { dir in
             let script = try dir.write("etl/steps/extract.py", "print(1)\n")
