@@ -25,7 +25,7 @@ stop() {
 trap stop EXIT
 trap 'exit 130' INT TERM
 
-"$bin/titan-node" --role master --port "$port" >"$logs/master.out" 2>"$logs/master.log" &
+"$bin/titan-node" --role master --port "$port" --data-dir "$logs/master-data" >"$logs/master.out" 2>"$logs/master.log" &
 pids+=($!)
 for _ in $(seq 1 100); do grep -q listening "$logs/master.out" 2>/dev/null && break; sleep 0.05; done
 grep -q listening "$logs/master.out" || { echo "master did not start:" >&2; cat "$logs/master.log" >&2; exit 1; }

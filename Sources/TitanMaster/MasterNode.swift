@@ -15,6 +15,9 @@ public struct MasterConfig: Sendable {
     public var suspectAfterMs: Int64 = 3_000
     /// A worker silent this long is dead: its attempts are re-queued.
     public var deadAfterMs: Int64 = 5_000
+    /// Where the master keeps its state (job output under `logs/`). Nil: output is kept in
+    /// memory only (its recent tail per job).
+    public var dataDirectory: String?
 
     public init() {}
 }
@@ -28,12 +31,14 @@ public actor MasterNode: LoopBound {
     public nonisolated let scheduler: SchedulerActor
     private let listener: TCPListener
     private let monitor: HeartbeatMonitor
+    private let logStore: LogStore?
     private var sessions: [ObjectIdentifier: MasterSession] = [:]
     private let logger: Logger
 
     private init(loop: EventLoop, listener: TCPListener, scheduler: SchedulerActor, monitor: HeartbeatMonitor,
-                 logger: Logger) {
+                 logStore: LogStore?, logger: Logger) {
         eventLoop = loop
+        self.logStore = logStore
         self.listener = listener
         port = listener.port
         self.scheduler = scheduler
@@ -43,28 +48,46 @@ public actor MasterNode: LoopBound {
 
     /// Binds and starts serving. Callable from anywhere.
     public static func start(config: MasterConfig, loop: EventLoop,
-                             logger: Logger = Logger(label: "titan.master")) async throws(LoopError) -> MasterNode {
-        let result = await withCheckedContinuation { (c: CheckedContinuation<Result<MasterNode, LoopError>, Never>) in
+                             logger: Logger = Logger(label: "titan.master")) async throws(MasterStartError) -> MasterNode {
+        let result = await withCheckedContinuation { (c: CheckedContinuation<Result<MasterNode, MasterStartError>, Never>) in
             loop.execute {
-                c.resume(returning: Result { () throws(LoopError) in try startOnLoop(config: config, loop: loop, logger: logger) })
+                c.resume(returning: Result { () throws(MasterStartError) in try startOnLoop(config: config, loop: loop, logger: logger) })
             }
         }
         return try result.get()
     }
 
     /// Binds and starts serving. Loop thread only.
-    public static func startOnLoop(config: MasterConfig, loop: EventLoop, logger: Logger) throws(LoopError) -> MasterNode {
+    public static func startOnLoop(config: MasterConfig, loop: EventLoop, logger: Logger) throws(MasterStartError) -> MasterNode {
+        var logStore: LogStore?
+        if let dataDirectory = config.dataDirectory {
+            do {
+                logStore = try LogStore(directory: dataDirectory + "/logs", logger: logger)
+            } catch {
+                throw .dataDirectory(error.description)
+            }
+        }
         let scheduler = SchedulerActor(loop: loop, config: config.scheduler, logger: logger)
         let monitor = HeartbeatMonitor(loop: loop, scheduler: scheduler,
                                        detector: FailureDetector(suspectAfterMs: config.suspectAfterMs,
                                                                  deadAfterMs: config.deadAfterMs))
         let box = NodeBox()
-        let listener = try TCPListener(loop: loop, host: config.host, port: config.port) { conn in
-            box.node?.assumeIsolated { $0.accepted(conn) }
+        let listener: TCPListener
+        do {
+            listener = try TCPListener(loop: loop, host: config.host, port: config.port) { conn in
+                box.node?.assumeIsolated { $0.accepted(conn) }
+            }
+        } catch {
+            if let logStore { Task { await logStore.stop() } }
+            throw .listen(error)
         }
-        let node = MasterNode(loop: loop, listener: listener, scheduler: scheduler, monitor: monitor, logger: logger)
+        let node = MasterNode(loop: loop, listener: listener, scheduler: scheduler, monitor: monitor,
+                              logStore: logStore, logger: logger)
         box.node = node
-        scheduler.assumeIsolated { $0.heartbeatMonitor = monitor }
+        scheduler.assumeIsolated { s in
+            s.heartbeatMonitor = monitor
+            s.logStore = logStore
+        }
         let checkEvery = UInt64(max(50, min(config.suspectAfterMs, config.deadAfterMs) / 4))
         monitor.assumeIsolated { $0.start(everyMs: checkEvery) }
         logger.info("master listening", metadata: ["address": "\(config.host):\(listener.port)"])
@@ -95,6 +118,7 @@ public actor MasterNode: LoopBound {
             // Each session removes itself from its close callback; wait for the loop to run them.
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in eventLoop.execute { c.resume() } }
         }
+        await logStore?.stop()
         logger.info("master stopped")
     }
 }
@@ -106,5 +130,20 @@ private final class NodeBox: Sendable {
     var node: MasterNode? {
         get { value.withLock { $0 } }
         set { value.withLock { $0 = newValue } }
+    }
+}
+
+/// Why a master could not start.
+public enum MasterStartError: Error, Sendable, CustomStringConvertible {
+    /// Cannot listen on the address (in use, not an address of this host, ...).
+    case listen(LoopError)
+    /// The data directory cannot be created or written.
+    case dataDirectory(String)
+
+    public var description: String {
+        switch self {
+        case .listen(let error): "\(error)"
+        case .dataDirectory(let problem): "data directory: \(problem)"
+        }
     }
 }

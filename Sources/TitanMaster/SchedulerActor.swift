@@ -8,8 +8,9 @@ import TitanProtocol
 public struct SchedulerConfig: Sendable {
     /// Finished jobs kept for status queries; older ones are forgotten (bounded memory).
     public var retainFinishedJobs = 10_000
-    /// Output bytes kept in memory per job.
-    public var logBytesPerJob = 1 << 20
+    /// Output bytes kept in memory per job: its recent tail (all of it is on disk when the
+    /// master has a data directory).
+    public var logBytesPerJob = 256 << 10
     /// Output bytes kept in memory for all finished jobs together; the oldest finished jobs'
     /// output is dropped first.
     public var logBytesFinishedTotal = 256 << 20
@@ -75,6 +76,11 @@ public actor SchedulerActor: LoopBound {
     var nextDagNumber: UInt64 = 1
     /// Set by the master node: told of every sign of life from a worker.
     var heartbeatMonitor: HeartbeatMonitor?
+    /// This master instance, random per process (kept in the data directory once state is
+    /// durable): DAG ids are unique only within one instance.
+    let masterId = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    /// Set by the master node when it has a data directory: every job's whole output.
+    var logStore: LogStore?
 
     public init(loop: EventLoop, config: SchedulerConfig = SchedulerConfig(), logger: Logger,
                 wallClockMs: @escaping @Sendable () -> Int64 = { Time.wallMs() }) {
@@ -138,11 +144,24 @@ public actor SchedulerActor: LoopBound {
         case .cancel(let jobId):
             cancel(jobId, peer: peer, requestId: rid)
         case .getLogs(let jobId):
-            if let job = jobs[jobId] {
-                peer.reply(rid, .logs(jobId: jobId, Array(job.logs.retained)))
-            } else {
+            guard let job = jobs[jobId] else {
                 peer.reply(rid, .error(.notFound, "no job '\(jobId)'"))
+                return
             }
+            guard job.logs.droppedBytes > 0, let store = logStore else {
+                peer.reply(rid, .logs(jobId: jobId, Array(job.logs.retained)))
+                return
+            }
+            // The tail in memory is not all of it: read the file (off the loop), reply on it.
+            let loop = eventLoop
+            store.send(.read(jobId: jobId) { result in
+                loop.execute {
+                    switch result {
+                    case .success(let chunks): peer.reply(rid, .logs(jobId: jobId, chunks))
+                    case .failure(let error): peer.reply(rid, .error(.unavailable, "output of '\(jobId)': \(error)"))
+                    }
+                }
+            })
         case .ok, .error, .pong, .registered, .dispatch, .kill, .ackFinished, .submitted, .status,
              .workers, .jobs, .logs, .event, .output, .dagSubmitted, .dag, .dags, .dagEvent:
             peer.reply(rid, .error(.invalidRequest, "message \(envelope.message.name) is not a request to the master"))
@@ -302,7 +321,7 @@ public actor SchedulerActor: LoopBound {
         }
         registry[id]?.running = kept
         heartbeatMonitor?.assumeIsolated { $0.heard(id) }
-        peer.reply(requestId, .registered(workerId: id, heartbeatIntervalMs: config.heartbeatIntervalMs))
+        peer.reply(requestId, .registered(workerId: id, heartbeatIntervalMs: config.heartbeatIntervalMs, masterId: masterId))
         logger.info("worker registered", metadata: [
             "worker": "\(id)", "caps": "\(registration.capabilities.joined(separator: ","))",
             "slots": "\(registration.slots)", "reconnect": "\(previous != nil)",
@@ -342,6 +361,7 @@ public actor SchedulerActor: LoopBound {
     func output(_ ref: AttemptRef, _ stream: OutputChannel, _ bytes: [UInt8]) {
         guard let job = jobs[ref.jobId], job.info.attempts == ref.attempt else { return }
         job.logs.append(stream, bytes)
+        logStore?.send(.append(jobId: ref.jobId, stream, bytes))
         for (_, watcher) in job.watchers where watcher.logs {
             watcher.peer.push(.output(jobId: ref.jobId, stream, bytes))
         }
@@ -421,6 +441,7 @@ public actor SchedulerActor: LoopBound {
 
     func finish(_ job: JobRecord, state: JobState) {
         move(job, to: state)
+        if job.info.attempts > 0 { logStore?.send(.finished(jobId: job.info.id)) }
         publish(job)
         job.watchers = [:]
         if !job.info.dagId.isEmpty {
@@ -445,7 +466,10 @@ public actor SchedulerActor: LoopBound {
         finishedOrder.append(job.info.id)
         while finishedOrder.count > config.retainFinishedJobs {
             let old = finishedOrder.removeFirst()
-            if let gone = jobs.removeValue(forKey: old) { finishedLogBytes -= gone.logs.bytes }
+            if let gone = jobs.removeValue(forKey: old) {
+                finishedLogBytes -= gone.logs.bytes
+                if gone.info.attempts > 0 { logStore?.send(.remove(jobId: old)) }
+            }
         }
         if job.logs.bytes > 0 {
             finishedWithLogs.append(job.info.id)

@@ -31,7 +31,8 @@ struct TitanNodeCommand: AsyncParsableCommand {
     @Option(help: "Master: port to listen on (0 picks a free one; the chosen address is printed).")
     var port = 9090
 
-    @Option(name: .customLong("data-dir"), help: "Master: state directory. Worker: directory jobs run in.")
+    @Option(name: .customLong("data-dir"),
+            help: "Master: state directory, job output under logs/ (default ./titan-data). Worker: directory jobs run in (default $TMPDIR/titan-ID).")
     var dataDir: String?
 
     @Option(name: .customLong("heartbeat-ms"), help: "Master: heartbeat period asked of workers.")
@@ -93,8 +94,10 @@ struct TitanNodeCommand: AsyncParsableCommand {
         let stop: @Sendable () async -> Void
         switch role {
         case .master:
-            if let dataDir { try prepareDirectory(dataDir) }
+            let dataDirectory = dataDir ?? "titan-data"
+            try prepareDirectory(dataDirectory)
             var config = MasterConfig()
+            config.dataDirectory = dataDirectory
             config.host = bind
             config.port = port
             config.scheduler.heartbeatIntervalMs = heartbeatMs

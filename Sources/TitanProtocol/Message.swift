@@ -20,8 +20,10 @@ public enum Message: Sendable, Equatable {
     case jobFinished(AttemptRef, JobResult)
 
     // MARK: master → worker
-    /// Reply to `.register`: the id the master knows the worker by and the heartbeat period.
-    case registered(workerId: String, heartbeatIntervalMs: UInt32)
+    /// Reply to `.register`: the id the master knows the worker by, the heartbeat period, and
+    /// the master's instance id (workers keep DAG directories per master instance, since DAG ids
+    /// are only unique within one).
+    case registered(workerId: String, heartbeatIntervalMs: UInt32, masterId: String)
     case dispatch(Dispatch)
     /// Kill this attempt's process group (cancel, or a stale attempt after a reconnect).
     case kill(AttemptRef)

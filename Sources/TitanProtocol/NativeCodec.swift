@@ -36,7 +36,7 @@
 ///     jobStarted     AttemptRef, pid i32, startedAtMs i64
 ///     jobOutput      AttemptRef, stream u8, bytes
 ///     jobFinished    AttemptRef, JobResult
-///     registered     workerId string, heartbeatIntervalMs u32
+///     registered     workerId string, heartbeatIntervalMs u32, masterId string
 ///     dispatch       Dispatch
 ///     kill           AttemptRef
 ///     ackFinished    AttemptRef
@@ -304,9 +304,10 @@ public enum NativeCodec {
         case .jobFinished(let ref, let result):
             w.write(ref)
             w.write(result)
-        case .registered(let workerId, let heartbeatIntervalMs):
+        case .registered(let workerId, let heartbeatIntervalMs, let masterId):
             w.writeString(workerId)
             w.writeU32(heartbeatIntervalMs)
+            w.writeString(masterId)
         case .dispatch(let dispatch):
             w.writeString(dispatch.jobId)
             w.writeU32(dispatch.attempt)
@@ -516,7 +517,8 @@ extension BinaryReader {
             return .jobFinished(ref, try readJobResult { "result." })
         case .registered:
             let workerId = try readString("workerId")
-            return .registered(workerId: workerId, heartbeatIntervalMs: try readU32("heartbeatIntervalMs"))
+            let heartbeatIntervalMs = try readU32("heartbeatIntervalMs")
+            return .registered(workerId: workerId, heartbeatIntervalMs: heartbeatIntervalMs, masterId: try readString("masterId"))
         case .dispatch:
             let jobId = try readString("jobId")
             let attempt = try readU32("attempt")

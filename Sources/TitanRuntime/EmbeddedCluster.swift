@@ -47,6 +47,13 @@ public final class EmbeddedCluster: Sendable {
     public static func start(master masterConfig: MasterConfig = .loopbackAnyPort, workers: [WorkerConfig],
                              loop: EventLoop? = nil,
                              logger: Logger = EmbeddedCluster.defaultLogger) async throws -> EmbeddedCluster {
+        // Each embedded cluster gets its own scratch directory for the master's data and the
+        // workers' (DAG ids restart at dag-1 with every master: two clusters must not share DAG
+        // directories); stop() removes it.
+        let scratch = FileManager.default.temporaryDirectory
+            .appendingPathComponent("titan-embedded-\(UUID().uuidString)").path
+        var masterConfig = masterConfig
+        if masterConfig.dataDirectory == nil { masterConfig.dataDirectory = scratch + "/master" }
         let masterLoop = loop ?? EventLoop(name: "titan-master")
         let master: MasterNode
         do {
@@ -57,10 +64,6 @@ public final class EmbeddedCluster: Sendable {
         }
         var loops = [masterLoop]
         var nodes: [WorkerNode] = []
-        // Each embedded cluster gets its own scratch directory (DAG ids restart at dag-1 with
-        // every master: two clusters must not share DAG directories); removed by stop().
-        let scratch = FileManager.default.temporaryDirectory
-            .appendingPathComponent("titan-embedded-\(UUID().uuidString)").path
         for var config in workers {
             config.masterHost = "127.0.0.1"
             config.masterPort = master.port

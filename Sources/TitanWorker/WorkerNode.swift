@@ -53,6 +53,8 @@ public actor WorkerNode: LoopBound {
     private var connection: TCPConnection?
     private var decoder = FrameDecoder()
     private var registered = false
+    /// The master instance we are registered with: DAG directories are kept per instance.
+    private var masterId = ""
     private var reconnectAttempt = 0
     private var reconnectTimer: LoopTimer?
     private var heartbeatTimer: LoopTimer?
@@ -182,8 +184,9 @@ public actor WorkerNode: LoopBound {
 
     private func handle(_ message: Message) {
         switch message {
-        case .registered(let id, let heartbeatMs):
+        case .registered(let id, let heartbeatMs, let masterId):
             registered = true
+            self.masterId = masterId
             reconnectAttempt = 0
             logger.info("registered with master", metadata: ["worker": "\(id)"])
             let every = UInt64(max(10, heartbeatMs))
@@ -225,7 +228,7 @@ public actor WorkerNode: LoopBound {
             // Jobs of one DAG share a directory on each worker: a parent leaves files there for
             // its children (the DAG's "data bus").
             let dagId = String(dispatch.jobId[..<slash])
-            let dagDirectory = config.workDirectory + "/dags/" + dagId
+            let dagDirectory = config.workDirectory + "/dags/" + (masterId.isEmpty ? "" : masterId + "-") + dagId
             try? FileManager.default.createDirectory(atPath: dagDirectory, withIntermediateDirectories: true)
             env["TITAN_DAG_ID"] = dagId
             env["TITAN_DAG_DIR"] = dagDirectory

@@ -88,6 +88,10 @@ import TitanProtocol
         #expect(badDelay.status != 0)
         #expect(badDelay.stderr.contains("--delay"))
 
+        let badDataDir = try await Tools.run("titan-node", ["--role", "master", "--port", "0", "--data-dir", "/proc/titan-cannot-be-here"])
+        #expect(badDataDir.status != 0)
+        #expect(badDataDir.stderr.contains("--data-dir"), "\(badDataDir.stderr)")
+
         let badEnv = try await Tools.run("titan", ["run", "--env", "NOVALUE", "--", "true"])
         #expect(badEnv.status != 0)
         #expect(badEnv.stderr.contains("NAME=VALUE"))

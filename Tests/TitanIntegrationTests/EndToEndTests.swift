@@ -170,6 +170,22 @@ func processIsAlive(_ pid: Int32) -> Bool {
     return state != "Z" && state != "X"
 }
 
+@Suite struct JobOutputTests {
+    /// Memory keeps each job's recent tail; the master's disk keeps all of it.
+    @Test func outputBeyondTheMemoryTailIsServedFromDisk() async throws {
+        let cluster = try await EmbeddedCluster.start(workers: 1)
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        let id = try await client.submit(JobSpec(command: ["seq", "1", "200000"]))
+        #expect(try await client.wait(id).state == .completed)
+        let text = String(decoding: try await client.logs(id).flatMap(\.bytes), as: UTF8.self)
+        let expected = (1...200_000).map(String.init).joined(separator: "\n") + "\n"
+        #expect(text.utf8.count > 256 << 10)
+        #expect(text == expected)
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+}
+
 @Suite struct JobIsolationTests {
     @Test func aJobInheritsOnlyStdinStdoutAndStderr() async throws {
         let cluster = try await EmbeddedCluster.start(workers: 1)

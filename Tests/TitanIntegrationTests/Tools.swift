@@ -80,6 +80,12 @@ final class NodeProcess: @unchecked Sendable {
     /// Starts `titan-node ARGS` and waits for its first stdout line (the announce line).
     init(_ arguments: [String]) async throws {
         process.executableURL = URL(fileURLWithPath: Tools.path("titan-node"))
+        var arguments = arguments
+        if arguments.contains("master") && !arguments.contains("--data-dir") {
+            // Each test master gets its own data directory (the default ./titan-data is shared).
+            arguments += ["--data-dir", FileManager.default.temporaryDirectory
+                .appendingPathComponent("titan-test-master-\(UUID().uuidString)").path]
+        }
         process.arguments = arguments + ["--log-level", "warning"]
         let out = Pipe()
         process.standardOutput = out

@@ -39,7 +39,7 @@ struct NativeCodecRoundTripTests {
             (0x10 ... 0x1F, [.register(Registration(workerId: "", name: "", capabilities: [], slots: 0, permanent: false)),
                              .heartbeat(running: []), .jobStarted(Fixtures.ref, pid: 0, startedAtMs: 0),
                              .jobOutput(Fixtures.ref, .stdout, []), .jobFinished(Fixtures.ref, JobResult())]),
-            (0x20 ... 0x2F, [.registered(workerId: "", heartbeatIntervalMs: 0),
+            (0x20 ... 0x2F, [.registered(workerId: "", heartbeatIntervalMs: 0, masterId: ""),
                              .dispatch(Dispatch(jobId: "", attempt: 0, spec: Fixtures.minimalSpec)),
                              .kill(Fixtures.ref), .ackFinished(Fixtures.ref)]),
             (0x30 ... 0x3F, [.submit(Fixtures.minimalSpec, follow: false), .getStatus(jobId: ""), .listWorkers,

@@ -78,7 +78,7 @@ enum Fixtures {
         ("jobFinished full", 11, .jobFinished(ref, fullResult)),
         ("jobFinished empty", 12, .jobFinished(ref, emptyResult)),
         ("jobFinished extremes", 13, .jobFinished(ref, minResult)),
-        ("registered", 14, .registered(workerId: "w-1 ✓", heartbeatIntervalMs: 1500)),
+        ("registered", 14, .registered(workerId: "w-1 ✓", heartbeatIntervalMs: 1500, masterId: "m-ü|1")),
         ("dispatch", 15, .dispatch(Dispatch(jobId: "j|1", attempt: 7, spec: spec))),
         ("dispatch minimal", 16, .dispatch(Dispatch(jobId: "", attempt: 0, spec: minimalSpec))),
         ("kill", 17, .kill(ref)),
