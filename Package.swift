@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "TitanProtocol", swiftSettings: strict),
         // YAML pipelines → DagSpec, with errors that name file, line and key.
         .target(name: "TitanPipeline", dependencies: [
-            "TitanProtocol", .product(name: "Yams", package: "Yams"),
+            "TitanProtocol", "TitanPolicy", .product(name: "Yams", package: "Yams"),
         ], swiftSettings: strict),
         // Pure decisions (placement, failure detection, ready queues, backoff): events and a clock
         // in, decisions out. No I/O.

@@ -13,7 +13,8 @@ struct SubmitCommand: AsyncParsableCommand {
         abstract: "Submit a YAML pipeline as a DAG.",
         discussion: """
             The pipeline is validated before anything is sent (errors name the file, line and key);
-            the master validates the DAG again and takes it whole or not at all. With --wait, job
+            the master validates the DAG again and takes it whole or not at all. A pipeline with a
+            `schedule` is registered as a cron schedule (see `titan schedules`). With --wait, job
             transitions are shown as they happen and the exit code says whether the DAG completed
             (0), failed (1) or was cancelled (130); Ctrl-C cancels the DAG.
             """)
@@ -36,9 +37,19 @@ struct SubmitCommand: AsyncParsableCommand {
         } catch {
             throw CLIError(message: error.description)
         }
-        if pipeline.schedule != nil {
-            throw CLIError(message: "\(file): schedule: cron schedules are not supported by this version yet; "
-                + "remove 'schedule' to run the pipeline once")
+        if let cron = pipeline.schedule {
+            // A scheduled pipeline is registered, not run now: each firing submits a new DAG.
+            if wait { throw CLIError(message: "--wait does not apply to a scheduled pipeline (it runs on its schedule)") }
+            let spec = ScheduleSpec(name: pipeline.name, cron: cron, timeZone: pipeline.timeZone ?? "",
+                                    overlap: pipeline.overlap ?? "skip", missed: pipeline.missed ?? "skip", dag: pipeline.dag)
+            let info = try await withClient(client) { try await $0.schedule(spec) }
+            if json {
+                print(try Output.json(info))
+            } else {
+                let next = info.nextFireMs > 0 ? Output.timestamp(ms: info.nextFireMs) : "never"
+                print("scheduled \(info.name) (\(info.cron)\(info.timeZone.isEmpty ? "" : " " + info.timeZone)); next run \(next)")
+            }
+            return
         }
         if !wait {
             let (dagId, jobIds) = try await withClient(client) { try await $0.submitDag(pipeline.dag) }

@@ -8,5 +8,6 @@ struct TitanCommand: AsyncParsableCommand {
         abstract: "Run and watch jobs on a Titan cluster.",
         discussion: "The master is --master HOST:PORT, else $TITAN_MASTER, else 127.0.0.1:9090.",
         subcommands: [RunCommand.self, SubmitCommand.self, StatusCommand.self, LogsCommand.self, JobsCommand.self,
-                      DagsCommand.self, WorkersCommand.self, CancelCommand.self])
+                      DagsCommand.self, SchedulesCommand.self, UnscheduleCommand.self, WorkersCommand.self,
+                      CancelCommand.self])
 }

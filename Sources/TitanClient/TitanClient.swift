@@ -328,6 +328,25 @@ public actor TitanClient: LoopBound {
         return list
     }
 
+    // MARK: schedules
+
+    /// Creates or replaces a cron schedule that submits `spec.dag` each time it fires.
+    public func schedule(_ spec: ScheduleSpec) async throws -> ScheduleInfo {
+        let reply = try await request(.schedule(spec))
+        guard case .scheduled(let info) = reply else { throw TitanClientError.unexpectedReply(expected: "scheduled", got: reply.name) }
+        return info
+    }
+
+    public func schedules() async throws -> [ScheduleInfo] {
+        let reply = try await request(.listSchedules)
+        guard case .schedules(let list) = reply else { throw TitanClientError.unexpectedReply(expected: "schedules", got: reply.name) }
+        return list
+    }
+
+    public func unschedule(_ name: String) async throws {
+        _ = try await request(.unschedule(name: name))
+    }
+
     /// Waits for a DAG to reach a final state and returns it with its jobs.
     public func waitDag(_ dagId: String) async throws -> DagInfo {
         for await _ in try await followDag(dagId, logs: false) {}

@@ -6,18 +6,45 @@ import TitanProtocol
 /// job still pending or running.
 extension SchedulerActor {
     func submitDag(_ spec: DagSpec, follow: Bool, peer: any Peer, requestId: UInt32) {
+        let dag: DagRecord
+        switch createDag(spec) {
+        case .success(let d): dag = d
+        case .failure(let problem):
+            peer.reply(requestId, .error(.invalidRequest, problem.message))
+            return
+        }
+        // Nothing is dispatched before the batch's schedule(): a follower sees every event.
+        if follow { watch(dag, peer: peer, logs: true) }
+        peer.reply(requestId, .dagSubmitted(dagId: dag.id, jobIds: dag.jobIds))
+        if follow { peer.push(.dagEvent(dag.event)) }
+    }
+
+    /// Why a DAG cannot be accepted.
+    struct DagProblem: Error {
+        var message: String
+    }
+
+    /// Checks a DAG's shape and every job's spec; returns its topological order.
+    static func validate(_ spec: DagSpec) -> Result<[Int], DagProblem> {
         let order: [Int]
         switch DagPlan.order(spec.jobs.map { ($0.id, $0.dependsOn) }) {
         case .success(let o): order = o
-        case .failure(let problem):
-            peer.reply(requestId, .error(.invalidRequest, "invalid DAG: \(problem)"))
-            return
+        case .failure(let problem): return .failure(DagProblem(message: "invalid DAG: \(problem)"))
         }
         for (i, job) in spec.jobs.enumerated() {
-            if let problem = Self.validate(job.spec) {
-                peer.reply(requestId, .error(.invalidRequest, "invalid DAG: jobs[\(i)] '\(job.id)': \(problem)"))
-                return
+            if let problem = validate(job.spec) {
+                return .failure(DagProblem(message: "invalid DAG: jobs[\(i)] '\(job.id)': \(problem)"))
             }
+        }
+        return .success(order)
+    }
+
+    /// Validates and creates a DAG whole, releasing its roots.
+    func createDag(_ spec: DagSpec) -> Result<DagRecord, DagProblem> {
+        let order: [Int]
+        switch Self.validate(spec) {
+        case .success(let o): order = o
+        case .failure(let problem): return .failure(problem)
         }
         // Valid: from here on it lands whole.
         let dagId = "dag-\(nextDagNumber)"
@@ -44,11 +71,9 @@ extension SchedulerActor {
         for (i, job) in spec.jobs.enumerated() {
             for parent in job.dependsOn { jobs["\(dagId)/\(parent)"]?.children.append(fullIds[i]) }
         }
-        if follow { watch(dag, peer: peer, logs: true) }
-        peer.reply(requestId, .dagSubmitted(dagId: dagId, jobIds: fullIds))
-        if follow { peer.push(.dagEvent(dag.event)) }
         // Roots, in topological (then submission) order.
         for i in order where records[i].waitingOn == 0 { release(records[i]) }
+        return .success(dag)
     }
 
     /// A job whose parents all completed (or a root) becomes ready, or waits out its delay
@@ -129,11 +154,15 @@ extension SchedulerActor {
             peer.reply(requestId, .error(.invalidRequest, "DAG '\(dag.id)' already \(dag.state)"))
             return
         }
-        // Running jobs first, so their pending descendants are skipped rather than cancelled
-        // one by one; whatever is still pending after that is cancelled.
+        cancelDag(dag)
+        peer.reply(requestId, .ok)
+    }
+
+    /// Running jobs first, so their pending descendants are skipped rather than cancelled one by
+    /// one; whatever is still pending after that is cancelled.
+    func cancelDag(_ dag: DagRecord) {
         for id in dag.jobIds { if let job = jobs[id], job.info.state == .running { cancelJob(job) } }
         for id in dag.jobIds { if let job = jobs[id], job.info.state == .pending { cancelJob(job) } }
-        peer.reply(requestId, .ok)
     }
 
     func dagInfo(_ dag: DagRecord, withJobs: Bool) -> DagInfo {

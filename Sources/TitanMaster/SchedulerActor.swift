@@ -74,6 +74,9 @@ public actor SchedulerActor: LoopBound {
     var dagOrder = Deque<String>()
     var finishedDags = Deque<String>()
     var nextDagNumber: UInt64 = 1
+    /// Cron schedules by name, and the timer armed for the earliest firing.
+    var schedules: [String: ScheduleRecord] = [:]
+    var cronTimer: LoopTimer?
     /// Set by the master node: told of every sign of life from a worker.
     var heartbeatMonitor: HeartbeatMonitor?
     /// This master instance, random per process (kept in the data directory once state is
@@ -123,6 +126,12 @@ public actor SchedulerActor: LoopBound {
         case .listDags(let limit):
             let ids = dagOrder.suffix(Int(min(limit, 10_000)))
             peer.reply(rid, .dags(ids.reversed().compactMap { dags[$0].map { dagInfo($0, withJobs: false) } }))
+        case .schedule(let spec):
+            schedule(spec, peer: peer, requestId: rid)
+        case .listSchedules:
+            peer.reply(rid, .schedules(scheduleInfos()))
+        case .unschedule(let name):
+            unschedule(name, peer: peer, requestId: rid)
         case .getStatus(let jobId):
             if let job = jobs[jobId] {
                 peer.reply(rid, .status(statusInfo(job)))
@@ -163,7 +172,7 @@ public actor SchedulerActor: LoopBound {
                 }
             })
         case .ok, .error, .pong, .registered, .dispatch, .kill, .ackFinished, .submitted, .status,
-             .workers, .jobs, .logs, .event, .output, .dagSubmitted, .dag, .dags, .dagEvent:
+             .workers, .jobs, .logs, .event, .output, .dagSubmitted, .dag, .dags, .dagEvent, .scheduled, .schedules:
             peer.reply(rid, .error(.invalidRequest, "message \(envelope.message.name) is not a request to the master"))
         }
     }
@@ -577,5 +586,7 @@ public actor SchedulerActor: LoopBound {
         for peer in registry.allPeers { peer.close() }
         delayTimer?.assumeIsolated { $0.close() }
         delayTimer = nil
+        cronTimer?.assumeIsolated { $0.close() }
+        cronTimer = nil
     }
 }

@@ -1,9 +1,14 @@
+import Foundation
+import TitanPolicy
 import TitanProtocol
 import Yams
 
-/// The top level of a pipeline file: `name`, `project`, `schedule`, `env`, `jobs`.
+/// The top level of a pipeline file: `name`, `project`, `schedule` (with `timezone`, `overlap`,
+/// `on_missed`), `env`, `jobs`.
 struct PipelineSchema {
-    static let knownKeys = ["name", "project", "schedule", "env", "jobs"]
+    static let knownKeys = ["name", "project", "schedule", "timezone", "overlap", "on_missed", "env", "jobs"]
+    static let overlapValues = ["skip", "allow", "cancel-previous"]
+    static let missedValues = ["skip", "run-once"]
 
     let reader: NodeReader
     let baseDirectory: String
@@ -13,6 +18,11 @@ struct PipelineSchema {
                                          expected: "a mapping with 'name' and 'jobs' at the top level")
         var name: String?
         var schedule: String?
+        var scheduleNode: Node?
+        var timeZone: String?
+        var timeZoneNode: Node?
+        var overlap: String?
+        var missed: String?
         var environment: [String: String] = [:]
         var jobsEntry: MappingEntry?
 
@@ -33,6 +43,29 @@ struct PipelineSchema {
                         throw reader.error(entry.value, key, "must not be empty (leave 'schedule' out for none)")
                     }
                     schedule = text
+                    scheduleNode = entry.value
+                }
+            case "timezone":
+                if let text = try reader.optionalString(entry.value, at: key) {
+                    if TimeZone(identifier: text) == nil {
+                        throw reader.error(entry.value, key, "unknown time zone '\(text)' (use an IANA name such as Europe/Paris)")
+                    }
+                    timeZone = text
+                    timeZoneNode = entry.value
+                }
+            case "overlap":
+                if let text = try reader.optionalString(entry.value, at: key) {
+                    guard Self.overlapValues.contains(text) else {
+                        throw reader.error(entry.value, key, "expected one of \(Self.overlapValues.joined(separator: ", ")), got '\(text)'")
+                    }
+                    overlap = text
+                }
+            case "on_missed":
+                if let text = try reader.optionalString(entry.value, at: key) {
+                    guard Self.missedValues.contains(text) else {
+                        throw reader.error(entry.value, key, "expected one of \(Self.missedValues.joined(separator: ", ")), got '\(text)'")
+                    }
+                    missed = text
                 }
             case "env":
                 environment = try reader.stringMap(entry.value, at: key) ?? [:]
@@ -46,6 +79,15 @@ struct PipelineSchema {
         }
 
         guard let name else { throw reader.error(root, "name", "missing required key 'name'") }
+        if let schedule, let scheduleNode {
+            do {
+                _ = try CronSchedule(parsing: schedule, timeZone: timeZone)
+            } catch {
+                throw reader.error(scheduleNode, "schedule", "\(error)")
+            }
+        } else if schedule == nil, let node = timeZoneNode ?? nil {
+            throw reader.error(node, "timezone", "only applies with 'schedule'")
+        }
         guard let jobsEntry else { throw reader.error(root, "jobs", "missing required key 'jobs'") }
         let jobNodes: [Node]
         switch jobsEntry.value {
@@ -66,6 +108,6 @@ struct PipelineSchema {
         }
         try DependencyCheck.check(jobs, reader: reader)
         return Pipeline(name: name, schedule: schedule, dag: DagSpec(name: name, jobs: jobs.map(\.job)),
-                        sourcePath: sourcePath)
+                        sourcePath: sourcePath, timeZone: timeZone, overlap: overlap, missed: missed)
     }
 }

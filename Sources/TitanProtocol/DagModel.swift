@@ -153,3 +153,62 @@ public struct DagEvent: Sendable, Equatable, Encodable {
         self.counts = counts
     }
 }
+
+/// A pipeline run on a cron schedule: each firing submits `dag` as a new DAG.
+public struct ScheduleSpec: Sendable, Equatable, Encodable {
+    /// Unique among schedules; submitting the same name again replaces the schedule.
+    public var name: String
+    /// 5-field cron or a macro (`@hourly`, `@daily`, ...).
+    public var cron: String
+    /// IANA time zone the cron fields are read in; empty means UTC.
+    public var timeZone: String
+    /// What to do when a run is due while the previous one still runs: `skip` (default),
+    /// `allow`, or `cancel-previous`.
+    public var overlap: String
+    /// What to do with runs missed while the master was down: `skip` (default) or `run-once`.
+    public var missed: String
+    public var dag: DagSpec
+
+    public init(name: String, cron: String, timeZone: String = "", overlap: String = "skip", missed: String = "skip",
+                dag: DagSpec) {
+        self.name = name
+        self.cron = cron
+        self.timeZone = timeZone
+        self.overlap = overlap
+        self.missed = missed
+        self.dag = dag
+    }
+}
+
+/// A schedule as the master knows it.
+public struct ScheduleInfo: Sendable, Equatable, Encodable {
+    public var name: String
+    public var cron: String
+    public var timeZone: String
+    public var overlap: String
+    public var missed: String
+    /// When it fires next (ms since the epoch); 0 if never again.
+    public var nextFireMs: Int64
+    /// When it last fired; 0 if never.
+    public var lastFireMs: Int64
+    /// The DAG its last run submitted; empty if none.
+    public var lastDagId: String
+    /// Runs started so far.
+    public var runs: UInt32
+    /// Firings skipped (overlap) or missed so far.
+    public var skipped: UInt32
+
+    public init(name: String, cron: String, timeZone: String, overlap: String, missed: String, nextFireMs: Int64,
+                lastFireMs: Int64, lastDagId: String, runs: UInt32, skipped: UInt32) {
+        self.name = name
+        self.cron = cron
+        self.timeZone = timeZone
+        self.overlap = overlap
+        self.missed = missed
+        self.nextFireMs = nextFireMs
+        self.lastFireMs = lastFireMs
+        self.lastDagId = lastDagId
+        self.runs = runs
+        self.skipped = skipped
+    }
+}

@@ -48,6 +48,10 @@ public enum Message: Sendable, Equatable {
     case submitDag(DagSpec, follow: Bool)
     case getDag(dagId: String)
     case listDags(limit: UInt32)
+    /// Create or replace a cron schedule; replied with `.scheduled`.
+    case schedule(ScheduleSpec)
+    case listSchedules
+    case unschedule(name: String)
 
     // MARK: master → client
     case submitted(jobId: String)
@@ -65,6 +69,9 @@ public enum Message: Sendable, Equatable {
     case dags([DagInfo])
     /// Pushed to a DAG's subscribers when its state or counts change (request id 0).
     case dagEvent(DagEvent)
+    /// Reply to `.schedule`: the schedule as stored, with its next fire time.
+    case scheduled(ScheduleInfo)
+    case schedules([ScheduleInfo])
 }
 
 /// A piece of a job's stored output.

@@ -26,6 +26,9 @@
 ///     0x38 submitDag               0x48 dag
 ///     0x39 getDag                  0x49 dags
 ///     0x3A listDags                0x4A dagEvent
+///     0x3B schedule                0x4B scheduled
+///     0x3C listSchedules           0x4C schedules
+///     0x3D unschedule
 ///
 /// Payloads (after the request id):
 ///
@@ -48,6 +51,11 @@
 ///     dag            DagInfo
 ///     dags           [DagInfo]
 ///     dagEvent       dagId string, state u8, JobCounts
+///     schedule       name, cron, timeZone, overlap, missed: string; DagSpec
+///     listSchedules  (empty)
+///     unschedule     name string
+///     scheduled      ScheduleInfo
+///     schedules      [ScheduleInfo]
 ///     subscribe      jobId string, logs bool
 ///     status         JobInfo
 ///     workers        [WorkerInfo]
@@ -56,7 +64,10 @@
 ///     event          JobEvent
 ///     output         jobId string, stream u8, bytes
 ///
+///     DagSpec        name string, jobs [DagJobSpec]
 ///     DagJobSpec     id string, spec JobSpec, dependsOn [string], affinity u8
+///     ScheduleInfo   name, cron, timeZone, overlap, missed: string; nextFireMs i64, lastFireMs i64,
+///                    lastDagId string, runs u32, skipped u32
 ///     DagInfo        id string, name string, state u8, submittedAtMs i64, finishedAtMs i64,
 ///                    JobCounts, jobs [JobInfo]
 ///     JobCounts      pending, running, completed, failed, cancelled, skipped: u32 each
@@ -110,6 +121,9 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
     case submitDag = 0x38
     case getDag = 0x39
     case listDags = 0x3A
+    case schedule = 0x3B
+    case listSchedules = 0x3C
+    case unschedule = 0x3D
 
     case submitted = 0x40
     case status = 0x41
@@ -122,6 +136,8 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
     case dag = 0x48
     case dags = 0x49
     case dagEvent = 0x4A
+    case scheduled = 0x4B
+    case schedules = 0x4C
 
     /// The message's name, as in `Message`.
     public var name: String {
@@ -161,6 +177,11 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
         case .dag: "dag"
         case .dags: "dags"
         case .dagEvent: "dagEvent"
+        case .schedule: "schedule"
+        case .listSchedules: "listSchedules"
+        case .unschedule: "unschedule"
+        case .scheduled: "scheduled"
+        case .schedules: "schedules"
         }
     }
 }
@@ -275,6 +296,11 @@ public enum NativeCodec {
         case .dag: .dag
         case .dags: .dags
         case .dagEvent: .dagEvent
+        case .schedule: .schedule
+        case .listSchedules: .listSchedules
+        case .unschedule: .unschedule
+        case .scheduled: .scheduled
+        case .schedules: .schedules
         }
     }
 
@@ -284,7 +310,7 @@ public enum NativeCodec {
         let header = w.beginFrame(version: TitanProto.nativeVersion, opcode: opcode(of: envelope.message), flags: flags)
         w.writeU32(envelope.requestId)
         switch envelope.message {
-        case .ok, .ping, .pong, .listWorkers:
+        case .ok, .ping, .pong, .listWorkers, .listSchedules:
             break
         case .error(let code, let message):
             w.writeU16(code.rawValue)
@@ -318,19 +344,24 @@ public enum NativeCodec {
             w.write(spec)
             w.writeBool(follow)
         case .getStatus(let jobId), .unsubscribe(let jobId), .cancel(let jobId), .getLogs(let jobId),
-             .submitted(let jobId), .getDag(let jobId):
+             .submitted(let jobId), .getDag(let jobId), .unschedule(let jobId):
             w.writeString(jobId)
         case .listJobs(let limit), .listDags(let limit):
             w.writeU32(limit)
         case .submitDag(let dag, let follow):
-            w.writeString(dag.name)
-            w.writeArray(dag.jobs) { w, job in
-                w.writeString(job.id)
-                w.write(job.spec)
-                w.writeStringArray(job.dependsOn)
-                w.writeU8(job.affinity.rawValue)
-            }
+            w.write(dag)
             w.writeBool(follow)
+        case .schedule(let spec):
+            w.writeString(spec.name)
+            w.writeString(spec.cron)
+            w.writeString(spec.timeZone)
+            w.writeString(spec.overlap)
+            w.writeString(spec.missed)
+            w.write(spec.dag)
+        case .scheduled(let info):
+            w.write(info)
+        case .schedules(let infos):
+            w.writeArray(infos) { $0.write($1) }
         case .dagSubmitted(let dagId, let jobIds):
             w.writeString(dagId)
             w.writeStringArray(jobIds)
@@ -445,6 +476,29 @@ extension BinaryWriter {
         writeStringArray(info.parents)
     }
 
+    mutating func write(_ dag: DagSpec) {
+        writeString(dag.name)
+        writeArray(dag.jobs) { w, job in
+            w.writeString(job.id)
+            w.write(job.spec)
+            w.writeStringArray(job.dependsOn)
+            w.writeU8(job.affinity.rawValue)
+        }
+    }
+
+    mutating func write(_ info: ScheduleInfo) {
+        writeString(info.name)
+        writeString(info.cron)
+        writeString(info.timeZone)
+        writeString(info.overlap)
+        writeString(info.missed)
+        writeI64(info.nextFireMs)
+        writeI64(info.lastFireMs)
+        writeString(info.lastDagId)
+        writeU32(info.runs)
+        writeU32(info.skipped)
+    }
+
     mutating func write(_ counts: JobCounts) {
         for state in JobState.allCases { writeU32(counts[state]) }
     }
@@ -484,6 +538,7 @@ enum MinimumSize {
     static let jobInfo = 4 + jobSpec + 1 + 4 + 4 + 8 + 1 + 4 + 8 + 4 + 4
     static let dagJobSpec = 4 + jobSpec + 4 + 1
     static let dagInfo = 4 + 4 + 1 + 8 + 8 + 6 * 4 + 4
+    static let scheduleInfo = 5 * 4 + 8 + 8 + 4 + 4 + 4
     static let workerInfo = 4 + 4 + 4 + 4 + 4 + 1 + 8 + 4
     static let logChunk = 1 + 4
 }
@@ -583,19 +638,28 @@ extension BinaryReader {
             let stream = try readOutputStream("stream")
             return .output(jobId: jobId, stream, try readBytes("bytes"))
         case .submitDag:
+            let dag = try readDagSpec { "" }
+            return .submitDag(dag, follow: try readBool("follow"))
+        case .schedule:
             let name = try readString("name")
-            let jobs = try readArray("jobs", minElementSize: MinimumSize.dagJobSpec) {
+            let cron = try readString("cron")
+            let timeZone = try readString("timeZone")
+            let overlap = try readString("overlap")
+            let missed = try readString("missed")
+            let dag = try readDagSpec { "dag." }
+            return .schedule(ScheduleSpec(name: name, cron: cron, timeZone: timeZone, overlap: overlap, missed: missed, dag: dag))
+        case .listSchedules:
+            return .listSchedules
+        case .unschedule:
+            return .unschedule(name: try readString("name"))
+        case .scheduled:
+            return .scheduled(try readScheduleInfo { "" })
+        case .schedules:
+            let infos = try readArray("schedules", minElementSize: MinimumSize.scheduleInfo) {
                 (r: inout BinaryReader, i: Int) throws(ProtocolError) in
-                let id = try r.readString("jobs[\(i)].id")
-                let spec = try r.readJobSpec { "jobs[\(i)].spec." }
-                let dependsOn = try r.readStringArray("jobs[\(i)].dependsOn")
-                let raw = try r.readU8("jobs[\(i)].affinity")
-                guard let affinity = Affinity(rawValue: raw) else {
-                    throw r.malformed(field: "jobs[\(i)].affinity", "unknown affinity \(raw)")
-                }
-                return DagJobSpec(id: id, spec: spec, dependsOn: dependsOn, affinity: affinity)
+                try r.readScheduleInfo { "schedules[\(i)]." }
             }
-            return .submitDag(DagSpec(name: name, jobs: jobs), follow: try readBool("follow"))
+            return .schedules(infos)
         case .getDag:
             return .getDag(dagId: try readString("dagId"))
         case .listDags:
@@ -685,6 +749,38 @@ extension BinaryReader {
         return JobInfo(id: id, spec: spec, state: state, attempts: attempts, workerId: workerId,
                        submittedAtMs: submittedAtMs, result: result, pendingReason: pendingReason,
                        notBeforeMs: notBeforeMs, dagId: dagId, parents: parents)
+    }
+
+    mutating func readDagSpec(_ p: () -> String) throws(ProtocolError) -> DagSpec {
+        let name = try readString(p() + "name")
+        let jobs = try readArray(p() + "jobs", minElementSize: MinimumSize.dagJobSpec) {
+            (r: inout BinaryReader, i: Int) throws(ProtocolError) in
+            let id = try r.readString(p() + "jobs[\(i)].id")
+            let spec = try r.readJobSpec { p() + "jobs[\(i)].spec." }
+            let dependsOn = try r.readStringArray(p() + "jobs[\(i)].dependsOn")
+            let raw = try r.readU8(p() + "jobs[\(i)].affinity")
+            guard let affinity = Affinity(rawValue: raw) else {
+                throw r.malformed(field: p() + "jobs[\(i)].affinity", "unknown affinity \(raw)")
+            }
+            return DagJobSpec(id: id, spec: spec, dependsOn: dependsOn, affinity: affinity)
+        }
+        return DagSpec(name: name, jobs: jobs)
+    }
+
+    mutating func readScheduleInfo(_ p: () -> String) throws(ProtocolError) -> ScheduleInfo {
+        let name = try readString(p() + "name")
+        let cron = try readString(p() + "cron")
+        let timeZone = try readString(p() + "timeZone")
+        let overlap = try readString(p() + "overlap")
+        let missed = try readString(p() + "missed")
+        let nextFireMs = try readI64(p() + "nextFireMs")
+        let lastFireMs = try readI64(p() + "lastFireMs")
+        let lastDagId = try readString(p() + "lastDagId")
+        let runs = try readU32(p() + "runs")
+        let skipped = try readU32(p() + "skipped")
+        return ScheduleInfo(name: name, cron: cron, timeZone: timeZone, overlap: overlap, missed: missed,
+                            nextFireMs: nextFireMs, lastFireMs: lastFireMs, lastDagId: lastDagId, runs: runs,
+                            skipped: skipped)
     }
 
     mutating func readJobCounts(_ p: () -> String) throws(ProtocolError) -> JobCounts {

@@ -88,9 +88,54 @@ import Testing
         #expect(missing.stderr.contains("nope.yaml"))
 
         let cron = dir.appendingPathComponent("cron.yaml")
-        try "name: c\nschedule: \"@hourly\"\njobs:\n  - id: a\n    command: \"true\"\n".write(to: cron, atomically: true, encoding: .utf8)
-        let scheduled = try await Tools.run("titan", ["submit", cron.path, "--master", "127.0.0.1:1"])
-        #expect(scheduled.status == 1)
-        #expect(scheduled.stderr.contains("schedule"))
+        try "name: c\nschedule: \"61 * * * *\"\njobs:\n  - id: a\n    command: \"true\"\n".write(to: cron, atomically: true, encoding: .utf8)
+        let badCron = try await Tools.run("titan", ["submit", cron.path, "--master", "127.0.0.1:1"])
+        #expect(badCron.status == 1)
+        #expect(badCron.stderr.contains("cron.yaml:2:"), "\(badCron.stderr)")
+        #expect(badCron.stderr.contains("minute"), "\(badCron.stderr)")
+
+        let zone = dir.appendingPathComponent("zone.yaml")
+        try "name: z\nschedule: \"@daily\"\ntimezone: Mars/Olympus\njobs:\n  - id: a\n    command: \"true\"\n".write(to: zone, atomically: true, encoding: .utf8)
+        let badZone = try await Tools.run("titan", ["submit", zone.path, "--master", "127.0.0.1:1"])
+        #expect(badZone.status == 1)
+        #expect(badZone.stderr.contains("zone.yaml:3:"), "\(badZone.stderr)")
+    }
+
+    @Test func aScheduledPipelineIsRegisteredListedAndRemoved() async throws {
+        let master = try await NodeProcess(["--role", "master", "--port", "0"])
+        let port = try #require(master.port)
+        let env = ["TITAN_MASTER": "127.0.0.1:\(port)"]
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-yaml-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let yaml = dir.appendingPathComponent("nightly.yaml")
+        try """
+        name: nightly
+        schedule: "30 2 * * *"
+        timezone: Europe/Paris
+        overlap: cancel-previous
+        on_missed: run-once
+        jobs:
+          - id: a
+            command: "true"
+        """.write(to: yaml, atomically: true, encoding: .utf8)
+        let submitted = try await Tools.run("titan", ["submit", yaml.path], environment: env)
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        #expect(submitted.stdout.hasPrefix("scheduled nightly (30 2 * * * Europe/Paris); next run "), "\(submitted.stdout)")
+        let listed = try await Tools.run("titan", ["schedules", "--json"], environment: env)
+        #expect(listed.stdout.contains("\"name\" : \"nightly\""))
+        #expect(listed.stdout.contains("\"overlap\" : \"cancel-previous\""))
+        #expect(listed.stdout.contains("\"missed\" : \"run-once\""))
+        let table = try await Tools.run("titan", ["schedules"], environment: env)
+        #expect(table.stdout.contains("Europe/Paris"))
+        let sample = try await Tools.run("titan", ["submit", "\(Self.samples)/cron.yaml"], environment: env)
+        #expect(sample.status == 0, "\(sample.stderr)")
+        #expect(sample.stdout.hasPrefix("scheduled hourly-report (5 * * * * UTC)"), "\(sample.stdout)")
+        let removed = try await Tools.run("titan", ["unschedule", "nightly"], environment: env)
+        #expect(removed.status == 0)
+        let again = try await Tools.run("titan", ["unschedule", "nightly"], environment: env)
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("no schedule 'nightly'"))
+        #expect(await master.terminate() == 0)
     }
 }

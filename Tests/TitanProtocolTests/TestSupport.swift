@@ -60,6 +60,10 @@ enum Fixtures {
     static let dagInfo = DagInfo(id: "dag-7", name: "nightly|ü", state: .failed, submittedAtMs: -3, finishedAtMs: Int64.max,
                                  counts: counts, jobs: [jobInfo, dagJobInfo, pendingInfo])
 
+    static let scheduleInfo = ScheduleInfo(name: "nightly", cron: "@daily", timeZone: "", overlap: "skip", missed: "skip",
+                                           nextFireMs: 1_800_000_000_000, lastFireMs: -1, lastDagId: "dag-9", runs: 7,
+                                           skipped: UInt32.max)
+
     static let messages: [(String, UInt32, Message)] = [
         ("ok", 1, .ok),
         ("error", 2, .error(.notFound, "job 'x|y' not found ✗")),
@@ -119,6 +123,13 @@ enum Fixtures {
         ("dags", 44, .dags([dagInfo, DagInfo(id: "", name: "", state: .running, submittedAtMs: 0, counts: JobCounts())])),
         ("dags empty", 45, .dags([])),
         ("dagEvent", 0, .dagEvent(DagEvent(dagId: "dag-1", state: .completed, counts: counts))),
+        ("schedule", 46, .schedule(ScheduleSpec(name: "nightly|ü", cron: "0 3 * * MON-FRI", timeZone: "Europe/Paris",
+                                                overlap: "cancel-previous", missed: "run-once", dag: dagSpec))),
+        ("listSchedules", 47, .listSchedules),
+        ("unschedule", 48, .unschedule(name: "nightly")),
+        ("scheduled", 49, .scheduled(scheduleInfo)),
+        ("schedules", 50, .schedules([scheduleInfo, ScheduleInfo(name: "", cron: "", timeZone: "", overlap: "", missed: "",
+                                                                 nextFireMs: 0, lastFireMs: 0, lastDagId: "", runs: 0, skipped: 0)])),
     ]
 
     static let samples: [Sample] = messages.map { Sample(name: $0.0, envelope: Envelope(requestId: $0.1, message: $0.2)) }
