@@ -536,13 +536,15 @@ public actor SchedulerActor: LoopBound {
     }
 
     private func dispatch(_ jobId: String, to workerId: String) {
-        guard let job = jobs[jobId], let worker = registry[workerId] else { return }
+        // Only the peer: holding a copy of the whole entry would make the insert below copy the
+        // worker's set of running attempts on every dispatch (quadratic in jobs in flight).
+        guard let job = jobs[jobId], let peer = registry[workerId]?.peer else { return }
         job.info.attempts += 1
         move(job, to: .running)
         job.info.workerId = workerId
         let ref = AttemptRef(jobId: jobId, attempt: job.info.attempts)
         registry[workerId]?.running.insert(ref)
-        worker.peer.push(.dispatch(Dispatch(jobId: jobId, attempt: ref.attempt, spec: job.info.spec)))
+        peer.push(.dispatch(Dispatch(jobId: jobId, attempt: ref.attempt, spec: job.info.spec)))
         publish(job)
     }
 

@@ -8,6 +8,10 @@ import TitanRuntime
 // the client's loop, like the job benchmarks in TitanBenchmarks.swift. Time is submit → the
 // DAG's final (COMPLETED) event seen by the client.
 
+/// The cluster of these benchmarks: 2 workers × 8 slots (all of a 20-wide fan-out in flight).
+private func startCluster() async throws { try await FixtureBox.shared.start(workers: 2, slots: 8) }
+private func stopCluster() async { await FixtureBox.shared.stop() }
+
 /// Submits `dag`, follows it, and returns once the client has seen its final event; throws
 /// unless it COMPLETED.
 func runDag(_ client: TitanClient, _ dag: DagSpec) async throws {
@@ -26,8 +30,6 @@ func registerDagBenchmarks() {
         .init(metrics: [.wallClock, .throughput], warmupIterations: 5,
               maxDuration: .seconds(maxSeconds), maxIterations: maxIterations)
     }
-    let startCluster: BenchmarkSetupHook = { try await FixtureBox.shared.start(workers: 2, slots: 8) }
-    let stopCluster: BenchmarkTeardownHook = { await FixtureBox.shared.stop() }
 
     // (1) 100 independent jobs, all ready at once: as one DAG without edges...
     let hundred = DagShape.independent(100)

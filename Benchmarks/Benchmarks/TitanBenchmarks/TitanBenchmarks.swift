@@ -125,6 +125,12 @@ let benchmarks: @Sendable () -> Void = {
     } teardown: {
         await FixtureBox.shared.stop()
     }
+
+    // DAGs through a real cluster (DagBenchmarks.swift) and the scheduler alone, without sockets
+    // or processes (SchedulerBenchmarks.swift, SchedulerMemoryBenchmark.swift).
+    registerDagBenchmarks()
+    registerSchedulerBenchmarks()
+    registerSchedulerMemoryBenchmark()
 }
 
 /// User + system CPU of this process (master, workers and client; not the jobs), in µs.
