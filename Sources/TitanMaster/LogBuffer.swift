@@ -36,6 +36,9 @@ struct LogBuffer {
         head = 0
     }
 
+    /// Whether the job ever produced output (also after `dropAll`).
+    var everWritten: Bool { bytes > 0 || droppedBytes > 0 }
+
     /// The chunks still held, oldest first.
     var retained: ArraySlice<LogChunk> { chunks[head...] }
 }

@@ -450,7 +450,8 @@ public actor SchedulerActor: LoopBound {
 
     func finish(_ job: JobRecord, state: JobState) {
         move(job, to: state)
-        if job.info.attempts > 0 { logStore?.send(.finished(jobId: job.info.id)) }
+        // Only jobs that printed something have a file to close (no per-job hop otherwise).
+        if job.logs.everWritten { logStore?.send(.finished(jobId: job.info.id)) }
         publish(job)
         job.watchers = [:]
         if !job.info.dagId.isEmpty {
@@ -477,7 +478,7 @@ public actor SchedulerActor: LoopBound {
             let old = finishedOrder.removeFirst()
             if let gone = jobs.removeValue(forKey: old) {
                 finishedLogBytes -= gone.logs.bytes
-                if gone.info.attempts > 0 { logStore?.send(.remove(jobId: old)) }
+                if gone.logs.everWritten { logStore?.send(.remove(jobId: old)) }
             }
         }
         if job.logs.bytes > 0 {
