@@ -21,8 +21,8 @@ struct WorkersCommand: AsyncParsableCommand {
             print("no workers registered")
             return
         }
-        print(Output.table(["ID", "CAPABILITIES", "SLOTS", "PERMANENT", "LAST SEEN", "JOBS"], workers.map { w in
-            [w.id, w.capabilities.joined(separator: ","), "\(w.running)/\(w.slots)", w.permanent ? "yes" : "no",
+        print(Output.table(["ID", "HEALTH", "CAPABILITIES", "SLOTS", "PERMANENT", "LAST SEEN", "JOBS"], workers.map { w in
+            [w.id, w.health, w.capabilities.joined(separator: ","), "\(w.running)/\(w.slots)", w.permanent ? "yes" : "no",
              "\(Output.duration(ms: w.lastSeenAgoMs)) ago", w.runningJobs.joined(separator: ",")]
         }))
     }

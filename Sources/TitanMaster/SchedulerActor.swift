@@ -577,7 +577,8 @@ public actor SchedulerActor: LoopBound {
             WorkerInfo(id: e.registration.workerId, name: e.registration.name,
                        capabilities: e.registration.capabilities, slots: e.registration.slots,
                        running: UInt32(e.running.count), permanent: e.registration.permanent,
-                       lastSeenAgoMs: now - e.lastHeardMs, runningJobs: e.running.map(\.jobId).sorted())
+                       lastSeenAgoMs: now - e.lastHeardMs, runningJobs: e.running.map(\.jobId).sorted(),
+                       health: !e.connected ? "DISCONNECTED" : e.suspect ? "SUSPECT" : "ALIVE")
         }
     }
 

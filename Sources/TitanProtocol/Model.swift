@@ -152,9 +152,12 @@ public struct WorkerInfo: Sendable, Equatable, Encodable {
     public var lastSeenAgoMs: Int64
     /// Jobs it is running now.
     public var runningJobs: [String]
+    /// `ALIVE`; `SUSPECT` (missed heartbeats: no new work); `DISCONNECTED` (its attempts wait
+    /// for it to come back until it is declared dead).
+    public var health: String
 
     public init(id: String, name: String, capabilities: [String], slots: UInt32, running: UInt32,
-                permanent: Bool, lastSeenAgoMs: Int64, runningJobs: [String]) {
+                permanent: Bool, lastSeenAgoMs: Int64, runningJobs: [String], health: String = "ALIVE") {
         self.id = id
         self.name = name
         self.capabilities = capabilities
@@ -163,6 +166,7 @@ public struct WorkerInfo: Sendable, Equatable, Encodable {
         self.permanent = permanent
         self.lastSeenAgoMs = lastSeenAgoMs
         self.runningJobs = runningJobs
+        self.health = health
     }
 }
 

@@ -85,7 +85,7 @@
 ///                    submittedAtMs i64, result JobResult?, pendingReason string, notBeforeMs i64,
 ///                    dagId string, parents [string]
 ///     WorkerInfo     id string, name string, capabilities [string], slots u32, running u32,
-///                    permanent bool, lastSeenAgoMs i64, runningJobs [string]
+///                    permanent bool, lastSeenAgoMs i64, runningJobs [string], health string
 ///     JobEvent       jobId string, state u8, attempt u32, workerId string, result JobResult?
 ///     LogChunk       stream u8, bytes
 ///
@@ -522,6 +522,7 @@ extension BinaryWriter {
         writeBool(worker.permanent)
         writeI64(worker.lastSeenAgoMs)
         writeStringArray(worker.runningJobs)
+        writeString(worker.health)
     }
 }
 
@@ -539,7 +540,7 @@ enum MinimumSize {
     static let dagJobSpec = 4 + jobSpec + 4 + 1
     static let dagInfo = 4 + 4 + 1 + 8 + 8 + 6 * 4 + 4
     static let scheduleInfo = 5 * 4 + 8 + 8 + 4 + 4 + 4
-    static let workerInfo = 4 + 4 + 4 + 4 + 4 + 1 + 8 + 4
+    static let workerInfo = 4 + 4 + 4 + 4 + 4 + 1 + 8 + 4 + 4
     static let logChunk = 1 + 4
 }
 
@@ -820,6 +821,7 @@ extension BinaryReader {
         let lastSeenAgoMs = try readI64(p() + "lastSeenAgoMs")
         let runningJobs = try readStringArray(p() + "runningJobs")
         return WorkerInfo(id: id, name: name, capabilities: capabilities, slots: slots, running: running,
-                          permanent: permanent, lastSeenAgoMs: lastSeenAgoMs, runningJobs: runningJobs)
+                          permanent: permanent, lastSeenAgoMs: lastSeenAgoMs, runningJobs: runningJobs,
+                          health: try readString(p() + "health"))
     }
 }

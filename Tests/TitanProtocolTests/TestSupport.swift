@@ -45,7 +45,7 @@ enum Fixtures {
     static let pendingInfo = JobInfo(id: "", spec: minimalSpec, state: .pending, pendingReason: "needs GPU | none free",
                                      notBeforeMs: 1_700_000_000_000)
     static let worker = WorkerInfo(id: "w1", name: "node-ü", capabilities: ["GPU", "big|mem"], slots: 8, running: 3,
-                                   permanent: true, lastSeenAgoMs: 1234, runningJobs: ["j1", "j2", ""])
+                                   permanent: true, lastSeenAgoMs: 1234, runningJobs: ["j1", "j2", ""], health: "SUSPECT|ü")
     static let emptyWorker = WorkerInfo(id: "", name: "", capabilities: [], slots: 0, running: 0,
                                         permanent: false, lastSeenAgoMs: -1, runningJobs: [])
 
