@@ -16,13 +16,9 @@ struct JobsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let jobs = try await withClient(client) { try await $0.jobs(limit: limit) }
-        if json {
-            print(try Output.json(jobs))
-            return
-        }
-        print(Output.table(["ID", "STATE", "WORKER", "RESULT", "COMMAND"], jobs.map { j in
+        try Output.list(jobs, json: json, empty: "no jobs", header: ["ID", "STATE", "WORKER", "RESULT", "COMMAND"]) { j in
             [j.id, j.state.description, j.workerId.isEmpty ? "-" : j.workerId,
              j.state == .pending ? j.pendingReason : Output.outcome(j.result), Output.command(j.spec)]
-        }))
+        }
     }
 }

@@ -57,6 +57,18 @@ enum Output {
         }.joined(separator: " ")
     }
 
+    /// Prints `items` as JSON, as `empty` when there are none, or as a table of `row`s.
+    static func list<T: Encodable>(_ items: [T], json: Bool, empty: String, header: [String],
+                                   row: (T) -> [String]) throws {
+        if json {
+            print(try Output.json(items))
+        } else if items.isEmpty {
+            print(empty)
+        } else {
+            print(table(header, items.map(row)))
+        }
+    }
+
     /// Writes bytes to stdout or stderr as they are.
     static func write(_ bytes: [UInt8], to stream: OutputChannel) {
         let handle = stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError

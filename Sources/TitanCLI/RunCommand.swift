@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import TitanClient
 import TitanProtocol
@@ -110,7 +109,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let code: Int32 = try await withClient(client) { client in
             let (id, updates) = try await client.submitAndFollow(spec)
-            let interrupt = cancelOnInterrupt(client: client, jobId: id)
+            let interrupt = Interrupt.onCtrlC { try? await client.cancel(id) }
             defer { interrupt.cancel() }
             var final: JobEvent?
             for await update in updates {
@@ -155,14 +154,4 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 
-    /// Ctrl-C cancels the job; the stream then ends with its CANCELLED event.
-    private func cancelOnInterrupt(client: TitanClient, jobId: String) -> any DispatchSourceSignal {
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler {
-            Task { try? await client.cancel(jobId) }
-        }
-        source.resume()
-        return source
-    }
 }

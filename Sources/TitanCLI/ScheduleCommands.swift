@@ -13,20 +13,13 @@ struct SchedulesCommand: AsyncParsableCommand {
 
     func run() async throws {
         let schedules = try await withClient(client) { try await $0.schedules() }
-        if json {
-            print(try Output.json(schedules))
-            return
-        }
-        if schedules.isEmpty {
-            print("no schedules")
-            return
-        }
-        print(Output.table(["NAME", "CRON", "ZONE", "NEXT", "LAST", "LAST DAG", "RUNS", "SKIPPED", "OVERLAP"], schedules.map { s in
+        try Output.list(schedules, json: json, empty: "no schedules",
+                        header: ["NAME", "CRON", "ZONE", "NEXT", "LAST", "LAST DAG", "RUNS", "SKIPPED", "OVERLAP"]) { s in
             [s.name, s.cron, s.timeZone.isEmpty ? "UTC" : s.timeZone,
              s.nextFireMs > 0 ? Output.timestamp(ms: s.nextFireMs) : "never",
              s.lastFireMs > 0 ? Output.timestamp(ms: s.lastFireMs) : "-", s.lastDagId.isEmpty ? "-" : s.lastDagId,
              "\(s.runs)", "\(s.skipped)", s.overlap]
-        }))
+        }
     }
 }
 

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import TitanClient
 import TitanPipeline
@@ -59,7 +58,7 @@ struct SubmitCommand: AsyncParsableCommand {
         let info: DagInfo = try await withClient(client) { client in
             let (dagId, _, updates) = try await client.submitDagAndFollow(pipeline.dag)
             if !json { FileHandle.standardError.write(Data("submitted \(dagId) (\(pipeline.dag.jobs.count) jobs)\n".utf8)) }
-            let interrupt = cancelOnInterrupt(client: client, dagId: dagId)
+            let interrupt = Interrupt.onCtrlC { try? await client.cancel(dagId) }
             defer { interrupt.cancel() }
             var final = false
             for await update in updates {
@@ -100,65 +99,4 @@ struct SubmitCommand: AsyncParsableCommand {
         return line
     }
 
-    /// Ctrl-C cancels the DAG; the stream then ends with its CANCELLED event.
-    private func cancelOnInterrupt(client: TitanClient, dagId: String) -> any DispatchSourceSignal {
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { Task { try? await client.cancel(dagId) } }
-        source.resume()
-        return source
-    }
-}
-
-/// `titan dags`: recent DAGs, newest first.
-struct DagsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "dags", abstract: "List recent DAGs.")
-
-    @OptionGroup var client: ClientOptions
-
-    @Option(help: "How many (default 20).")
-    var limit: UInt32 = 20
-
-    @Flag(help: "Print JSON.")
-    var json = false
-
-    func run() async throws {
-        let dags = try await withClient(client) { try await $0.dags(limit: limit) }
-        if json {
-            print(try Output.json(dags))
-            return
-        }
-        if dags.isEmpty {
-            print("no DAGs")
-            return
-        }
-        print(Output.table(["ID", "NAME", "STATE", "DONE", "FAILED", "SKIPPED", "SUBMITTED"], dags.map { d in
-            [d.id, d.name, d.state.description, "\(d.counts.completed)/\(d.counts.total)", "\(d.counts.failed)",
-             "\(d.counts.skipped)", Output.timestamp(ms: d.submittedAtMs)]
-        }))
-    }
-}
-
-/// Human rendering of one DAG and its jobs.
-enum DagView {
-    static func render(_ info: DagInfo) -> String {
-        var lines = [
-            "dag        \(info.id)\(info.name.isEmpty ? "" : " (\(info.name))")",
-            "state      \(info.state)",
-            "jobs       \(info.counts.completed)/\(info.counts.total) completed"
-                + (info.counts.failed > 0 ? ", \(info.counts.failed) failed" : "")
-                + (info.counts.skipped > 0 ? ", \(info.counts.skipped) skipped" : "")
-                + (info.counts.cancelled > 0 ? ", \(info.counts.cancelled) cancelled" : ""),
-            "submitted  \(Output.timestamp(ms: info.submittedAtMs))",
-        ]
-        if info.finishedAtMs > 0 { lines.append("took       \(Output.duration(ms: info.finishedAtMs - info.submittedAtMs))") }
-        guard !info.jobs.isEmpty else { return lines.joined(separator: "\n") }
-        lines.append("")
-        lines.append(Output.table(["JOB", "STATE", "ATTEMPTS", "WORKER", "RESULT"], info.jobs.map { j in
-            let name = j.id.hasPrefix(info.id + "/") ? String(j.id.dropFirst(info.id.count + 1)) : j.id
-            let detail = j.state == .pending ? j.pendingReason : j.state == .skipped ? "upstream failed" : Output.outcome(j.result)
-            return [name, j.state.description, "\(j.attempts)", j.workerId.isEmpty ? "-" : j.workerId, detail]
-        }))
-        return lines.joined(separator: "\n")
-    }
 }

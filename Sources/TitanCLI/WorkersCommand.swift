@@ -13,17 +13,10 @@ struct WorkersCommand: AsyncParsableCommand {
 
     func run() async throws {
         let workers = try await withClient(client) { try await $0.workers() }
-        if json {
-            print(try Output.json(workers))
-            return
-        }
-        if workers.isEmpty {
-            print("no workers registered")
-            return
-        }
-        print(Output.table(["ID", "HEALTH", "CAPABILITIES", "SLOTS", "PERMANENT", "LAST SEEN", "JOBS"], workers.map { w in
+        try Output.list(workers, json: json, empty: "no workers registered",
+                        header: ["ID", "HEALTH", "CAPABILITIES", "SLOTS", "PERMANENT", "LAST SEEN", "JOBS"]) { w in
             [w.id, w.health, w.capabilities.joined(separator: ","), "\(w.running)/\(w.slots)", w.permanent ? "yes" : "no",
              "\(Output.duration(ms: w.lastSeenAgoMs)) ago", w.runningJobs.joined(separator: ",")]
-        }))
+        }
     }
 }
