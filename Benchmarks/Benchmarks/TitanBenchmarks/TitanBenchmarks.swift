@@ -121,7 +121,7 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.measurement(.custom("process CPU µs per job", polarity: .prefersSmaller), Int(cpu / 1_000))
         benchmark.measurement(.custom("master+worker CPU µs per job", polarity: .prefersSmaller), Int(nodes / 1_000_000))
     } setup: {
-        try await FixtureBox.shared.start(workers: 2, slots: 4)
+        try await FixtureBox.shared.start(workers: 2, slots: 8)
     } teardown: {
         await FixtureBox.shared.stop()
     }
