@@ -56,7 +56,7 @@ struct TitanNodeCommand: AsyncParsableCommand {
     @Flag(help: "Worker: never retired by the scaler.")
     var permanent = false
 
-    @Option(help: "Worker: id kept across reconnects (default host-pid-random).")
+    @Option(help: "Worker: id kept across reconnects (default host-pid-random). A stable id (or --data-dir) lets a restarted worker kill jobs a crashed one left.")
     var id: String?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")

@@ -62,6 +62,9 @@ public actor WorkerNode: LoopBound {
     /// Finished attempts not yet acknowledged by the master, oldest first.
     private var unacked: [(AttemptRef, JobResult)] = []
     private var stopping = false
+    /// Job process groups alive now (pid → start time), mirrored to disk.
+    private var processGroups: [Int32: UInt64] = [:]
+    private let pidRegistry: PidRegistry
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
     private var registeredWaiters: [CheckedContinuation<Void, Never>] = []
     private static let maxPartialLine = 64 * 1024
@@ -74,6 +77,7 @@ public actor WorkerNode: LoopBound {
         }
         try? FileManager.default.createDirectory(atPath: config.workDirectory, withIntermediateDirectories: true)
         self.config = config
+        pidRegistry = PidRegistry(path: config.workDirectory + "/running.pids")
         self.logger = logger
         var env = ProcessInfo.processInfo.environment
         env["TITAN_MASTER"] = "\(config.masterHost):\(config.masterPort)"
@@ -85,6 +89,9 @@ public actor WorkerNode: LoopBound {
 
     /// Starts connecting; returns at once. Use ``waitRegistered()`` to wait for the master.
     public func start() {
+        // A previous run of this worker (same work directory) that crashed may have left jobs
+        // running: their process groups die before we take new work.
+        _ = PidRegistry.killLeftovers(at: config.workDirectory + "/running.pids", logger: logger)
         reconnectTimer = LoopTimer(loop: eventLoop)
         heartbeatTimer = LoopTimer(loop: eventLoop)
         connect()
@@ -242,6 +249,11 @@ public actor WorkerNode: LoopBound {
                 onOutput: { [self] fd, bytes in self.assumeIsolated { $0.output(ref, fd, bytes) } },
                 onExit: { [self] exit in self.assumeIsolated { $0.exited(ref, exit) } })
             running[ref] = Running(process: process, startedAtMs: started)
+            // Read now: the child is not reaped yet, so its pid cannot have been reused.
+            if let startTime = PidRegistry.startTime(of: process.pid) {
+                processGroups[process.pid] = startTime
+                pidRegistry.record(processGroups)
+            }
             send(.jobStarted(ref, pid: process.pid, startedAtMs: started))
             if spec.timeoutMs > 0 {
                 let timer = LoopTimer(loop: eventLoop)
@@ -284,6 +296,9 @@ public actor WorkerNode: LoopBound {
         job.killTimer?.assumeIsolated { $0.close() }
         job.timeoutTimer?.assumeIsolated { $0.close() }
         running[ref] = nil
+        if let pid = job.process?.pid, processGroups.removeValue(forKey: pid) != nil {
+            pidRegistry.record(processGroups)
+        }
         complete(ref, JobResult(exitCode: exit.exitCode, signal: exit.signal, startedAtMs: job.startedAtMs,
                                 finishedAtMs: Time.wallMs(), timedOut: job.timedOut))
         if stopping { finishStopIfDone() }
@@ -345,6 +360,7 @@ public actor WorkerNode: LoopBound {
         heartbeatTimer?.assumeIsolated { $0.close() }
         reconnectTimer = nil
         heartbeatTimer = nil
+        pidRegistry.stop()
         let waiters = stopWaiters
         stopWaiters = []
         for w in waiters { w.resume() }

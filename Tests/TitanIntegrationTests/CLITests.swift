@@ -97,6 +97,37 @@ import TitanProtocol
         #expect(badEnv.stderr.contains("NAME=VALUE"))
     }
 
+    @Test func aWorkerRestartedAfterACrashKillsTheJobsItsPredecessorLeft() async throws {
+        let master = try await NodeProcess(["--role", "master", "--port", "0"])
+        let port = try #require(master.port)
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("titan-crash-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let worker = try await NodeProcess(["--role", "worker", "--master", "127.0.0.1:\(port)", "--id", "crashy",
+                                            "--data-dir", work])
+        let client = try await TitanClient.connect(to: "127.0.0.1:\(port)")
+        let (_, updates) = try await client.submitAndFollow(JobSpec(command: ["sh", "-c", "echo pid=$$; exec sleep 300"]))
+        var pid: Int32?
+        for await update in updates {
+            if case .output(_, let bytes) = update, let text = Optional(String(decoding: bytes, as: UTF8.self)),
+               let r = text.range(of: "pid=") {
+                pid = Int32(text[r.upperBound...].prefix { $0.isNumber })
+                break
+            }
+        }
+        let jobPid = try #require(pid)
+        // The registry reaches the disk off the loop: wait until it lists the job.
+        try await waitUntil { (try? String(contentsOfFile: work + "/running.pids", encoding: .utf8))?.contains("\(jobPid) ") == true }
+        worker.signal(SIGKILL)
+        _ = await worker.waitExit()
+        #expect(processIsAlive(jobPid))  // orphaned: nobody killed it
+        let successor = try await NodeProcess(["--role", "worker", "--master", "127.0.0.1:\(port)", "--id", "crashy",
+                                               "--data-dir", work])
+        try await waitUntil { !processIsAlive(jobPid) }
+        await client.close()
+        #expect(await successor.terminate() == 0)
+        #expect(await master.terminate() == 0)
+    }
+
     @Test func aFrozenWorkerIsDeclaredDeadAndItsJobRunsElsewhere() async throws {
         let master = try await NodeProcess(["--role", "master", "--port", "0", "--suspect-after-ms", "200",
                                             "--dead-after-ms", "400", "--heartbeat-ms", "50"])

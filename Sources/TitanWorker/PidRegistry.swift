@@ -1,0 +1,70 @@
+import Foundation
+import Logging
+
+/// The process groups a worker's jobs run in, kept on disk so that a worker started after a crash
+/// (of the worker, not its jobs) kills the leftovers of the one before.
+///
+/// Each entry is a pid with its start time (`/proc/PID/stat` field 22, clock ticks since boot):
+/// a pid reused by an unrelated process has another start time and is never signalled. The file
+/// is rewritten whole (write to a temporary file, rename) off the loop thread, by one task fed
+/// through an `AsyncStream`, so the loop never waits on the disk and writes stay in order.
+final class PidRegistry: Sendable {
+    private let path: String
+    private let updates: AsyncStream<[Int32: UInt64]>.Continuation
+
+    init(path: String) {
+        self.path = path
+        let (stream, continuation) = AsyncStream<[Int32: UInt64]>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        updates = continuation
+        Task.detached(priority: .utility) {
+            // Only the newest state matters: older ones still queued are dropped.
+            for await entries in stream { Self.write(entries, to: path) }
+        }
+    }
+
+    /// Records the current set of process groups (pid → start time).
+    func record(_ entries: [Int32: UInt64]) {
+        updates.yield(entries)
+    }
+
+    func stop() {
+        updates.finish()
+    }
+
+    /// The start time of `pid` (clock ticks since boot), or nil if it does not exist.
+    static func startTime(of pid: Int32) -> UInt64? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        // Fields after the command name (which may contain spaces): state is field 3, so the
+        // start time (field 22) is the 20th after ")".
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 19 else { return nil }
+        return UInt64(fields[19])
+    }
+
+    /// Kills (SIGKILL to the process group) every recorded process still alive with the same
+    /// start time, then forgets the file. Returns the pids killed. Runs once at worker start.
+    static func killLeftovers(at path: String, logger: Logger) -> [Int32] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        var killed: [Int32] = []
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, let pid = Int32(parts[0]), pid > 1, let recorded = UInt64(parts[1]) else { continue }
+            guard startTime(of: pid) == recorded else { continue }  // gone, or the pid was reused
+            if kill(-pid, SIGKILL) == 0 || kill(pid, SIGKILL) == 0 { killed.append(pid) }
+        }
+        try? FileManager.default.removeItem(atPath: path)
+        if !killed.isEmpty {
+            logger.warning("killed \(killed.count) job process group(s) left by a previous run of this worker",
+                           metadata: ["pids": "\(killed.map(String.init).joined(separator: ","))"])
+        }
+        return killed
+    }
+
+    private static func write(_ entries: [Int32: UInt64], to path: String) {
+        let text = entries.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined()
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8)) else { return }
+        _ = rename(temporary, path)
+    }
+}
