@@ -35,8 +35,9 @@ final class LogStore: Sendable {
         }
         let (stream, continuation) = AsyncStream<Command>.makeStream()
         commands = continuation
-        let writer = Writer(directory: directory, logger: logger)
         Task.detached(priority: .utility) {
+            // Created inside the task that owns it: never shared, so it needs no Sendable.
+            let writer = Writer(directory: directory, logger: logger)
             for await command in stream { writer.apply(command) }
         }
     }
@@ -68,8 +69,7 @@ final class LogStore: Sendable {
     }
 
     /// The single consumer of the command stream; touched only by the writer task.
-    private final class Writer: @unchecked Sendable {
-        // @unchecked: used by exactly one task (the stream's consumer), never concurrently.
+    private final class Writer {
         let directory: String
         let logger: Logger
         var open: [String: FileHandle] = [:]
