@@ -357,6 +357,20 @@ public actor SchedulerActor: LoopBound {
             ])
             if entry.connected { entry.peer.close() }
             for ref in entry.running { requeueIfCurrent(ref) }
+            failJobsPinned(to: id)
+        }
+    }
+
+    /// Jobs that must run on a worker that died (hard affinity: they read files their parent left
+    /// there) can never run: fail them, naming why, rather than wait forever.
+    private func failJobsPinned(to workerId: String) {
+        let pin = Placement.pinTag(workerId)
+        let stranded = jobs.values.filter { $0.info.state == .pending && $0.requirements.contains(pin) }
+        for job in stranded {
+            queue.remove(jobId: job.info.id, requirements: job.requirements)
+            job.info.result = JobResult(error: "worker \(workerId) died, and this job must run there "
+                                        + "(hard affinity: it reads its parent's files)")
+            finish(job, state: .failed)
         }
     }
 

@@ -137,6 +137,33 @@ import TitanRuntime
         #expect(await cluster.stop() == 0)
     }
 
+    @Test func aHardAffinityChildFailsWhenItsWorkerDies() async throws {
+        var masterConfig = MasterConfig.loopbackAnyPort
+        masterConfig.suspectAfterMs = 100
+        masterConfig.deadAfterMs = 200
+        var a = WorkerConfig()
+        a.workerId = "a"
+        a.capabilities = ["A"]
+        var b = WorkerConfig()
+        b.workerId = "b"
+        let cluster = try await EmbeddedCluster.start(master: masterConfig, workers: [a, b])
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        let (dagId, _) = try await client.submitDag(DagSpec(name: "pinned", jobs: [
+            DagJobSpec(id: "parent", spec: JobSpec(command: ["true"], requirements: ["A"])),
+            // Still waiting out its delay when "a" goes away.
+            DagJobSpec(id: "child", spec: JobSpec(command: ["true"], delayMs: 60_000), dependsOn: ["parent"], affinity: .hard),
+            DagJobSpec(id: "after", spec: JobSpec(command: ["true"]), dependsOn: ["child"]),
+        ]))
+        try await waitUntil { try await client.status("\(dagId)/parent").state == .completed }
+        await cluster.workers[0].stop()
+        let info = try await client.waitDag(dagId)
+        #expect(info.state == .failed)
+        #expect(info.jobs.map(\.state) == [.completed, .failed, .skipped])
+        #expect(info.jobs[1].result?.error?.contains("worker a died") == true)
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+
     @Test func aChildWaitsForAParentThatSucceedsOnRetry() async throws {
         let cluster = try await EmbeddedCluster.start(workers: 1)
         let client = try await TitanClient.connect(to: cluster.masterAddress)
