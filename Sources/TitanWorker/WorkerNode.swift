@@ -24,6 +24,8 @@ public struct WorkerConfig: Sendable {
     public var reconnect = Backoff(initialMs: 100, maxMs: 5_000)
     /// SIGTERM first, SIGKILL this long after (stop, cancel).
     public var killGraceMs: UInt64 = 2_000
+    /// DAG directories untouched this long are removed (checked at start, then hourly).
+    public var dagDirectoryRetentionSeconds: Double = 7 * 86_400
 
     public init() {}
 
@@ -57,6 +59,7 @@ public actor WorkerNode: LoopBound {
     private var masterId = ""
     private var reconnectAttempt = 0
     private var reconnectTimer: LoopTimer?
+    private var cleanupTimer: LoopTimer?
     private var heartbeatTimer: LoopTimer?
     private var running: [AttemptRef: Running] = [:]
     /// Finished attempts not yet acknowledged by the master, oldest first.
@@ -93,6 +96,19 @@ public actor WorkerNode: LoopBound {
         // running: their process groups die before we take new work.
         _ = PidRegistry.killLeftovers(at: config.workDirectory + "/running.pids", logger: logger)
         reconnectTimer = LoopTimer(loop: eventLoop)
+        let cleanup = LoopTimer(loop: eventLoop)
+        cleanupTimer = cleanup
+        let directory = config.workDirectory + "/dags"
+        let retention = config.dagDirectoryRetentionSeconds
+        let logger = logger
+        cleanup.assumeIsolated { t in
+            t.start(afterMs: 0, repeatMs: 3_600_000) {
+                // Off the loop: walking and deleting directories is disk work.
+                Task.detached(priority: .background) {
+                    DagDirectories.removeStale(in: directory, olderThanSeconds: retention, logger: logger)
+                }
+            }
+        }
         heartbeatTimer = LoopTimer(loop: eventLoop)
         connect()
     }
@@ -358,8 +374,10 @@ public actor WorkerNode: LoopBound {
         }
         reconnectTimer?.assumeIsolated { $0.close() }
         heartbeatTimer?.assumeIsolated { $0.close() }
+        cleanupTimer?.assumeIsolated { $0.close() }
         reconnectTimer = nil
         heartbeatTimer = nil
+        cleanupTimer = nil
         pidRegistry.stop()
         let waiters = stopWaiters
         stopWaiters = []

@@ -53,3 +53,25 @@ import TitanRuntime
         #expect(await masterLoop.shutdown() == 0)
     }
 }
+
+@Suite struct WorkerHousekeepingTests {
+    @Test func staleDagDirectoriesAreRemovedAtStartAndFreshOnesKept() async throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("titan-housekeeping-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let fm = FileManager.default
+        for name in ["old", "fresh"] {
+            try fm.createDirectory(atPath: "\(work)/dags/\(name)", withIntermediateDirectories: true)
+        }
+        try fm.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -8 * 86_400)], ofItemAtPath: "\(work)/dags/old")
+        let loop = EventLoop(name: "worker")
+        var config = WorkerConfig()
+        config.masterPort = 1  // nobody there: the worker keeps retrying, which is fine here
+        config.workDirectory = work
+        let worker = WorkerNode(loop: loop, config: config, logger: EmbeddedCluster.defaultLogger)
+        await worker.start()
+        try await waitUntil { !fm.fileExists(atPath: "\(work)/dags/old") }
+        #expect(fm.fileExists(atPath: "\(work)/dags/fresh"))
+        await worker.stop()
+        #expect(await loop.shutdown() == 0)
+    }
+}
