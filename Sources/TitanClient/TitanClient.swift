@@ -9,6 +9,8 @@ public enum TitanClientError: Error, Sendable, CustomStringConvertible, Equatabl
     case server(ErrorCode, String)
     case unexpectedReply(expected: String, got: String)
     case invalidAddress(String)
+    /// The request would not fit in one frame (a DAG of very many or very large jobs).
+    case requestTooLarge(bytes: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -17,6 +19,8 @@ public enum TitanClientError: Error, Sendable, CustomStringConvertible, Equatabl
         case .server(_, let message): message
         case .unexpectedReply(let expected, let got): "unexpected reply from master: expected \(expected), got \(got)"
         case .invalidAddress(let text): "invalid master address '\(text)': expected HOST:PORT"
+        case .requestTooLarge(let bytes, let limit):
+            "request too large: \(bytes) bytes encoded, a frame holds at most \(limit); split the DAG"
         }
     }
 }
@@ -196,12 +200,26 @@ public actor TitanClient: LoopBound {
         if closed { throw TitanClientError.connectionClosed }
         let id = nextRequestId
         nextRequestId = nextRequestId == UInt32.max ? 1 : nextRequestId + 1
+        let envelope = Envelope(requestId: id, message: message)
+        // Only DAGs and schedules can outgrow a frame: check those before anything is sent (the
+        // master would drop the connection); everything else is encoded straight into the socket.
+        var encoded: [UInt8]?
+        switch message {
+        case .submitDag, .schedule:
+            let bytes = NativeCodec.encode(envelope)
+            let limit = TitanProto.headerSize + TitanProto.defaultMaxPayload
+            if bytes.count > limit { throw TitanClientError.requestTooLarge(bytes: bytes.count, limit: limit) }
+            encoded = bytes
+        default:
+            break
+        }
         if let follower { pendingFollows[id] = follower }
         if let dagFollower { pendingDagFollows[id] = dagFollower }
         return try await withCheckedThrowingContinuation { c in
             pending[id] = c
-            let envelope = Envelope(requestId: id, message: message)
-            connection.assumeIsolated { conn in conn.send { NativeCodec.encode(envelope, into: &$0) } }
+            connection.assumeIsolated { conn in
+                if let encoded { conn.send(encoded) } else { conn.send { NativeCodec.encode(envelope, into: &$0) } }
+            }
         }
     }
 

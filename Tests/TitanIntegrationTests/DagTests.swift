@@ -121,6 +121,24 @@ import TitanRuntime
         #expect(await cluster.stop() == 0)
     }
 
+    @Test func aDagTooLargeForOneFrameIsRefusedBeforeSending() async throws {
+        let cluster = try await EmbeddedCluster.start(workers: 0)
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        let big = String(repeating: "x", count: 1 << 20)
+        let jobs = (0..<20).map { DagJobSpec(id: "j\($0)", spec: JobSpec(command: ["echo", big])) }
+        do {
+            _ = try await client.submitDag(DagSpec(name: "huge", jobs: jobs))
+            Issue.record("a 20 MiB DAG was sent")
+        } catch let TitanClientError.requestTooLarge(bytes, limit) {
+            #expect(bytes > limit)
+        }
+        // The connection is still good.
+        try await client.ping()
+        #expect(try await client.dags().isEmpty)
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+
     @Test func hardAffinityKeepsAChildOnItsParentsWorker() async throws {
         let cluster = try await EmbeddedCluster.start(workers: 3)
         let client = try await TitanClient.connect(to: cluster.masterAddress)
