@@ -91,6 +91,8 @@ struct TitanNodeCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "titan.\(role.rawValue)")
         let loop = EventLoop(name: "titan-\(role.rawValue)")
+        // Before anything starts: a signal during start-up must still shut down cleanly.
+        let termination = await Termination.install(on: loop)
         let stop: @Sendable () async -> Void
         switch role {
         case .master:
@@ -107,8 +109,9 @@ struct TitanNodeCommand: AsyncParsableCommand {
             do {
                 node = try await MasterNode.start(config: config, loop: loop, logger: logger)
             } catch {
+                await termination.close()
                 await loop.shutdown()
-                throw ValidationError("cannot start master: \(error)")
+                throw NodeError(message: "cannot start master: \(error)")
             }
             announce("titan master listening on \(bind):\(node.port)")
             stop = { await node.stop() }
@@ -136,7 +139,7 @@ struct TitanNodeCommand: AsyncParsableCommand {
             announce("titan worker \(config.workerId) [\(config.capabilities.joined(separator: ","))] -> \(address)")
             stop = { await node.stop() }
         }
-        let signal = await waitForTermination(loop: loop)
+        let signal = await termination.wait()
         logger.info("received signal \(signal); shutting down")
         await stop()
         let rc = await loop.shutdown()
@@ -152,43 +155,74 @@ struct TitanNodeCommand: AsyncParsableCommand {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw ValidationError("--data-dir: cannot create '\(path)': \(error.localizedDescription)")
+            throw NodeError(message: "--data-dir: cannot create '\(path)': \(error.localizedDescription)")
         }
-        guard access(path, W_OK) == 0 else { throw ValidationError("--data-dir: '\(path)' is not writable") }
+        guard access(path, W_OK) == 0 else { throw NodeError(message: "--data-dir: '\(path)' is not writable") }
+    }
+}
+
+/// SIGINT and SIGTERM watched on the loop from the moment it is created, so a signal that
+/// arrives while the node is still starting is not lost (nor fatal): `wait()` returns it.
+private final class Termination: Sendable {
+    private struct State {
+        var signal: Int32?
+        var waiter: CheckedContinuation<Int32, Never>?
+        var watchers: [SignalWatcher] = []
     }
 
-    /// Waits for SIGINT or SIGTERM on the loop; returns the signal.
-    private func waitForTermination(loop: EventLoop) async -> Int32 {
-        await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
+    private let state = Mutex(State())
+
+    /// Installs the watchers; returns once they are in place.
+    static func install(on loop: EventLoop) async -> Termination {
+        let termination = Termination()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             loop.execute {
-                let fired = Fired()
-                var watchers: [SignalWatcher] = []
-                for sig in [SIGINT, SIGTERM] {
-                    watchers.append(SignalWatcher(loop: loop, signal: sig) { signum in
-                        guard fired.fire() else { return }
-                        for w in fired.watchers { w.assumeIsolated { $0.close() } }
-                        c.resume(returning: signum)
-                    })
+                let watchers = [SIGINT, SIGTERM].map { sig in
+                    SignalWatcher(loop: loop, signal: sig) { signum in termination.fired(signum) }
                 }
-                fired.watchers = watchers
+                termination.state.withLock { $0.watchers = watchers }
+                c.resume()
             }
+        }
+        return termination
+    }
+
+    /// Loop thread: the first signal wins; the watchers close.
+    private func fired(_ signum: Int32) {
+        let (waiter, watchers): (CheckedContinuation<Int32, Never>?, [SignalWatcher]) = state.withLock { s in
+            guard s.signal == nil else { return (nil, []) }
+            s.signal = signum
+            defer { s.waiter = nil; s.watchers = [] }
+            return (s.waiter, s.watchers)
+        }
+        for watcher in watchers { watcher.assumeIsolated { $0.close() } }
+        waiter?.resume(returning: signum)
+    }
+
+    /// Closes the watchers without a signal (start-up failed).
+    func close() async {
+        let watchers = state.withLock { s -> [SignalWatcher] in
+            defer { s.watchers = [] }
+            return s.watchers
+        }
+        for watcher in watchers { await watcher.close() }
+    }
+
+    /// The signal that ended the node (waits for one).
+    func wait() async -> Int32 {
+        await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
+            let early = state.withLock { s -> Int32? in
+                if let signal = s.signal { return signal }
+                s.waiter = c
+                return nil
+            }
+            if let early { c.resume(returning: early) }
         }
     }
 }
 
-/// Fires once; holds the watchers to close. Touched only on the loop thread.
-private final class Fired: Sendable {
-    private let state = Mutex<(fired: Bool, watchers: [SignalWatcher])>((false, []))
-
-    var watchers: [SignalWatcher] {
-        get { state.withLock { $0.watchers } }
-        set { state.withLock { $0.watchers = newValue } }
-    }
-
-    func fire() -> Bool {
-        state.withLock { s in
-            defer { s.fired = true }
-            return !s.fired
-        }
-    }
+/// A failure at run time (not a usage error): printed as `Error: message`, exit status 1.
+struct NodeError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
 }
