@@ -7,7 +7,9 @@ import Logging
 /// Each entry is a pid with its start time (`/proc/PID/stat` field 22, clock ticks since boot):
 /// a pid reused by an unrelated process has another start time and is never signalled. The file
 /// is rewritten whole (write to a temporary file, rename) off the loop thread, by one task fed
-/// through an `AsyncStream`, so the loop never waits on the disk and writes stay in order.
+/// through an `AsyncStream` that keeps only the newest state, at most every 50 ms: the loop never
+/// waits on the disk, and a burst of spawns costs a few writes, not one each. (A worker that
+/// crashes within 50 ms of a spawn can leave that one job behind.)
 final class PidRegistry: Sendable {
     private let path: String
     private let updates: AsyncStream<[Int32: UInt64]>.Continuation
@@ -18,7 +20,10 @@ final class PidRegistry: Sendable {
         updates = continuation
         Task.detached(priority: .utility) {
             // Only the newest state matters: older ones still queued are dropped.
-            for await entries in stream { Self.write(entries, to: path) }
+            for await entries in stream {
+                Self.write(entries, to: path)
+                try? await Task.sleep(for: .milliseconds(50))
+            }
         }
     }
 
@@ -31,15 +36,36 @@ final class PidRegistry: Sendable {
         updates.finish()
     }
 
-    /// The start time of `pid` (clock ticks since boot), or nil if it does not exist.
+    /// The start time of `pid` (clock ticks since boot), or nil if it does not exist. Called on
+    /// the loop for every spawn, so it reads with plain syscalls into a stack-sized buffer.
     static func startTime(of pid: Int32) -> UInt64? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        // Fields after the command name (which may contain spaces): state is field 3, so the
-        // start time (field 22) is the 20th after ")".
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 19 else { return nil }
-        return UInt64(fields[19])
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0, let close = buffer[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        // Fields after the command name (which may contain spaces and parentheses): state is
+        // field 3, so the start time (field 22) is the 20th after the last ")".
+        var field = 0
+        var value: UInt64 = 0
+        var inField = false
+        for byte in buffer[(close + 1)..<n] {
+            if byte == UInt8(ascii: " ") {
+                if inField {
+                    if field == 19 { return value }
+                    field += 1
+                    inField = false
+                }
+            } else {
+                inField = true
+                if field == 19 {
+                    guard byte >= 0x30 && byte <= 0x39 else { return nil }
+                    value = value * 10 + UInt64(byte - 0x30)
+                }
+            }
+        }
+        return field == 19 && inField ? value : nil
     }
 
     /// Kills (SIGKILL to the process group) every recorded process still alive with the same

@@ -52,6 +52,8 @@ public actor WorkerNode: LoopBound {
     public nonisolated let config: WorkerConfig
     private let logger: Logger
     private let baseEnvironment: [String: String]
+    /// `baseEnvironment` as `K=V` strings, built once: most jobs add only their own few.
+    private let baseEnvironmentStrings: [String]
     private var connection: TCPConnection?
     private var decoder = FrameDecoder()
     private var registered = false
@@ -88,6 +90,7 @@ public actor WorkerNode: LoopBound {
         env["TITAN_PORT"] = "\(config.masterPort)"
         env["TITAN_WORKER_ID"] = config.workerId
         baseEnvironment = env
+        baseEnvironmentStrings = env.map { "\($0.key)=\($0.value)" }
     }
 
     /// Starts connecting; returns at once. Use ``waitRegistered()`` to wait for the master.
@@ -242,10 +245,9 @@ public actor WorkerNode: LoopBound {
         let ref = AttemptRef(jobId: dispatch.jobId, attempt: dispatch.attempt)
         guard running[ref] == nil, !stopping else { return }
         let spec = dispatch.spec
-        var env = baseEnvironment
-        for (k, v) in spec.environment { env[k] = v }
-        env["TITAN_JOB_ID"] = dispatch.jobId
-        env["TITAN_ATTEMPT"] = "\(dispatch.attempt)"
+        var extra: [String: String] = spec.environment
+        extra["TITAN_JOB_ID"] = dispatch.jobId
+        extra["TITAN_ATTEMPT"] = "\(dispatch.attempt)"
         var directory = spec.workingDirectory.isEmpty ? config.workDirectory : spec.workingDirectory
         if let slash = dispatch.jobId.firstIndex(of: "/") {
             // Jobs of one DAG share a directory on each worker: a parent leaves files there for
@@ -253,14 +255,14 @@ public actor WorkerNode: LoopBound {
             let dagId = String(dispatch.jobId[..<slash])
             let dagDirectory = config.workDirectory + "/dags/" + (masterId.isEmpty ? "" : masterId + "-") + dagId
             try? FileManager.default.createDirectory(atPath: dagDirectory, withIntermediateDirectories: true)
-            env["TITAN_DAG_ID"] = dagId
-            env["TITAN_DAG_DIR"] = dagDirectory
+            extra["TITAN_DAG_ID"] = dagId
+            extra["TITAN_DAG_DIR"] = dagDirectory
             if spec.workingDirectory.isEmpty { directory = dagDirectory }
         }
         let started = Time.wallMs()
         do {
             let process = try ChildProcess.spawn(
-                loop: eventLoop, arguments: spec.command, environment: env.map { "\($0.key)=\($0.value)" },
+                loop: eventLoop, arguments: spec.command, environment: environment(adding: extra),
                 workingDirectory: directory,
                 onOutput: { [self] fd, bytes in self.assumeIsolated { $0.output(ref, fd, bytes) } },
                 onExit: { [self] exit in self.assumeIsolated { $0.exited(ref, exit) } })
@@ -281,6 +283,19 @@ public actor WorkerNode: LoopBound {
         } catch {
             complete(ref, JobResult(error: error.description, startedAtMs: started, finishedAtMs: Time.wallMs()))
         }
+    }
+
+    /// The worker's environment with `extra` added (and winning), as `K=V` strings.
+    private func environment(adding extra: [String: String]) -> [String] {
+        // Drop base entries the job overrides (rare: only when it sets a variable we also have).
+        var result = extra.keys.contains(where: { baseEnvironment[$0] != nil })
+            ? baseEnvironmentStrings.filter { entry in
+                guard let eq = entry.firstIndex(of: "=") else { return true }
+                return extra[String(entry[..<eq])] == nil
+            }
+            : baseEnvironmentStrings
+        for (k, v) in extra { result.append("\(k)=\(v)") }
+        return result
     }
 
     private func output(_ ref: AttemptRef, _ fd: Int32, _ bytes: [UInt8]) {
