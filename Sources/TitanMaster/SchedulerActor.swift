@@ -106,9 +106,6 @@ public actor SchedulerActor: LoopBound {
         case .heartbeat(let running):
             if let id = registry.workerId(of: peer) { heard(id) }
             _ = running
-        case .jobStarted(let ref, _, _):
-            if let id = registry.workerId(of: peer) { heard(id) }
-            _ = ref
         case .jobOutput(let ref, let stream, let bytes):
             output(ref, stream, bytes)
         case .jobFinished(let ref, let result):

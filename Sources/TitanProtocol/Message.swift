@@ -14,7 +14,6 @@ public enum Message: Sendable, Equatable {
     case register(Registration)
     /// Periodic liveness; carries the attempts the worker is running.
     case heartbeat(running: [AttemptRef])
-    case jobStarted(AttemptRef, pid: Int32, startedAtMs: Int64)
     /// Complete output lines (or a final partial line at EOF) of one attempt.
     case jobOutput(AttemptRef, OutputChannel, [UInt8])
     case jobFinished(AttemptRef, JobResult)

@@ -10,7 +10,7 @@
 ///     replies (either direction)   worker → master            master → worker
 ///     0x01 ok                      0x10 register              0x20 registered
 ///     0x02 error                   0x11 heartbeat             0x21 dispatch
-///     0x03 ping                    0x12 jobStarted            0x22 kill
+///     0x03 ping                    (0x12 retired)             0x22 kill
 ///     0x04 pong                    0x13 jobOutput             0x23 ackFinished
 ///                                  0x14 jobFinished
 ///
@@ -36,7 +36,6 @@
 ///     error          code u16, message string
 ///     register       Registration
 ///     heartbeat      running [AttemptRef]
-///     jobStarted     AttemptRef, pid i32, startedAtMs i64
 ///     jobOutput      AttemptRef, stream u8, bytes
 ///     jobFinished    AttemptRef, JobResult
 ///     registered     workerId string, heartbeatIntervalMs u32, masterId string
@@ -101,7 +100,6 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
 
     case register = 0x10
     case heartbeat = 0x11
-    case jobStarted = 0x12
     case jobOutput = 0x13
     case jobFinished = 0x14
 
@@ -148,7 +146,6 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
         case .pong: "pong"
         case .register: "register"
         case .heartbeat: "heartbeat"
-        case .jobStarted: "jobStarted"
         case .jobOutput: "jobOutput"
         case .jobFinished: "jobFinished"
         case .registered: "registered"
@@ -267,7 +264,6 @@ public enum NativeCodec {
         case .pong: .pong
         case .register: .register
         case .heartbeat: .heartbeat
-        case .jobStarted: .jobStarted
         case .jobOutput: .jobOutput
         case .jobFinished: .jobFinished
         case .registered: .registered
@@ -319,10 +315,6 @@ public enum NativeCodec {
             w.write(registration)
         case .heartbeat(let running):
             w.writeArray(running) { $0.write($1) }
-        case .jobStarted(let ref, let pid, let startedAtMs):
-            w.write(ref)
-            w.writeI32(pid)
-            w.writeI64(startedAtMs)
         case .jobOutput(let ref, let stream, let bytes):
             w.write(ref)
             w.writeU8(stream.rawValue)
@@ -560,10 +552,6 @@ extension BinaryReader {
             return .register(try readRegistration { "" })
         case .heartbeat:
             return .heartbeat(running: try readAttemptRefs("running"))
-        case .jobStarted:
-            let ref = try readAttemptRef { "" }
-            let pid = try readI32("pid")
-            return .jobStarted(ref, pid: pid, startedAtMs: try readI64("startedAtMs"))
         case .jobOutput:
             let ref = try readAttemptRef { "" }
             let stream = try readOutputStream("stream")

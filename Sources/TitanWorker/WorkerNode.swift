@@ -272,7 +272,8 @@ public actor WorkerNode: LoopBound {
                 processGroups[process.pid] = startTime
                 pidRegistry.record(processGroups)
             }
-            send(.jobStarted(ref, pid: process.pid, startedAtMs: started))
+            // No "started" message: the master marked the attempt RUNNING when it dispatched it,
+            // and its start time comes with the result (a message per job cost ~30 µs of CPU).
             if spec.timeoutMs > 0 {
                 let timer = LoopTimer(loop: eventLoop)
                 running[ref]?.timeoutTimer = timer

@@ -75,7 +75,7 @@ struct NativeCodecMalformedTests {
         #expect(reason.contains("'requestId'"))
     }
 
-    @Test("unknown opcodes", arguments: [UInt8(0x00), 0x05, 0x0F, 0x15, 0x2F, 0x3E, 0x4D, 0x99, 0xFF])
+    @Test("unknown opcodes", arguments: [UInt8(0x00), 0x05, 0x0F, 0x12, 0x15, 0x2F, 0x3E, 0x4D, 0x99, 0xFF])
     func unknownOpcode(opcode: UInt8) {
         #expect(throws: ProtocolError.unknownOpcode(opcode)) { try decode(opcode: opcode, [0, 0, 0, 1]) }
         #expect(ProtocolError.unknownOpcode(opcode).code == .unknownOpcode)

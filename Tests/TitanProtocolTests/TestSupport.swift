@@ -75,7 +75,6 @@ enum Fixtures {
         ("register empty", 5, .register(Registration(workerId: "", name: "", capabilities: [], slots: 0, permanent: false))),
         ("heartbeat", 0, .heartbeat(running: manyRefs)),
         ("heartbeat empty", 6, .heartbeat(running: [])),
-        ("jobStarted", 7, .jobStarted(ref, pid: -12345, startedAtMs: Int64.min)),
         ("jobOutput", 8, .jobOutput(ref, .stdout, binary)),
         ("jobOutput big stderr", 9, .jobOutput(ref, .stderr, bigBinary)),
         ("jobOutput empty", 10, .jobOutput(AttemptRef(jobId: "", attempt: UInt32.max), .stdout, [])),
