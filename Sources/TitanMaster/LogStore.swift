@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import TitanProtocol
 
 /// Every job's output on the master's disk, one file per job, written off the loop thread.
@@ -9,6 +10,10 @@ import TitanProtocol
 /// waits on the disk. Memory holds only each job's recent tail (``LogBuffer``).
 ///
 /// File format: records of `stream u8, length u32 big-endian, bytes`, appended.
+///
+/// Bounded: output waiting to be written is capped (`maxQueuedBytes`); past it, chunks are
+/// dropped and counted, and the next chunk that fits is preceded by a line saying how much was
+/// lost. A disk slower than the jobs' output thus costs output, never the master's memory.
 final class LogStore: Sendable {
     enum Command: Sendable {
         case append(jobId: String, OutputChannel, [UInt8])
@@ -21,10 +26,19 @@ final class LogStore: Sendable {
 
     let directory: String
     private let commands: AsyncStream<Command>.Continuation
+    /// Output bytes queued for the writer, and bytes dropped since the last chunk that fitted.
+    private final class Backlog: Sendable {
+        let state = Mutex<(queued: Int, dropped: Int)>((0, 0))
+    }
+
+    private let backlog = Backlog()
+    let maxQueuedBytes: Int
 
     /// Creates `directory` (it must be writable) and starts the writer.
-    init(directory: String, logger: Logger) throws(LogStoreError) {
+    init(directory: String, logger: Logger, maxQueuedBytes: Int = 64 << 20) throws(LogStoreError) {
         self.directory = directory
+        self.maxQueuedBytes = maxQueuedBytes
+        let backlog = backlog
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
@@ -38,14 +52,37 @@ final class LogStore: Sendable {
         Task.detached(priority: .utility) {
             // Created inside the task that owns it: never shared, so it needs no Sendable.
             let writer = Writer(directory: directory, logger: logger)
-            for await command in stream { writer.apply(command) }
+            for await command in stream {
+                writer.apply(command)
+                if case .append(_, _, let bytes) = command { backlog.state.withLock { $0.queued -= bytes.count } }
+            }
         }
     }
 
-    /// Queues a command; never blocks.
+    /// Queues a command; never blocks. Output past the backlog cap is dropped (and counted).
     func send(_ command: Command) {
+        guard case .append(let jobId, _, let bytes) = command else {
+            commands.yield(command)
+            return
+        }
+        let (accepted, dropped) = backlog.state.withLock { b -> (Bool, Int) in
+            guard b.queued + bytes.count <= maxQueuedBytes else {
+                b.dropped += bytes.count
+                return (false, 0)
+            }
+            b.queued += bytes.count
+            defer { b.dropped = 0 }
+            return (true, b.dropped)
+        }
+        guard accepted else { return }
+        if dropped > 0 {
+            commands.yield(.append(jobId: jobId, .stderr, Array("[titan: \(dropped) bytes of output not saved: the disk fell behind]\n".utf8)))
+        }
         commands.yield(command)
     }
+
+    /// Output bytes dropped since the last chunk that was accepted (for tests and metrics).
+    var droppedBytes: Int { backlog.state.withLock { $0.dropped } }
 
     /// Writes what was queued, closes every file and ends the writer.
     func stop() async {
