@@ -34,6 +34,14 @@ public actor TCPConnection: LoopBound {
     private var pending: [UInt8] = []
     /// Reused encode buffer for the idle fast path.
     private var scratch: [UInt8] = []
+    /// Bytes allowed to queue behind a pending write before the connection is dropped (a peer
+    /// that does not read).
+    public private(set) var maxPendingBytes = 64 << 20
+
+    /// Sets the cap on bytes queued behind a pending write.
+    public func setMaxPendingBytes(_ bytes: Int) {
+        maxPendingBytes = bytes
+    }
     private static let readBufferSize = 64 * 1024
 
     /// A new, unconnected TCP handle. Loop thread only.
@@ -143,6 +151,8 @@ public actor TCPConnection: LoopBound {
         guard state == .open || state == .draining else { return }
         if inFlight != nil {
             build(&pending)
+            // A peer that stops reading must not grow our memory without bound: drop it.
+            if pending.count > maxPendingBytes { fail(UVError(Int32(UV_ENOBUFS.rawValue))) }
             return
         }
         scratch.removeAll(keepingCapacity: true)

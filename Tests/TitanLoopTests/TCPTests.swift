@@ -293,4 +293,28 @@ struct TCPTests {
         await listener.close()
         try await expectCleanShutdown(loop)
     }
+
+    @Test("a peer that stops reading is dropped once the queue behind it passes the cap")
+    func slowPeerIsDropped() async throws {
+        let loop = EventLoop()
+        // The server accepts but never reads: the client's writes back up.
+        let serverSide = Locked<TCPConnection?>(nil)
+        let (listener, accepted) = try await listen(loop) { conn, _ in serverSide.withLock { $0 = conn } }
+        let (client, events) = try await connect(loop, port: listener.port)
+        await client.setMaxPendingBytes(1 << 20)
+        let chunk = [UInt8](repeating: 7, count: 256 << 10)
+        var sent = 0
+        // Kernel buffers absorb some megabytes first; 256 MiB is far past them and the cap.
+        while await client.isOpen && sent < 256 << 20 {
+            await client.send(chunk)
+            sent += chunk.count
+        }
+        let (_, error) = try await readToClose(events, "client dropped")
+        #expect(error?.name == "ENOBUFS")
+        #expect(sent < 256 << 20)
+        _ = try await accepted.next("accepted")
+        await serverSide.withLock { $0 }?.close()
+        await listener.close()
+        try await expectCleanShutdown(loop)
+    }
 }
