@@ -256,6 +256,10 @@ public actor SchedulerActor: LoopBound {
             return
         }
         peer.reply(requestId, .ok)
+        if logs, job.logs.droppedBytes > 0, let store = logStore {
+            replayFromDisk(job, to: peer, store: store)
+            return
+        }
         if logs {
             for chunk in job.logs.retained { peer.push(.output(jobId: jobId, chunk.stream, chunk.bytes)) }
         }
@@ -265,6 +269,31 @@ public actor SchedulerActor: LoopBound {
             if job.info.state == .running { peer.push(.event(event(for: job))) }
             watch(job, peer: peer, logs: logs)
         }
+    }
+
+    /// The memory tail is not all of the job's output: replay the file, holding what the job
+    /// produces meanwhile (the read is ordered after every write already queued, and chunks that
+    /// arrive later go to the relay), then follow live.
+    private func replayFromDisk(_ job: JobRecord, to peer: any Peer, store: LogStore) {
+        let relay = ReplayRelay(peer)
+        let jobId = job.info.id
+        var after: [Message] = []
+        if job.info.state.isFinal {
+            after = [.event(event(for: job))]
+        } else {
+            job.watchers[ObjectIdentifier(peer)] = (relay, true)
+            watchedJobs[ObjectIdentifier(peer), default: []].insert(jobId)
+            if job.info.state == .running { relay.push(.event(event(for: job))) }
+        }
+        let tail = Array(job.logs.retained)
+        let finalEvent = after
+        let loop = eventLoop
+        store.send(.read(jobId: jobId) { result in
+            let chunks = (try? result.get()) ?? tail
+            loop.execute {
+                relay.finish(replay: chunks.map { .output(jobId: jobId, $0.stream, $0.bytes) } + finalEvent)
+            }
+        })
     }
 
     func cancel(_ jobId: String, peer: any Peer, requestId: UInt32) {

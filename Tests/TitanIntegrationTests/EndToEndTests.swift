@@ -186,6 +186,39 @@ func processIsAlive(_ pid: Int32) -> Bool {
     }
 }
 
+extension JobOutputTests {
+    /// Following a job whose earlier output no longer fits the memory tail replays it from disk,
+    /// then goes on live: every line once, in order.
+    @Test func followingReplaysEarlierOutputFromDiskThenGoesLive() async throws {
+        let cluster = try await EmbeddedCluster.start(workers: 1)
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-follow-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let id = try await client.submit(JobSpec(command: ["sh", "-c",
+            "seq 1 100000; touch \(dir)/printed; while [ ! -e \(dir)/go ]; do sleep 0.01; done; echo end"]))
+        try await waitUntil { FileManager.default.fileExists(atPath: "\(dir)/printed") }
+        // Let the master take in what was printed before following.
+        try await waitUntil { try await client.logs(id).reduce(0) { $0 + $1.bytes.count } >= 588_895 }
+        let updates = try await client.follow(id, logs: true)
+        #expect(FileManager.default.createFile(atPath: "\(dir)/go", contents: nil))
+        var text = ""
+        var final: JobState?
+        for await update in updates {
+            switch update {
+            case .output(_, let bytes): text += String(decoding: bytes, as: UTF8.self)
+            case .event(let e): if e.state.isFinal { final = e.state }
+            }
+        }
+        #expect(final == .completed)
+        let expected = (1...100_000).map(String.init).joined(separator: "\n") + "\nend\n"
+        #expect(text.count == expected.count)
+        #expect(text == expected)
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+}
+
 @Suite struct JobIsolationTests {
     @Test func aJobInheritsOnlyStdinStdoutAndStderr() async throws {
         let cluster = try await EmbeddedCluster.start(workers: 1)
