@@ -34,9 +34,27 @@ public actor TCPConnection: LoopBound {
     private var pending: [UInt8] = []
     /// Reused encode buffer for the idle fast path.
     private var scratch: [UInt8] = []
+    private var corked = false
+    private var corkBuffer: [UInt8] = []
     /// Bytes allowed to queue behind a pending write before the connection is dropped (a peer
     /// that does not read).
     public private(set) var maxPendingBytes = 64 << 20
+
+    /// Holds sends until ``uncork()``: a reader that answers several messages from one read
+    /// callback sends the answers as one write (one wake-up for the peer), and nothing waits
+    /// longer than that callback.
+    public func cork() {
+        corked = true
+    }
+
+    /// Sends what was held since ``cork()``.
+    public func uncork() {
+        guard corked else { return }
+        corked = false
+        guard !corkBuffer.isEmpty else { return }
+        send { $0.append(contentsOf: corkBuffer) }
+        corkBuffer.removeAll(keepingCapacity: corkBuffer.capacity <= 1 << 20)
+    }
 
     /// Sets the cap on bytes queued behind a pending write.
     public func setMaxPendingBytes(_ bytes: Int) {
@@ -149,6 +167,10 @@ public actor TCPConnection: LoopBound {
     /// the socket is idle.
     public func send(_ build: (inout [UInt8]) -> Void) {
         guard state == .open || state == .draining else { return }
+        if corked {
+            build(&corkBuffer)
+            return
+        }
         if inFlight != nil {
             build(&pending)
             // A peer that stops reading must not grow our memory without bound: drop it.
@@ -207,6 +229,7 @@ public actor TCPConnection: LoopBound {
     /// error reply before dropping a connection whose framing is lost).
     public func closeAfterFlush() {
         guard state == .open else { return }
+        uncork()
         uv_read_stop(stream)
         if inFlight == nil {
             beginClose()

@@ -37,6 +37,10 @@ actor MasterSession: LoopBound, Peer {
     }
 
     private func received(_ bytes: [UInt8]) {
+        // Everything this read produces for this peer (replies, acks, a dispatch to this very
+        // worker) leaves as one write at the end of the callback.
+        connection.assumeIsolated { $0.cork() }
+        defer { connection.assumeIsolated { $0.uncork() } }
         decoder.append(contentsOf: bytes)
         batch.removeAll(keepingCapacity: true)
         var fatal: (version: UInt8, message: String)?

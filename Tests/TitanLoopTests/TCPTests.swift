@@ -317,4 +317,31 @@ struct TCPTests {
         await listener.close()
         try await expectCleanShutdown(loop)
     }
+
+    @Test("corked sends leave as one write, in order, and a close while corked still delivers them")
+    func cork() async throws {
+        let loop = EventLoop()
+        let (listener, accepted) = try await listen(loop) { conn, events in
+            conn.start(onRead: { events.send(.data($0)) }, onClose: { events.send(.closed($0)) })
+        }
+        let (client, clientEvents) = try await connect(loop, port: listener.port)
+        try await onLoop(loop) {
+            client.assumeIsolated { c in
+                c.cork()
+                c.send(Array("first,".utf8))
+                c.send { $0.append(contentsOf: Array("second,".utf8)) }
+                c.uncork()
+                c.cork()
+                c.send(Array("third".utf8))
+                c.closeAfterFlush()
+            }
+        }
+        let server = try await accepted.next("accepted")
+        let (bytes, error) = try await readToClose(server, "server reads to EOF")
+        #expect(String(decoding: bytes, as: UTF8.self) == "first,second,third")
+        #expect(error == nil)
+        _ = try await readToClose(clientEvents, "client closed")
+        await listener.close()
+        try await expectCleanShutdown(loop)
+    }
 }
