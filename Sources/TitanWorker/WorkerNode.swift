@@ -323,6 +323,9 @@ public actor WorkerNode: LoopBound {
 
     private func exited(_ ref: AttemptRef, _ exit: ProcessExit) {
         guard let job = running[ref] else { return }
+        // The last output and the result leave as one write.
+        connection?.assumeIsolated { $0.cork() }
+        defer { connection?.assumeIsolated { $0.uncork() } }
         flushPartial(ref, 1)
         flushPartial(ref, 2)
         job.killTimer?.assumeIsolated { $0.close() }
