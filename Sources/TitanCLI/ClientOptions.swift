@@ -28,6 +28,15 @@ struct ClientOptions: ParsableArguments {
     }
 }
 
+/// Options of the commands that list recent things (jobs, DAGs).
+struct ListOptions: ParsableArguments {
+    @Option(help: "How many (default 20).")
+    var limit: UInt32 = 20
+
+    @Flag(help: "Print JSON.")
+    var json = false
+}
+
 /// An error shown as `titan: message` with exit status 1 (or `code`).
 struct CLIError: Error, CustomStringConvertible {
     var message: String

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import TitanLoop
 import TitanProtocol
 
 /// Every job's output on the master's disk, one file per job, written off the loop thread.
@@ -79,6 +80,13 @@ final class LogStore: Sendable {
             commands.yield(.append(jobId: jobId, .stderr, Array("[titan: \(dropped) bytes of output not saved: the disk fell behind]\n".utf8)))
         }
         commands.yield(command)
+    }
+
+    /// Reads a job's whole output (ordered after every write already queued) and hands the
+    /// result to `body` on `loop`.
+    func read(jobId: String, on loop: EventLoop,
+              _ body: @escaping @Sendable (Result<[LogChunk], LogStoreError>) -> Void) {
+        send(.read(jobId: jobId) { result in loop.execute { body(result) } })
     }
 
     /// Output bytes dropped since the last chunk that was accepted (for tests and metrics).

@@ -159,15 +159,12 @@ public actor SchedulerActor: LoopBound {
                 return
             }
             // The tail in memory is not all of it: read the file (off the loop), reply on it.
-            let loop = eventLoop
-            store.send(.read(jobId: jobId) { result in
-                loop.execute {
-                    switch result {
-                    case .success(let chunks): peer.reply(rid, .logs(jobId: jobId, chunks))
-                    case .failure(let error): peer.reply(rid, .error(.unavailable, "output of '\(jobId)': \(error)"))
-                    }
+            store.read(jobId: jobId, on: eventLoop) { result in
+                switch result {
+                case .success(let chunks): peer.reply(rid, .logs(jobId: jobId, chunks))
+                case .failure(let error): peer.reply(rid, .error(.unavailable, "output of '\(jobId)': \(error)"))
                 }
-            })
+            }
         case .ok, .error, .pong, .registered, .dispatch, .kill, .ackFinished, .submitted, .status,
              .workers, .jobs, .logs, .event, .output, .dagSubmitted, .dag, .dags, .dagEvent, .scheduled, .schedules:
             peer.reply(rid, .error(.invalidRequest, "message \(envelope.message.name) is not a request to the master"))
@@ -287,13 +284,10 @@ public actor SchedulerActor: LoopBound {
         }
         let tail = Array(job.logs.retained)
         let finalEvent = after
-        let loop = eventLoop
-        store.send(.read(jobId: jobId) { result in
+        store.read(jobId: jobId, on: eventLoop) { result in
             let chunks = (try? result.get()) ?? tail
-            loop.execute {
-                relay.finish(replay: chunks.map { .output(jobId: jobId, $0.stream, $0.bytes) } + finalEvent)
-            }
-        })
+            relay.finish(replay: chunks.map { .output(jobId: jobId, $0.stream, $0.bytes) } + finalEvent)
+        }
     }
 
     func cancel(_ jobId: String, peer: any Peer, requestId: UInt32) {
@@ -597,9 +591,6 @@ public actor SchedulerActor: LoopBound {
         let waitMs = info.notBeforeMs - wallClockMs()
         if job.waitingOn > 0 {
             info.pendingReason = waitingReason(job)
-        } else if let pin = job.requirements.first(where: Placement.isPinTag),
-                  registry[String(pin.dropFirst(Placement.pinPrefix.count))] == nil {
-            info.pendingReason = "waiting for worker \(pin.dropFirst(Placement.pinPrefix.count)) (hard affinity)"
         } else if info.notBeforeMs > 0 && waitMs > 0 {
             let seconds = String(Double(waitMs / 100) / 10)
             info.pendingReason = job.failures > 0

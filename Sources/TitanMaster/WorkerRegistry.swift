@@ -16,7 +16,7 @@ struct WorkerRegistry {
         var running: Set<AttemptRef> = []
 
         var capacity: WorkerCapacity {
-            WorkerCapacity(id: registration.workerId, capabilities: capabilities.union([Placement.pinTag(registration.workerId)]),
+            WorkerCapacity(id: registration.workerId, capabilities: capabilities,
                            slots: Int(registration.slots), running: running.count,
                            accepting: connected && !suspect)
         }
@@ -37,7 +37,9 @@ struct WorkerRegistry {
         let id = registration.workerId
         let old = entries[id]
         if let old { byPeer[ObjectIdentifier(old.peer)] = nil }
-        var entry = Entry(registration: registration, capabilities: Set(registration.capabilities),
+        // The implicit `worker:ID` tag (hard affinity) is added once, here.
+        var entry = Entry(registration: registration,
+                          capabilities: Set(registration.capabilities).union([Placement.pinTag(id)]),
                           peer: peer, connected: true, lastHeardMs: nowMs)
         entry.running = old?.running ?? []
         entries[id] = entry

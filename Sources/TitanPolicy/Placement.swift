@@ -64,6 +64,10 @@ public enum Placement {
     public static func whyPending(requirements: Set<String>, among workers: some Sequence<WorkerCapacity>) -> String {
         let all = Array(workers)
         let tags = requirements.sorted().joined(separator: ",")
+        if let pin = requirements.first(where: isPinTag) {
+            let pinned = pin.dropFirst(pinPrefix.count)
+            if !all.contains(where: { $0.id == pinned }) { return "waiting for worker \(pinned) (hard affinity)" }
+        }
         if all.isEmpty { return "no workers registered" }
         let matching = all.filter { $0.matches(requirements) }
         if matching.isEmpty { return requirements.isEmpty ? "no workers registered" : "no worker with \(tags)" }

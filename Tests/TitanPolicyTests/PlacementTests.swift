@@ -170,6 +170,17 @@ struct PlacementChooseTests {
 
 @Suite("Placement.whyPending")
 struct PlacementWhyPendingTests {
+    @Test("a job pinned to a worker that is not registered waits for it, by name")
+    func pinnedToAbsentWorker() {
+        let pin = Placement.pinTag("w7")
+        #expect(Placement.whyPending(requirements: [pin], among: []) == "waiting for worker w7 (hard affinity)")
+        #expect(Placement.whyPending(requirements: [pin, "GPU"], among: [worker("w1", ["GPU", Placement.pinTag("w1")])])
+            == "waiting for worker w7 (hard affinity)")
+        // Registered but busy: the ordinary reasons apply.
+        let busy = worker("w7", [pin], slots: 1, running: 1)
+        #expect(Placement.whyPending(requirements: [pin], among: [busy]).hasPrefix("all 1 "))
+    }
+
     @Test("no workers at all")
     func noWorkers() {
         #expect(Placement.whyPending(requirements: [], among: [WorkerCapacity]()) == "no workers registered")
