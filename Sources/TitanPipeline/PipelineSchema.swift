@@ -85,7 +85,7 @@ struct PipelineSchema {
             } catch {
                 throw reader.error(scheduleNode, "schedule", "\(error)")
             }
-        } else if schedule == nil, let node = timeZoneNode ?? nil {
+        } else if let node = timeZoneNode {
             throw reader.error(node, "timezone", "only applies with 'schedule'")
         }
         guard let jobsEntry else { throw reader.error(root, "jobs", "missing required key 'jobs'") }
