@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // libuv (apt: libuv1-dev) plus the shim header: the only C in the project.
@@ -34,17 +36,23 @@ let package = Package(
         .target(name: "TitanPolicy", dependencies: [
             .product(name: "HeapModule", package: "swift-collections"),
         ], swiftSettings: strict),
+        // Artifacts on disk: the master's content-addressed store, the worker's cache, zipping a
+        // project folder and extracting it safely. Blocking I/O: callers run it off the loop.
+        .target(name: "TitanArtifacts", dependencies: [
+            "TitanProtocol", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ], swiftSettings: strict),
         // Scheduler, worker registry, heartbeats, sessions.
         .target(name: "TitanMaster", dependencies: [
-            "TitanLoop", "TitanProtocol", "TitanPolicy", .product(name: "Logging", package: "swift-log"),
+            "TitanLoop", "TitanProtocol", "TitanPolicy", "TitanArtifacts", .product(name: "Logging", package: "swift-log"),
             .product(name: "DequeModule", package: "swift-collections"),
         ], swiftSettings: strict),
         // Runs jobs as process groups and streams their output.
         .target(name: "TitanWorker", dependencies: [
-            "TitanLoop", "TitanProtocol", "TitanPolicy", .product(name: "Logging", package: "swift-log"),
+            "TitanLoop", "TitanProtocol", "TitanPolicy", "TitanArtifacts", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         // The Swift client library (the CLI is a thin layer over it).
-        .target(name: "TitanClient", dependencies: ["TitanLoop", "TitanProtocol"], swiftSettings: strict),
+        .target(name: "TitanClient", dependencies: ["TitanLoop", "TitanProtocol", "TitanArtifacts"], swiftSettings: strict),
         // Master + workers embedded in one process.
         .target(name: "TitanRuntime", dependencies: ["TitanMaster", "TitanWorker", "TitanLoop", "TitanPolicy"], swiftSettings: strict),
         .executableTarget(name: "TitanNode", dependencies: [
@@ -52,7 +60,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "TitanCLI", dependencies: [
-            "TitanClient", "TitanProtocol", "TitanPipeline",
+            "TitanClient", "TitanProtocol", "TitanPipeline", "TitanArtifacts",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         // Helpers shared by the test targets (seeded RNG).
@@ -62,6 +70,9 @@ let package = Package(
         .testTarget(name: "TitanPolicyTests", dependencies: ["TitanPolicy", "TitanTestSupport"]),
         .testTarget(name: "TitanMasterTests", dependencies: ["TitanMaster"]),
         .testTarget(name: "TitanPipelineTests", dependencies: ["TitanPipeline"]),
+        .testTarget(name: "TitanArtifactsTests", dependencies: [
+            "TitanArtifacts", "TitanTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
         .testTarget(name: "TitanIntegrationTests", dependencies: ["TitanRuntime", "TitanClient", "TitanPolicy"]),
     ],
     swiftLanguageModes: [.v6]

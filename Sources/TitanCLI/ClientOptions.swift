@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TitanArtifacts
 import TitanClient
 
 /// Options every client command takes.
@@ -54,6 +55,9 @@ func withClient<T>(_ options: ClientOptions, _ body: (TitanClient) async throws 
     } catch let error as TitanClientError {
         await client.close()
         throw CLIError(message: error.description)
+    } catch let error as ArtifactError {
+        await client.close()
+        throw CLIError(message: error.message)
     } catch {
         await client.close()
         throw error

@@ -41,7 +41,11 @@ struct SubmitCommand: AsyncParsableCommand {
             if wait { throw CLIError(message: "--wait does not apply to a scheduled pipeline (it runs on its schedule)") }
             let spec = ScheduleSpec(name: pipeline.name, cron: cron, timeZone: pipeline.timeZone ?? "",
                                     overlap: pipeline.overlap ?? "skip", missed: pipeline.missed ?? "skip", dag: pipeline.dag)
-            let info = try await withClient(client) { try await $0.schedule(spec) }
+            let info = try await withClient(client) { client in
+                var spec = spec
+                spec.dag = try await PipelineUpload.resolve(pipeline, with: client)
+                return try await client.schedule(spec)
+            }
             if json {
                 print(try Output.json(info))
             } else {
@@ -51,12 +55,14 @@ struct SubmitCommand: AsyncParsableCommand {
             return
         }
         if !wait {
-            let (dagId, jobIds) = try await withClient(client) { try await $0.submitDag(pipeline.dag) }
+            let (dagId, jobIds) = try await withClient(client) { client in
+                try await client.submitDag(try await PipelineUpload.resolve(pipeline, with: client))
+            }
             print(json ? try Output.json(["dag": dagId, "jobs": jobIds.joined(separator: ",")]) : dagId)
             return
         }
         let info: DagInfo = try await withClient(client) { client in
-            let (dagId, _, updates) = try await client.submitDagAndFollow(pipeline.dag)
+            let (dagId, _, updates) = try await client.submitDagAndFollow(try await PipelineUpload.resolve(pipeline, with: client))
             if !json { FileHandle.standardError.write(Data("submitted \(dagId) (\(pipeline.dag.jobs.count) jobs)\n".utf8)) }
             let interrupt = Interrupt.onCtrlC { try? await client.cancel(dagId) }
             defer { interrupt.cancel() }

@@ -62,6 +62,7 @@ public actor TitanClient: LoopBound {
     private var dagFollowers: [String: [AsyncStream<DagUpdate>.Continuation]] = [:]
     private var pendingDagFollows: [UInt32: AsyncStream<DagUpdate>.Continuation] = [:]
     private var closed = false
+    private var nextUploadId: UInt32 = 1
 
     private init(loop: EventLoop, ownsLoop: Bool, connection: TCPConnection) {
         eventLoop = loop
@@ -221,6 +222,12 @@ public actor TitanClient: LoopBound {
                 if let encoded { conn.send(encoded) } else { conn.send { NativeCodec.encode(envelope, into: &$0) } }
             }
         }
+    }
+
+    /// A fresh id for an upload on this connection.
+    func newUploadId() -> UInt32 {
+        defer { nextUploadId &+= 1 }
+        return nextUploadId
     }
 
     // MARK: API

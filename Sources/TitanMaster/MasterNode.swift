@@ -1,5 +1,6 @@
 import Logging
 import Synchronization
+import TitanArtifacts
 import TitanLoop
 import TitanPolicy
 import TitanProtocol
@@ -60,7 +61,13 @@ public actor MasterNode: LoopBound {
     /// Binds and starts serving. Loop thread only.
     public static func startOnLoop(config: MasterConfig, loop: EventLoop, logger: Logger) throws(MasterStartError) -> MasterNode {
         var logStore: LogStore?
+        var artifacts: ArtifactService?
         if let dataDirectory = config.dataDirectory {
+            do {
+                artifacts = ArtifactService(store: try ArtifactStore(directory: dataDirectory + "/artifacts"))
+            } catch {
+                throw .dataDirectory(error.description)
+            }
             do {
                 logStore = try LogStore(directory: dataDirectory + "/logs", logger: logger)
             } catch {
@@ -87,6 +94,7 @@ public actor MasterNode: LoopBound {
         scheduler.assumeIsolated { s in
             s.heartbeatMonitor = monitor
             s.logStore = logStore
+            s.artifacts = artifacts
         }
         let checkEvery = UInt64(max(50, min(config.suspectAfterMs, config.deadAfterMs) / 4))
         monitor.assumeIsolated { $0.start(everyMs: checkEvery) }

@@ -74,6 +74,11 @@ extension SchedulerActor {
             return .failure(DagProblem(message: "field 'missed': '\(spec.missed)' is not one of \(known)"))
         }
         if case .failure(let problem) = Self.validate(spec.dag) { return .failure(problem) }
+        for (i, job) in spec.dag.jobs.enumerated() {
+            if let problem = artifactProblem(job.spec) {
+                return .failure(DagProblem(message: "invalid DAG: jobs[\(i)] '\(job.id)': \(problem)"))
+            }
+        }
         let now = wallClockMs()
         let record = ScheduleRecord(spec: spec, cron: cron, overlap: overlap, missed: missed, createdAtMs: now)
         record.nextFireMs = cron.next(after: now)

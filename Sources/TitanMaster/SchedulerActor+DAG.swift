@@ -46,6 +46,11 @@ extension SchedulerActor {
         case .success(let o): order = o
         case .failure(let problem): return .failure(problem)
         }
+        for (i, job) in spec.jobs.enumerated() {
+            if let problem = artifactProblem(job.spec) {
+                return .failure(DagProblem(message: "invalid DAG: jobs[\(i)] '\(job.id)': \(problem)"))
+            }
+        }
         // Valid: from here on it lands whole.
         let dagId = "dag-\(nextDagNumber)"
         nextDagNumber += 1

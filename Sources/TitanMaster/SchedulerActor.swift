@@ -84,6 +84,8 @@ public actor SchedulerActor: LoopBound {
     let masterId = String(UInt64.random(in: 0...UInt64.max), radix: 36)
     /// Set by the master node when it has a data directory: every job's whole output.
     var logStore: LogStore?
+    /// Set by the master node when it has a data directory: uploaded files and projects.
+    var artifacts: ArtifactService?
 
     public init(loop: EventLoop, config: SchedulerConfig = SchedulerConfig(), logger: Logger,
                 wallClockMs: @escaping @Sendable () -> Int64 = { Time.wallMs() }) {
@@ -129,6 +131,8 @@ public actor SchedulerActor: LoopBound {
             peer.reply(rid, .schedules(scheduleInfos()))
         case .unschedule(let name):
             unschedule(name, peer: peer, requestId: rid)
+        case .uploadArtifact, .fetchArtifact, .getArtifact:
+            handleArtifact(envelope.message, from: peer, requestId: rid)
         case .getStatus(let jobId):
             if let job = jobs[jobId] {
                 peer.reply(rid, .status(statusInfo(job)))
@@ -166,7 +170,8 @@ public actor SchedulerActor: LoopBound {
                 }
             }
         case .ok, .error, .pong, .registered, .dispatch, .kill, .ackFinished, .submitted, .status,
-             .workers, .jobs, .logs, .event, .output, .dagSubmitted, .dag, .dags, .dagEvent, .scheduled, .schedules:
+             .workers, .jobs, .logs, .event, .output, .dagSubmitted, .dag, .dags, .dagEvent, .scheduled, .schedules,
+             .artifactData, .artifactStored:
             peer.reply(rid, .error(.invalidRequest, "message \(envelope.message.name) is not a request to the master"))
         }
     }
@@ -180,6 +185,7 @@ public actor SchedulerActor: LoopBound {
             dags[id]?.watchers[key] = nil
         }
         watchedJobs[key] = nil
+        artifacts?.abandonUploads(peer: Self.peerKey(peer))
         if let id = registry.disconnected(peer) {
             logger.info("worker disconnected", metadata: ["worker": "\(id)"])
         }
@@ -190,7 +196,7 @@ public actor SchedulerActor: LoopBound {
     // MARK: clients
 
     private func submit(_ spec: JobSpec, follow: Bool, peer: any Peer, requestId: UInt32) {
-        if let problem = Self.validate(spec) {
+        if let problem = Self.validate(spec) ?? artifactProblem(spec) {
             peer.reply(requestId, .error(.invalidRequest, problem))
             return
         }
@@ -234,6 +240,9 @@ public actor SchedulerActor: LoopBound {
         if spec.retries > maxRetries { return "field 'retries': \(spec.retries) is more than \(maxRetries)" }
         for tag in spec.requirements where tag.isEmpty || tag.contains(",") {
             return "field 'requirements': invalid capability tag '\(tag)'"
+        }
+        for (i, artifact) in spec.artifacts.enumerated() {
+            if let problem = artifact.problem { return "field 'artifacts[\(i)]': \(problem)" }
         }
         return nil
     }

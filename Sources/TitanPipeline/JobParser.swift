@@ -10,6 +10,8 @@ struct ParsedJob {
     var idNode: Node
     /// Each `depends_on` entry, the node it came from and its key path.
     var dependencies: [(id: String, node: Node, key: String)]
+    /// The `file` script (absolute), its node, and the arguments after it in the command.
+    var script: (path: String, node: Node, args: [String])?
     var keyPath: String { "jobs[\(index)]" }
 }
 
@@ -134,6 +136,7 @@ struct JobParser {
             throw reader.error(node, "\(path).id", "missing required key 'id'")
         }
         var argv: [String]
+        var script: (path: String, node: Node, args: [String])?
         switch (file, command) {
         case (let file?, let command?):
             let fileIsLater = (file.key.line, file.key.column) > (command.key.line, command.key.column)
@@ -142,7 +145,10 @@ struct JobParser {
         case (nil, nil):
             throw reader.error(node, path, "job '\(id.text)' needs either 'file' (a script) or 'command'")
         case (let file?, nil):
-            argv = try scriptCommand(file.text, node: file.node, at: "\(path).file")
+            // The command is set once the script's place on the worker is known (see
+            // PipelineSchema): relative to the project, or shipped on its own.
+            script = (try scriptPath(file.text, node: file.node, at: "\(path).file"), file.node, args?.items ?? [])
+            argv = []
         case (nil, .some(let command)):
             switch command.value {
             case .argv(let words):
@@ -162,7 +168,7 @@ struct JobParser {
                            retries: retries, retryDelayMs: retryDelayMs, timeoutMs: timeoutMs, delayMs: delayMs)
         return ParsedJob(index: index,
                          job: DagJobSpec(id: id.text, spec: spec, dependsOn: dependencies.map(\.id), affinity: affinity),
-                         node: node, idNode: id.node, dependencies: dependencies)
+                         node: node, idNode: id.node, dependencies: dependencies, script: script)
     }
 
     // MARK: Keys
@@ -206,11 +212,11 @@ struct JobParser {
         }
     }
 
-    private func scriptCommand(_ file: String, node: Node, at key: String) throws(PipelineError) -> [String] {
+    private func scriptPath(_ file: String, node: Node, at key: String) throws(PipelineError) -> String {
         let resolved = PathResolution.absolute(file, relativeTo: baseDirectory)
         switch PathResolution.kind(of: resolved) {
         case .regular:
-            return PathResolution.scriptCommand(resolved)
+            return resolved
         case .missing:
             throw reader.error(node, key, "script '\(resolved)' does not exist")
         case .directory:

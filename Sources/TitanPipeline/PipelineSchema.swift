@@ -25,6 +25,7 @@ struct PipelineSchema {
         var missed: String?
         var environment: [String: String] = [:]
         var jobsEntry: MappingEntry?
+        var project: (path: String, node: Node)?
 
         for entry in entries {
             let key = entry.name
@@ -36,7 +37,7 @@ struct PipelineSchema {
                 if text.allSatisfy(\.isWhitespace) { throw reader.error(entry.value, key, "must not be empty") }
                 name = text
             case "project":
-                _ = try reader.optionalString(entry.value, at: key)
+                project = try projectFolder(entry.value)
             case "schedule":
                 if let text = try reader.optionalString(entry.value, at: key) {
                     if text.allSatisfy(\.isWhitespace) {
@@ -107,7 +108,60 @@ struct PipelineSchema {
             jobs.append(try parser.parse(node, index: index))
         }
         try DependencyCheck.check(jobs, reader: reader)
+        let scripts = try placeScripts(&jobs, project: project)
         return Pipeline(name: name, schedule: schedule, dag: DagSpec(name: name, jobs: jobs.map(\.job)),
-                        sourcePath: sourcePath, timeZone: timeZone, overlap: overlap, missed: missed)
+                        sourcePath: sourcePath, timeZone: timeZone, overlap: overlap, missed: missed,
+                        scripts: scripts, project: project?.path)
+    }
+
+    /// `project: true` is the pipeline file's folder; a string names a folder (relative to it);
+    /// `false` or null, none.
+    private func projectFolder(_ node: Node) throws(PipelineError) -> (path: String, node: Node)? {
+        if node.isNull { return nil }
+        if case .scalar(let scalar) = node, scalar.style == .plain {
+            switch scalar.string {
+            case "true", "True", "TRUE", "yes": return (baseDirectory, node)
+            case "false", "False", "FALSE", "no": return nil
+            default: break
+            }
+        }
+        guard let text = try reader.optionalString(node, at: "project"), !text.isEmpty else {
+            throw reader.error(node, "project", "expected true, false or a folder path")
+        }
+        let folder = PathResolution.absolute(text, relativeTo: baseDirectory)
+        guard PathResolution.kind(of: folder) == .directory else {
+            throw reader.error(node, "project", "'\(folder)' is not a folder")
+        }
+        return (folder, node)
+    }
+
+    /// Sets each script job's command to run its script where the worker will put it: inside the
+    /// extracted project, or shipped on its own at its path relative to the pipeline file
+    /// (`_files/NAME` for a script outside the pipeline's folder). Returns the scripts to ship.
+    private func placeScripts(_ jobs: inout [ParsedJob], project: (path: String, node: Node)?) throws(PipelineError) -> [String: LocalFile] {
+        var scripts: [String: LocalFile] = [:]
+        var byDestination: [String: String] = [:]
+        for i in jobs.indices {
+            guard let script = jobs[i].script else { continue }
+            let key = "\(jobs[i].keyPath).file"
+            let destination: String
+            if let project {
+                guard let inside = PathResolution.relative(script.path, to: project.path) else {
+                    throw reader.error(script.node, key, "'\(script.path)' is outside the project folder '\(project.path)'")
+                }
+                destination = inside
+            } else {
+                destination = PathResolution.relative(script.path, to: baseDirectory)
+                    ?? "_files/" + (script.path.split(separator: "/").last.map(String.init) ?? "script")
+                if let other = byDestination[destination], other != script.path {
+                    throw reader.error(script.node, key, "'\(script.path)' and '\(other)' would both be shipped as '\(destination)'; rename one")
+                }
+                byDestination[destination] = script.path
+                let executable = PathResolution.interpreter(for: script.path) == nil
+                scripts[jobs[i].job.id] = LocalFile(path: script.path, destination: destination, executable: executable)
+            }
+            jobs[i].job.spec.command = PathResolution.scriptCommand(destination) + script.args
+        }
+        return scripts
     }
 }

@@ -17,6 +17,9 @@ public enum Message: Sendable, Equatable {
     /// Complete output lines (or a final partial line at EOF) of one attempt.
     case jobOutput(AttemptRef, OutputChannel, [UInt8])
     case jobFinished(AttemptRef, JobResult)
+    /// Ask for part of a stored artifact (with a request id); answered with `.artifactData` or
+    /// `.error`.
+    case fetchArtifact(ArtifactRange)
 
     // MARK: master → worker
     /// Reply to `.register`: the id the master knows the worker by, the heartbeat period, and
@@ -28,6 +31,7 @@ public enum Message: Sendable, Equatable {
     case kill(AttemptRef)
     /// The master recorded this attempt's completion; the worker may forget it.
     case ackFinished(AttemptRef)
+    case artifactData(ArtifactData)
 
     // MARK: client → master
     /// Submit a job. With `follow`, this connection is subscribed to the job's events and output
@@ -51,6 +55,10 @@ public enum Message: Sendable, Equatable {
     case schedule(ScheduleSpec)
     case listSchedules
     case unschedule(name: String)
+    /// One chunk of an upload: `.ok` when stored, `.artifactStored` after the last one.
+    case uploadArtifact(UploadChunk)
+    /// Look up a stored artifact by name; answered with `.artifactStored` or `.error(.notFound)`.
+    case getArtifact(name: String)
 
     // MARK: master → client
     case submitted(jobId: String)
@@ -71,6 +79,7 @@ public enum Message: Sendable, Equatable {
     /// Reply to `.schedule`: the schedule as stored, with its next fire time.
     case scheduled(ScheduleInfo)
     case schedules([ScheduleInfo])
+    case artifactStored(ArtifactInfo)
 }
 
 /// A piece of a job's stored output.

@@ -14,3 +14,10 @@ extension OutputChannel: Encodable {
         try c.encode(self == .stdout ? "stdout" : "stderr")
     }
 }
+
+extension ArtifactKind: Encodable {
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(self == .file ? "file" : "archive")
+    }
+}

@@ -26,10 +26,14 @@ public struct JobSpec: Sendable, Equatable, Encodable {
     public var timeoutMs: UInt64
     /// The job is not started before this many milliseconds after submission.
     public var delayMs: UInt64
+    /// Files and archives stored on the master that the worker puts in the job's working
+    /// directory before starting it (fetched once per worker, cached by content hash).
+    public var artifacts: [ArtifactRef]
 
     public init(command: [String], environment: [String: String] = [:], workingDirectory: String = "",
                 requirements: [String] = [], priority: Int32 = 1, name: String = "", retries: UInt32 = 0,
-                retryDelayMs: UInt64 = 1_000, timeoutMs: UInt64 = 0, delayMs: UInt64 = 0) {
+                retryDelayMs: UInt64 = 1_000, timeoutMs: UInt64 = 0, delayMs: UInt64 = 0,
+                artifacts: [ArtifactRef] = []) {
         self.command = command
         self.environment = environment
         self.workingDirectory = workingDirectory
@@ -40,6 +44,7 @@ public struct JobSpec: Sendable, Equatable, Encodable {
         self.retryDelayMs = retryDelayMs
         self.timeoutMs = timeoutMs
         self.delayMs = delayMs
+        self.artifacts = artifacts
     }
 }
 

@@ -12,7 +12,8 @@
 ///     0x02 error                   0x11 heartbeat             0x21 dispatch
 ///     0x03 ping                    (0x12 retired)             0x22 kill
 ///     0x04 pong                    0x13 jobOutput             0x23 ackFinished
-///                                  0x14 jobFinished
+///                                  0x14 jobFinished           0x24 artifactData
+///                                  0x15 fetchArtifact
 ///
 ///     client → master              master → client
 ///     0x30 submit                  0x40 submitted
@@ -28,7 +29,9 @@
 ///     0x3A listDags                0x4A dagEvent
 ///     0x3B schedule                0x4B scheduled
 ///     0x3C listSchedules           0x4C schedules
-///     0x3D unschedule
+///     0x3D unschedule              0x4D artifactStored
+///     0x3E uploadArtifact
+///     0x3F getArtifact
 ///
 /// Payloads (after the request id):
 ///
@@ -39,6 +42,11 @@
 ///     jobOutput      AttemptRef, stream u8, bytes
 ///     jobFinished    AttemptRef, JobResult
 ///     registered     workerId string, heartbeatIntervalMs u32, masterId string
+///     fetchArtifact  hash string, offset u64, length u32
+///     artifactData   hash string, offset u64, total u64, bytes
+///     uploadArtifact uploadId u32, name string, kind u8, offset u64, bytes, last bool
+///     getArtifact    name string
+///     artifactStored name string, hash string, size u64, kind u8
 ///     dispatch       Dispatch
 ///     kill           AttemptRef
 ///     ackFinished    AttemptRef
@@ -74,7 +82,8 @@
 ///     AttemptRef     jobId string, attempt u32
 ///     JobSpec        command [string], environment {string: string}, workingDirectory string,
 ///                    requirements [string], priority i32, name string, retries u32,
-///                    retryDelayMs u64, timeoutMs u64, delayMs u64
+///                    retryDelayMs u64, timeoutMs u64, delayMs u64, artifacts [ArtifactRef]
+///     ArtifactRef    hash string, size u64, kind u8, destination string, executable bool
 ///     JobResult      exitCode i32?, signal i32?, error string?, startedAtMs i64, finishedAtMs i64,
 ///                    timedOut bool
 ///     Registration   workerId string, name string, capabilities [string], slots u32, permanent bool,
@@ -88,7 +97,7 @@
 ///     JobEvent       jobId string, state u8, attempt u32, workerId string, result JobResult?
 ///     LogChunk       stream u8, bytes
 ///
-/// `JobState`, `OutputChannel` (u8) and `ErrorCode` (u16) are their raw values; unknown values are
+/// `JobState`, `OutputChannel`, `ArtifactKind` (u8) and `ErrorCode` (u16) are their raw values; unknown values are
 /// malformed.
 
 /// The native opcodes, one per `Message` case.
@@ -102,11 +111,13 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
     case heartbeat = 0x11
     case jobOutput = 0x13
     case jobFinished = 0x14
+    case fetchArtifact = 0x15
 
     case registered = 0x20
     case dispatch = 0x21
     case kill = 0x22
     case ackFinished = 0x23
+    case artifactData = 0x24
 
     case submit = 0x30
     case getStatus = 0x31
@@ -122,6 +133,8 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
     case schedule = 0x3B
     case listSchedules = 0x3C
     case unschedule = 0x3D
+    case uploadArtifact = 0x3E
+    case getArtifact = 0x3F
 
     case submitted = 0x40
     case status = 0x41
@@ -136,6 +149,7 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
     case dagEvent = 0x4A
     case scheduled = 0x4B
     case schedules = 0x4C
+    case artifactStored = 0x4D
 
     /// The message's name, as in `Message`.
     public var name: String {
@@ -179,6 +193,11 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
         case .unschedule: "unschedule"
         case .scheduled: "scheduled"
         case .schedules: "schedules"
+        case .fetchArtifact: "fetchArtifact"
+        case .artifactData: "artifactData"
+        case .uploadArtifact: "uploadArtifact"
+        case .getArtifact: "getArtifact"
+        case .artifactStored: "artifactStored"
         }
     }
 }
@@ -297,6 +316,11 @@ public enum NativeCodec {
         case .unschedule: .unschedule
         case .scheduled: .scheduled
         case .schedules: .schedules
+        case .fetchArtifact: .fetchArtifact
+        case .artifactData: .artifactData
+        case .uploadArtifact: .uploadArtifact
+        case .getArtifact: .getArtifact
+        case .artifactStored: .artifactStored
         }
     }
 
@@ -336,8 +360,29 @@ public enum NativeCodec {
             w.write(spec)
             w.writeBool(follow)
         case .getStatus(let jobId), .unsubscribe(let jobId), .cancel(let jobId), .getLogs(let jobId),
-             .submitted(let jobId), .getDag(let jobId), .unschedule(let jobId):
+             .submitted(let jobId), .getDag(let jobId), .unschedule(let jobId), .getArtifact(let jobId):
             w.writeString(jobId)
+        case .fetchArtifact(let range):
+            w.writeString(range.hash)
+            w.writeU64(range.offset)
+            w.writeU32(range.length)
+        case .artifactData(let data):
+            w.writeString(data.hash)
+            w.writeU64(data.offset)
+            w.writeU64(data.total)
+            w.writeBytes(data.bytes)
+        case .uploadArtifact(let chunk):
+            w.writeU32(chunk.uploadId)
+            w.writeString(chunk.name)
+            w.writeU8(chunk.kind.rawValue)
+            w.writeU64(chunk.offset)
+            w.writeBytes(chunk.bytes)
+            w.writeBool(chunk.last)
+        case .artifactStored(let info):
+            w.writeString(info.name)
+            w.writeString(info.hash)
+            w.writeU64(info.size)
+            w.writeU8(info.kind.rawValue)
         case .listJobs(let limit), .listDags(let limit):
             w.writeU32(limit)
         case .submitDag(let dag, let follow):
@@ -401,6 +446,10 @@ public enum NativeCodec {
             32 + ref.jobId.utf8.count + bytes.count
         case .output(let jobId, _, let bytes):
             32 + jobId.utf8.count + bytes.count
+        case .artifactData(let data):
+            128 + data.bytes.count
+        case .uploadArtifact(let chunk):
+            64 + chunk.name.utf8.count + chunk.bytes.count
         case .logs(let jobId, let chunks):
             32 + jobId.utf8.count + chunks.reduce(0) { $0 + 5 + $1.bytes.count }
         case .workers(let workers):
@@ -434,6 +483,13 @@ extension BinaryWriter {
         writeU64(spec.retryDelayMs)
         writeU64(spec.timeoutMs)
         writeU64(spec.delayMs)
+        writeArray(spec.artifacts) { w, a in
+            w.writeString(a.hash)
+            w.writeU64(a.size)
+            w.writeU8(a.kind.rawValue)
+            w.writeString(a.destination)
+            w.writeBool(a.executable)
+        }
     }
 
     mutating func write(_ result: JobResult) {
@@ -526,7 +582,8 @@ extension BinaryWriter {
 /// Smallest encodings, used to bound element counts before allocating.
 enum MinimumSize {
     static let attemptRef = 4 + 4
-    static let jobSpec = 4 + 4 + 4 + 4 + 4 + 4 + 4 + 8 + 8 + 8
+    static let jobSpec = 4 + 4 + 4 + 4 + 4 + 4 + 4 + 8 + 8 + 8 + 4
+    static let artifactRef = 4 + 8 + 1 + 4 + 1
     static let jobResult = 1 + 1 + 1 + 8 + 8 + 1
     static let jobInfo = 4 + jobSpec + 1 + 4 + 4 + 8 + 1 + 4 + 8 + 4 + 4
     static let dagJobSpec = 4 + jobSpec + 4 + 1
@@ -651,6 +708,30 @@ extension BinaryReader {
             return .schedules(infos)
         case .getDag:
             return .getDag(dagId: try readString("dagId"))
+        case .getArtifact:
+            return .getArtifact(name: try readString("name"))
+        case .fetchArtifact:
+            let hash = try readString("hash")
+            let offset = try readU64("offset")
+            return .fetchArtifact(ArtifactRange(hash: hash, offset: offset, length: try readU32("length")))
+        case .artifactData:
+            let hash = try readString("hash")
+            let offset = try readU64("offset")
+            let total = try readU64("total")
+            return .artifactData(ArtifactData(hash: hash, offset: offset, total: total, bytes: try readBytes("bytes")))
+        case .uploadArtifact:
+            let uploadId = try readU32("uploadId")
+            let name = try readString("name")
+            let kind = try readArtifactKind("kind")
+            let offset = try readU64("offset")
+            let bytes = try readBytes("bytes")
+            return .uploadArtifact(UploadChunk(uploadId: uploadId, name: name, kind: kind, offset: offset, bytes: bytes,
+                                               last: try readBool("last")))
+        case .artifactStored:
+            let name = try readString("name")
+            let hash = try readString("hash")
+            let size = try readU64("size")
+            return .artifactStored(ArtifactInfo(name: name, hash: hash, size: size, kind: try readArtifactKind("kind")))
         case .listDags:
             return .listDags(limit: try readU32("limit"))
         case .dagSubmitted:
@@ -694,9 +775,24 @@ extension BinaryReader {
         let retryDelayMs = try readU64(p() + "retryDelayMs")
         let timeoutMs = try readU64(p() + "timeoutMs")
         let delayMs = try readU64(p() + "delayMs")
+        let artifacts = try readArray(p() + "artifacts", minElementSize: MinimumSize.artifactRef) {
+            (r: inout BinaryReader, i: Int) throws(ProtocolError) in
+            let hash = try r.readString(p() + "artifacts[\(i)].hash")
+            let size = try r.readU64(p() + "artifacts[\(i)].size")
+            let kind = try r.readArtifactKind(p() + "artifacts[\(i)].kind")
+            let destination = try r.readString(p() + "artifacts[\(i)].destination")
+            return ArtifactRef(hash: hash, size: size, kind: kind, destination: destination,
+                               executable: try r.readBool(p() + "artifacts[\(i)].executable"))
+        }
         return JobSpec(command: command, environment: environment, workingDirectory: workingDirectory,
                        requirements: requirements, priority: priority, name: name, retries: retries,
-                       retryDelayMs: retryDelayMs, timeoutMs: timeoutMs, delayMs: delayMs)
+                       retryDelayMs: retryDelayMs, timeoutMs: timeoutMs, delayMs: delayMs, artifacts: artifacts)
+    }
+
+    mutating func readArtifactKind(_ field: @autoclosure () -> String) throws(ProtocolError) -> ArtifactKind {
+        let raw = try readU8(field())
+        guard let kind = ArtifactKind(rawValue: raw) else { throw malformed(field: field(), "unknown artifact kind \(raw)") }
+        return kind
     }
 
     mutating func readJobResult(_ p: () -> String) throws(ProtocolError) -> JobResult {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TitanArtifacts
 import TitanLoop
 import TitanPolicy
 import TitanProtocol
@@ -39,8 +40,10 @@ public struct WorkerConfig: Sendable {
 /// attempts as process groups, streams their output as it comes, and keeps each result until the
 /// master acknowledges it (re-sent after a reconnect).
 public actor WorkerNode: LoopBound {
-    private struct Running {
+    struct Running {
         var process: ChildProcess?
+        /// Asked to stop while its artifacts were being fetched (no process yet).
+        var killRequested = false
         var partial: [Int32: [UInt8]] = [:]
         var startedAtMs: Int64
         var killTimer: LoopTimer?
@@ -50,7 +53,7 @@ public actor WorkerNode: LoopBound {
 
     public nonisolated let eventLoop: EventLoop
     public nonisolated let config: WorkerConfig
-    private let logger: Logger
+    let logger: Logger
     private let baseEnvironment: [String: String]
     /// `baseEnvironment` as `K=V` strings, built once: most jobs add only their own few.
     private let baseEnvironmentStrings: [String]
@@ -63,16 +66,25 @@ public actor WorkerNode: LoopBound {
     private var reconnectTimer: LoopTimer?
     private var cleanupTimer: LoopTimer?
     private var heartbeatTimer: LoopTimer?
-    private var running: [AttemptRef: Running] = [:]
+    var running: [AttemptRef: Running] = [:]
     /// Finished attempts not yet acknowledged by the master, oldest first.
     private var unacked: [(AttemptRef, JobResult)] = []
-    private var stopping = false
+    var stopping = false
     /// Job process groups alive now (pid → start time), mirrored to disk.
     private var processGroups: [Int32: UInt64] = [:]
     private let pidRegistry: PidRegistry
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
     private var registeredWaiters: [CheckedContinuation<Void, Never>] = []
     private static let maxPartialLine = 64 * 1024
+    /// Artifacts jobs need: fetched from the master once, cached by hash (nil if the cache
+    /// directory cannot be made).
+    let artifactCache: ArtifactCache?
+    /// Disk work for artifacts (writing downloads, copying, extracting), off the loop.
+    let artifactQueue = DispatchQueue(label: "titan.worker.artifacts", qos: .utility)
+    var fetches = ArtifactFetches()
+    /// Artifacts downloaded from the master since start (cache hits not counted).
+    public internal(set) var artifactDownloads = 0
+    let materializedArtifacts = MaterializedArtifacts()
 
     public init(loop: EventLoop, config: WorkerConfig, logger: Logger = Logger(label: "titan.worker")) {
         eventLoop = loop
@@ -84,6 +96,12 @@ public actor WorkerNode: LoopBound {
         self.config = config
         pidRegistry = PidRegistry(path: config.workDirectory + "/running.pids")
         self.logger = logger
+        do {
+            artifactCache = try ArtifactCache(directory: config.workDirectory + "/artifacts")
+        } catch {
+            logger.error("no artifact cache, jobs that need artifacts will fail: \(error)")
+            artifactCache = nil
+        }
         var env = ProcessInfo.processInfo.environment
         env["TITAN_MASTER"] = "\(config.masterHost):\(config.masterPort)"
         env["TITAN_HOST"] = config.masterHost
@@ -101,14 +119,16 @@ public actor WorkerNode: LoopBound {
         reconnectTimer = LoopTimer(loop: eventLoop)
         let cleanup = LoopTimer(loop: eventLoop)
         cleanupTimer = cleanup
-        let directory = config.workDirectory + "/dags"
+        let directories = [config.workDirectory + "/dags", config.workDirectory + "/jobs"]
         let retention = config.dagDirectoryRetentionSeconds
         let logger = logger
         cleanup.assumeIsolated { t in
             t.start(afterMs: 0, repeatMs: 3_600_000) {
                 // Off the loop: walking and deleting directories is disk work.
                 Task.detached(priority: .background) {
-                    DagDirectories.removeStale(in: directory, olderThanSeconds: retention, logger: logger)
+                    for directory in directories {
+                        DagDirectories.removeStale(in: directory, olderThanSeconds: retention, logger: logger)
+                    }
                 }
             }
         }
@@ -179,6 +199,7 @@ public actor WorkerNode: LoopBound {
         }
         registered = false
         heartbeatTimer?.assumeIsolated { $0.stop() }
+        fetchesLostConnection()
         if stopping {
             finishStopIfDone()
         } else {
@@ -186,9 +207,9 @@ public actor WorkerNode: LoopBound {
         }
     }
 
-    private func send(_ message: Message) {
+    func send(_ message: Message, requestId: UInt32 = 0) {
         guard let connection else { return }
-        let envelope = Envelope(requestId: 0, message: message)
+        let envelope = Envelope(requestId: requestId, message: message)
         connection.assumeIsolated { c in c.send { NativeCodec.encode(envelope, into: &$0) } }
     }
 
@@ -197,7 +218,7 @@ public actor WorkerNode: LoopBound {
         while true {
             do {
                 guard let frame = try decoder.next() else { return }
-                handle(try NativeCodec.decode(frame).message)
+                handle(try NativeCodec.decode(frame))
             } catch let error as FrameError {
                 logger.error("bad frame from master: \(error); reconnecting")
                 connection?.assumeIsolated { $0.close() }
@@ -208,7 +229,12 @@ public actor WorkerNode: LoopBound {
         }
     }
 
-    private func handle(_ message: Message) {
+    private func handle(_ envelope: Envelope) {
+        let message = envelope.message
+        if envelope.requestId != 0, fetches.hash(forRequest: envelope.requestId) != nil {
+            fetchReplied(envelope)
+            return
+        }
         switch message {
         case .registered(let id, let heartbeatMs, let masterId):
             registered = true
@@ -224,6 +250,7 @@ public actor WorkerNode: LoopBound {
             let waiters = registeredWaiters
             registeredWaiters = []
             for w in waiters { w.resume() }
+            resumeFetches()
         case .dispatch(let dispatch):
             run(dispatch)
         case .kill(let ref):
@@ -249,6 +276,10 @@ public actor WorkerNode: LoopBound {
         extra["TITAN_JOB_ID"] = dispatch.jobId
         extra["TITAN_ATTEMPT"] = "\(dispatch.attempt)"
         var directory = spec.workingDirectory.isEmpty ? config.workDirectory : spec.workingDirectory
+        if spec.workingDirectory.isEmpty && !spec.artifacts.isEmpty && !dispatch.jobId.contains("/") {
+            // A lone job with artifacts gets a directory of its own to put them in.
+            directory = config.workDirectory + "/jobs/" + dispatch.jobId
+        }
         if let slash = dispatch.jobId.firstIndex(of: "/") {
             // Jobs of one DAG share a directory on each worker: a parent leaves files there for
             // its children (the DAG's "data bus").
@@ -260,13 +291,49 @@ public actor WorkerNode: LoopBound {
             if spec.workingDirectory.isEmpty { directory = dagDirectory }
         }
         let started = Time.wallMs()
+        guard !spec.artifacts.isEmpty else {
+            spawn(ref, spec, environment: extra, directory: directory, startedAtMs: started)
+            return
+        }
+        guard artifactCache != nil else {
+            complete(ref, JobResult(error: "this worker has no artifact cache (see its log)", startedAtMs: started,
+                                    finishedAtMs: Time.wallMs()))
+            return
+        }
+        // Fetch (or find in the cache) and put in place every artifact first; the slot is held
+        // meanwhile, the process starts after.
+        running[ref] = Running(process: nil, startedAtMs: started)
+        prepareArtifacts(spec.artifacts, in: directory) { [self] result in
+            prepared(ref, spec, result, environment: extra, directory: directory, startedAtMs: started)
+        }
+    }
+
+    private func prepared(_ ref: AttemptRef, _ spec: JobSpec, _ result: Result<Void, ArtifactError>,
+                          environment extra: [String: String], directory: String, startedAtMs started: Int64) {
+        guard let job = running[ref] else { return }
+        if job.killRequested || stopping {
+            running[ref] = nil
+            complete(ref, JobResult(signal: SIGTERM, startedAtMs: started, finishedAtMs: Time.wallMs()))
+        } else if case .failure(let error) = result {
+            running[ref] = nil
+            complete(ref, JobResult(error: "cannot prepare artifacts: \(error.message)", startedAtMs: started,
+                                    finishedAtMs: Time.wallMs()))
+        } else {
+            spawn(ref, spec, environment: extra, directory: directory, startedAtMs: started)
+            return
+        }
+        if stopping { finishStopIfDone() }
+    }
+
+    private func spawn(_ ref: AttemptRef, _ spec: JobSpec, environment extra: [String: String], directory: String,
+                       startedAtMs started: Int64) {
         do {
             let process = try ChildProcess.spawn(
                 loop: eventLoop, arguments: spec.command, environment: environment(adding: extra),
                 workingDirectory: directory,
                 onOutput: { [self] fd, bytes in self.assumeIsolated { $0.output(ref, fd, bytes) } },
                 onExit: { [self] exit in self.assumeIsolated { $0.exited(ref, exit) } })
-            running[ref] = Running(process: process, startedAtMs: started)
+            running[ref] = Running(process: process, startedAtMs: started)  // replaces a preparing entry
             // Read now: the child is not reaped yet, so its pid cannot have been reused.
             if let startTime = PidRegistry.startTime(of: process.pid) {
                 processGroups[process.pid] = startTime
@@ -282,6 +349,7 @@ public actor WorkerNode: LoopBound {
                 }
             }
         } catch {
+            running[ref] = nil
             complete(ref, JobResult(error: error.description, startedAtMs: started, finishedAtMs: Time.wallMs()))
         }
     }
@@ -356,7 +424,13 @@ public actor WorkerNode: LoopBound {
 
     /// SIGTERM to the attempt's process group, SIGKILL after the grace period.
     private func kill(_ ref: AttemptRef) {
-        guard let job = running[ref], let process = job.process, job.killTimer == nil else { return }
+        guard let job = running[ref] else { return }
+        guard let process = job.process else {
+            // Still preparing: it will not start (see `prepared`).
+            running[ref]?.killRequested = true
+            return
+        }
+        guard job.killTimer == nil else { return }
         process.assumeIsolated { _ = $0.signalGroup(SIGTERM) }
         let timer = LoopTimer(loop: eventLoop)
         running[ref]?.killTimer = timer
@@ -378,6 +452,7 @@ public actor WorkerNode: LoopBound {
         if !stopping {
             stopping = true
             for ref in Array(running.keys) { kill(ref) }
+            failFetches("the worker is stopping")
             finishStopIfDone()
         }
         if running.isEmpty && connection == nil && reconnectTimer == nil { return }

@@ -20,6 +20,7 @@ import Testing
             ("fan-out-fan-in", "reduce", "total 80200\n"),
             ("gpu-step", "evaluate", "model trained by gpu-1\n"),
             ("retry", "publish", "published after 2 attempts\n"),
+            ("wordcount-project/pipeline", "top", "top: the=4, fox=3, dog=2\n"),
         ]
         for (i, sample) in expected.enumerated() {
             let run = try await Tools.run("titan", ["submit", "\(Self.samples)/\(sample.file).yaml", "--wait"], environment: env)

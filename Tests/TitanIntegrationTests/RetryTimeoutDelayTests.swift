@@ -105,10 +105,11 @@ import TitanRuntime
     @Test func aCancelledDelayedJobNeverRuns() async throws {
         let cluster = try await EmbeddedCluster.start(workers: 1)
         let client = try await TitanClient.connect(to: cluster.masterAddress)
-        let cancelled = try await client.submit(JobSpec(command: ["true"], delayMs: 100))
+        // Delays long enough that the cancel lands first even on a loaded machine.
+        let cancelled = try await client.submit(JobSpec(command: ["true"], delayMs: 1_000))
         try await client.cancel(cancelled)
-        // A later sentinel: once it has run, the cancelled job's time has long passed.
-        let sentinel = try await client.wait(try await client.submit(JobSpec(command: ["true"], delayMs: 200)))
+        // A later sentinel: once it has run, the cancelled job's time has passed.
+        let sentinel = try await client.wait(try await client.submit(JobSpec(command: ["true"], delayMs: 1_100)))
         #expect(sentinel.state == .completed)
         let info = try await client.status(cancelled)
         #expect(info.state == .cancelled)

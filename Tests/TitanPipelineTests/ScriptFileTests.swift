@@ -25,18 +25,26 @@ struct ScriptFileTests {
                   - id: upper
                     file: \(upper)
                 """, base: dir.path)
+            // Scripts run from where the worker puts them: their path relative to the pipeline.
             #expect(pipeline.dag.jobs == [
-                job("extract", ["python3", py, "--day", "2024-01-01"]),
-                job("load", ["bash", sh, "one", "two words"]),
-                job("tool", [bin]),
-                job("upper", ["python3", upper]),
+                job("extract", ["python3", "scripts/extract.py", "--day", "2024-01-01"]),
+                job("load", ["bash", "scripts/load.sh", "one", "two words"]),
+                job("tool", ["./bin/tool"]),
+                job("upper", ["python3", "scripts/UPPER.PY"]),
             ])
+            #expect(pipeline.scripts == [
+                "extract": LocalFile(path: py, destination: "scripts/extract.py", executable: false),
+                "load": LocalFile(path: sh, destination: "scripts/load.sh", executable: false),
+                "tool": LocalFile(path: bin, destination: "bin/tool", executable: true),
+                "upper": LocalFile(path: upper, destination: "scripts/UPPER.PY", executable: false),
+            ])
+            #expect(pipeline.files == [bin, upper, py, sh].sorted())
         }
     }
 
     @Test func relativePathsResolveAgainstTheBaseDirectory() throws {
         try withTemporaryDirectory { dir in
-            let script = try dir.write("shared/run.sh")
+            _ = try dir.write("shared/run.sh")
             try dir.makeDirectory("pipelines/nightly")
             let pipeline = try parsePipeline("""
                 name: rel
@@ -49,7 +57,7 @@ struct ScriptFileTests {
                     working_dir: /var/tmp/abs
                 """, base: "\(dir.path)/pipelines/nightly")
             #expect(pipeline.dag.jobs == [
-                job("a", ["bash", script]) { $0.workingDirectory = "\(dir.path)/pipelines/work/out" },
+                job("a", ["bash", "_files/run.sh"]) { $0.workingDirectory = "\(dir.path)/pipelines/work/out" },
                 job("b", ["x"]) { $0.workingDirectory = "/var/tmp/abs" },
             ])
         }
@@ -100,7 +108,8 @@ struct ScriptFileTests {
             let target = try dir.write("real/run.sh")
             try FileManager.default.createSymbolicLink(atPath: "\(dir.path)/link.sh", withDestinationPath: target)
             let pipeline = try parsePipeline("name: l\njobs:\n  - {id: a, file: link.sh}\n", base: dir.path)
-            #expect(pipeline.dag.jobs == [job("a", ["bash", "\(dir.path)/link.sh"])])
+            #expect(pipeline.dag.jobs == [job("a", ["bash", "link.sh"])])
+            #expect(pipeline.scripts["a"]?.path == "\(dir.path)/link.sh")
         }
     }
 
@@ -118,8 +127,8 @@ struct ScriptFileTests {
                 """)
             let pipeline = try PipelineLoader.load(path: yamlPath)
             #expect(pipeline == Pipeline(name: "etl", schedule: "@daily", dag: DagSpec(name: "etl", jobs: [
-                job("extract", ["python3", script]) { $0.environment = ["STAGE": "prod"]; $0.timeoutMs = 90_000 },
-            ]), sourcePath: yamlPath))
+                job("extract", ["python3", "steps/extract.py"]) { $0.environment = ["STAGE": "prod"]; $0.timeoutMs = 90_000 },
+            ]), sourcePath: yamlPath, scripts: ["extract": LocalFile(path: script, destination: "steps/extract.py", executable: false)]))
         }
     }
 

@@ -31,7 +31,7 @@ struct ValidPipelineTests {
     @Test func fanOutFanIn() throws {
         let pipeline = try parsePipeline("""
             name: fan
-            project: ./proj
+            project: false
             jobs:
               - {id: split, command: [split, input]}
               - {id: part-1, command: [work, "1"], depends_on: split}

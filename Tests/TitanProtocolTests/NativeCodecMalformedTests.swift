@@ -75,10 +75,24 @@ struct NativeCodecMalformedTests {
         #expect(reason.contains("'requestId'"))
     }
 
-    @Test("unknown opcodes", arguments: [UInt8(0x00), 0x05, 0x0F, 0x12, 0x15, 0x2F, 0x3E, 0x4D, 0x99, 0xFF])
+    @Test("unknown opcodes", arguments: [UInt8(0x00), 0x05, 0x0F, 0x12, 0x16, 0x25, 0x2F, 0x4E, 0x99, 0xFF])
     func unknownOpcode(opcode: UInt8) {
         #expect(throws: ProtocolError.unknownOpcode(opcode)) { try decode(opcode: opcode, [0, 0, 0, 1]) }
         #expect(ProtocolError.unknownOpcode(opcode).code == .unknownOpcode)
+    }
+
+    @Test("an unknown artifact kind is malformed, naming the field")
+    func unknownArtifactKind() throws {
+        let payload = handPayload { w in
+            w.writeU32(1)
+            w.writeString("a.zip")
+            w.writeU8(9)
+            w.writeU64(0)
+            w.writeBytes([])
+            w.writeBool(true)
+        }
+        let reason = try #require(malformedReason { () throws(ProtocolError) in try decode(opcode: 0x3E, payload) })
+        #expect(reason.contains("'kind'") && reason.contains("unknown artifact kind 9"), "\(reason)")
     }
 
     @Test("unknown opcode description")

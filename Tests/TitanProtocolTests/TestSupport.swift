@@ -26,7 +26,10 @@ enum Fixtures {
         retries: 3,
         retryDelayMs: 250,
         timeoutMs: 60_000,
-        delayMs: 1_500)
+        delayMs: 1_500,
+        artifacts: [ArtifactRef(hash: String(repeating: "ab", count: 32), size: 12_345, kind: .archive, destination: ""),
+                    ArtifactRef(hash: String(repeating: "0f", count: 32), size: UInt64.max, kind: .file,
+                                destination: "bin/rün|me", executable: true)])
     static let minimalSpec = JobSpec(command: [], priority: 0)
     static let extremeSpec = JobSpec(command: ["x"], priority: Int32.min, name: long, retries: UInt32.max,
                                      retryDelayMs: UInt64.max, timeoutMs: UInt64.max, delayMs: UInt64.max)
@@ -129,6 +132,15 @@ enum Fixtures {
         ("scheduled", 49, .scheduled(scheduleInfo)),
         ("schedules", 50, .schedules([scheduleInfo, ScheduleInfo(name: "", cron: "", timeZone: "", overlap: "", missed: "",
                                                                  nextFireMs: 0, lastFireMs: 0, lastDagId: "", runs: 0, skipped: 0)])),
+        ("fetchArtifact", 51, .fetchArtifact(ArtifactRange(hash: "ab12", offset: UInt64.max, length: 1 << 20))),
+        ("artifactData", 52, .artifactData(ArtifactData(hash: "ab12", offset: 7, total: 70_007, bytes: bigBinary))),
+        ("artifactData empty", 53, .artifactData(ArtifactData(hash: "", offset: 0, total: 0, bytes: []))),
+        ("uploadArtifact", 54, .uploadArtifact(UploadChunk(uploadId: 9, name: "model|ü.bin", kind: .file, offset: 3,
+                                                           bytes: binary, last: true))),
+        ("uploadArtifact archive", 55, .uploadArtifact(UploadChunk(uploadId: 0, name: "", kind: .archive, offset: 0,
+                                                                   bytes: [], last: false))),
+        ("getArtifact", 56, .getArtifact(name: "project.zip")),
+        ("artifactStored", 57, .artifactStored(ArtifactInfo(name: "p.zip", hash: "cd", size: 42, kind: .archive))),
     ]
 
     static let samples: [Sample] = messages.map { Sample(name: $0.0, envelope: Envelope(requestId: $0.1, message: $0.2)) }
