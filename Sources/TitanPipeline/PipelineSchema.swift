@@ -20,9 +20,9 @@ struct PipelineSchema {
         var schedule: String?
         var scheduleNode: Node?
         var timeZone: String?
-        var timeZoneNode: Node?
         var overlap: String?
         var missed: String?
+        var onlyWithSchedule: [(key: String, node: Node)] = []
         var environment: [String: String] = [:]
         var jobsEntry: MappingEntry?
         var project: (path: String, node: Node)?
@@ -52,7 +52,7 @@ struct PipelineSchema {
                         throw reader.error(entry.value, key, "unknown time zone '\(text)' (use an IANA name such as Europe/Paris)")
                     }
                     timeZone = text
-                    timeZoneNode = entry.value
+                    onlyWithSchedule.append((key, entry.value))
                 }
             case "overlap":
                 if let text = try reader.optionalString(entry.value, at: key) {
@@ -60,6 +60,7 @@ struct PipelineSchema {
                         throw reader.error(entry.value, key, "expected one of \(Self.overlapValues.joined(separator: ", ")), got '\(text)'")
                     }
                     overlap = text
+                    onlyWithSchedule.append((key, entry.value))
                 }
             case "on_missed":
                 if let text = try reader.optionalString(entry.value, at: key) {
@@ -67,6 +68,7 @@ struct PipelineSchema {
                         throw reader.error(entry.value, key, "expected one of \(Self.missedValues.joined(separator: ", ")), got '\(text)'")
                     }
                     missed = text
+                    onlyWithSchedule.append((key, entry.value))
                 }
             case "env":
                 environment = try reader.stringMap(entry.value, at: key) ?? [:]
@@ -86,8 +88,9 @@ struct PipelineSchema {
             } catch {
                 throw reader.error(scheduleNode, "schedule", "\(error)")
             }
-        } else if let node = timeZoneNode {
-            throw reader.error(node, "timezone", "only applies with 'schedule'")
+        } else if let first = onlyWithSchedule.min(by: { ($0.node.mark?.line ?? 0) < ($1.node.mark?.line ?? 0) }) {
+            // Schedule settings without a schedule are most likely a forgotten `schedule`.
+            throw reader.error(first.node, first.key, "only applies with 'schedule'")
         }
         guard let jobsEntry else { throw reader.error(root, "jobs", "missing required key 'jobs'") }
         let jobNodes: [Node]

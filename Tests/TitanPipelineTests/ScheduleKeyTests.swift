@@ -23,6 +23,9 @@ import TitanPipeline
 
     @Test func aTimeZoneWithoutAScheduleIsRefused() {
         expectError("name: n\ntimezone: UTC\n" + Self.jobs, line: 2, key: "timezone", "only applies with 'schedule'")
+        expectError("name: n\noverlap: allow\n" + Self.jobs, line: 2, key: "overlap", "only applies with 'schedule'")
+        expectError("name: n\non_missed: run-once\ntimezone: UTC\n" + Self.jobs, line: 2, key: "on_missed",
+                    "only applies with 'schedule'")
     }
 
     @Test func policiesMustBeKnownValues() {
