@@ -42,10 +42,13 @@ let package = Package(
             "TitanProtocol", .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ], swiftSettings: strict),
+        // The append-only file (records with length and CRC-32C, replay with torn-tail repair,
+        // fsync policies with group commit, rewrite) and the KV state it journals.
+        .target(name: "TitanStore", swiftSettings: strict),
         // Scheduler, worker registry, heartbeats, sessions.
         .target(name: "TitanMaster", dependencies: [
-            "TitanLoop", "TitanProtocol", "TitanPolicy", "TitanArtifacts", .product(name: "Logging", package: "swift-log"),
-            .product(name: "DequeModule", package: "swift-collections"),
+            "TitanLoop", "TitanProtocol", "TitanPolicy", "TitanArtifacts", "TitanStore",
+            .product(name: "Logging", package: "swift-log"), .product(name: "DequeModule", package: "swift-collections"),
         ], swiftSettings: strict),
         // Runs jobs as process groups and streams their output.
         .target(name: "TitanWorker", dependencies: [
@@ -56,7 +59,7 @@ let package = Package(
         // Master + workers embedded in one process.
         .target(name: "TitanRuntime", dependencies: ["TitanMaster", "TitanWorker", "TitanLoop", "TitanPolicy"], swiftSettings: strict),
         .executableTarget(name: "TitanNode", dependencies: [
-            "TitanRuntime", "TitanProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TitanRuntime", "TitanProtocol", "TitanStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "TitanCLI", dependencies: [
@@ -70,6 +73,7 @@ let package = Package(
         .testTarget(name: "TitanPolicyTests", dependencies: ["TitanPolicy", "TitanTestSupport"]),
         .testTarget(name: "TitanMasterTests", dependencies: ["TitanMaster"]),
         .testTarget(name: "TitanPipelineTests", dependencies: ["TitanPipeline"]),
+        .testTarget(name: "TitanStoreTests", dependencies: ["TitanStore"]),
         .testTarget(name: "TitanArtifactsTests", dependencies: [
             "TitanArtifacts", "TitanTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),

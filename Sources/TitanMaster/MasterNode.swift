@@ -1,9 +1,11 @@
+import Foundation
 import Logging
 import Synchronization
 import TitanArtifacts
 import TitanLoop
 import TitanPolicy
 import TitanProtocol
+import TitanStore
 
 /// How a master listens and schedules.
 public struct MasterConfig: Sendable {
@@ -16,9 +18,16 @@ public struct MasterConfig: Sendable {
     public var suspectAfterMs: Int64 = 3_000
     /// A worker silent this long is dead: its attempts are re-queued.
     public var deadAfterMs: Int64 = 5_000
-    /// Where the master keeps its state (job output under `logs/`). Nil: output is kept in
-    /// memory only (its recent tail per job).
+    /// Where the master keeps its state: the append-only file `titan.aof`, job output under
+    /// `logs/`, artifacts under `artifacts/`. Nil: state lives in memory only (and is lost with
+    /// the process), output as its recent tail per job.
     public var dataDirectory: String?
+    /// When the append-only file is fsynced (Redis's `appendfsync`): `everysec` loses at most
+    /// about a second of acknowledged changes to a machine crash, none to a process crash.
+    public var fsync = FsyncPolicy.everysec
+    /// The append-only file is rewritten (compacted) once past this size and twice its size
+    /// after the last rewrite.
+    public var compactAtBytes: Int64 = 64 << 20
 
     public init() {}
 }
@@ -50,16 +59,62 @@ public actor MasterNode: LoopBound {
     /// Binds and starts serving. Callable from anywhere.
     public static func start(config: MasterConfig, loop: EventLoop,
                              logger: Logger = Logger(label: "titan.master")) async throws(MasterStartError) -> MasterNode {
+        // Replaying reads the whole file: here, on the caller's thread, not the loop's.
+        var journal: (log: AppendLog, state: RestoredState)?
+        if let dataDirectory = config.dataDirectory {
+            journal = try openJournal(directory: dataDirectory, fsync: config.fsync, logger: logger)
+        }
+        let opened = journal
         let result = await withCheckedContinuation { (c: CheckedContinuation<Result<MasterNode, MasterStartError>, Never>) in
             loop.execute {
-                c.resume(returning: Result { () throws(MasterStartError) in try startOnLoop(config: config, loop: loop, logger: logger) })
+                c.resume(returning: Result { () throws(MasterStartError) in
+                    try startOnLoop(config: config, loop: loop, logger: logger, journal: opened)
+                })
             }
         }
+        if case .failure = result, let log = journal?.log { try? await log.close() }
         return try result.get()
     }
 
+    /// Replays `DIR/titan.aof` (repairing a torn tail) and opens it for appending.
+    static func openJournal(directory: String, fsync: FsyncPolicy,
+                            logger: Logger) throws(MasterStartError) -> (log: AppendLog, state: RestoredState) {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .dataDirectory("cannot create '\(directory)': \(error.localizedDescription)")
+        }
+        let path = directory + "/titan.aof"
+        var state = RestoredState()
+        let started = Time.monotonicMs()
+        do {
+            let report = try AOFReader.replay(path: path, repair: true) { (bytes) throws(StoreError) in
+                do {
+                    try state.apply(try JournalRecord(decoding: bytes))
+                } catch {
+                    throw StoreError.invalidRecord(path: path, size: bytes.count,
+                                                   reason: "record \(state.records + 1) is not a state change this master understands: \(error)")
+                }
+            }
+            if let torn = report.tornTail {
+                logger.warning("the append-only file ended in a torn record (a crash mid-write); truncated to the last whole record", metadata: [
+                    "path": "\(path)", "offset": "\(torn.offset)", "dropped": "\(torn.bytesDropped)", "reason": "\(torn.reason)",
+                ])
+            }
+            if report.fileExisted {
+                logger.info("replayed the append-only file", metadata: [
+                    "records": "\(report.recordCount)", "ms": "\(Time.monotonicMs() - started)",
+                ])
+            }
+            return (try AppendLog(path: path, policy: fsync), state)
+        } catch {
+            throw .dataDirectory("append-only file: \(error)")
+        }
+    }
+
     /// Binds and starts serving. Loop thread only.
-    public static func startOnLoop(config: MasterConfig, loop: EventLoop, logger: Logger) throws(MasterStartError) -> MasterNode {
+    static func startOnLoop(config: MasterConfig, loop: EventLoop, logger: Logger,
+                            journal opened: (log: AppendLog, state: RestoredState)?) throws(MasterStartError) -> MasterNode {
         var logStore: LogStore?
         var artifacts: ArtifactService?
         if let dataDirectory = config.dataDirectory {
@@ -95,6 +150,14 @@ public actor MasterNode: LoopBound {
             s.heartbeatMonitor = monitor
             s.logStore = logStore
             s.artifacts = artifacts
+            if let opened {
+                s.journal = Journal(log: opened.log, logger: logger, compactAtBytes: config.compactAtBytes)
+                if opened.state.masterId == nil {
+                    s.journal(.instance(masterId: s.masterId))
+                } else {
+                    s.restore(opened.state, reclaimAfterMs: UInt64(max(0, config.deadAfterMs)))
+                }
+            }
         }
         let checkEvery = UInt64(max(50, min(config.suspectAfterMs, config.deadAfterMs) / 4))
         monitor.assumeIsolated { $0.start(everyMs: checkEvery) }
@@ -117,6 +180,7 @@ public actor MasterNode: LoopBound {
     public func stop() async {
         await monitor.stop()
         await scheduler.close()
+        await scheduler.closeJournal()
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             listener.assumeIsolated { $0.close { c.resume() } }
         }

@@ -101,6 +101,14 @@ actor MasterSession: LoopBound, Peer {
         }
     }
 
+    nonisolated func send(batch: [Envelope]) {
+        connection.assumeIsolated { conn in
+            conn.cork()
+            for envelope in batch { conn.send { NativeCodec.encode(envelope, into: &$0) } }
+            conn.uncork()
+        }
+    }
+
     nonisolated func close() {
         connection.assumeIsolated { $0.closeAfterFlush() }
     }

@@ -9,9 +9,15 @@ public protocol Peer: AnyObject, Sendable {
     nonisolated func close()
     /// For logs: the remote address or role.
     nonisolated var label: String { get }
+    /// Queues several envelopes, leaving in as few writes as possible. Loop thread only.
+    nonisolated func send(batch: [Envelope])
 }
 
 extension Peer {
+    nonisolated func send(batch: [Envelope]) {
+        for envelope in batch { send(envelope) }
+    }
+
     nonisolated func reply(_ requestId: UInt32, _ message: Message) {
         send(Envelope(requestId: requestId, message: message))
     }

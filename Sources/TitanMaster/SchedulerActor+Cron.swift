@@ -34,9 +34,13 @@ final class ScheduleRecord {
 /// runs); one loop timer is armed for the earliest next firing.
 extension SchedulerActor {
     func schedule(_ spec: ScheduleSpec, peer: any Peer, requestId: UInt32) {
+        if let refusal = journalRefusal {
+            reply(to: peer, requestId, .error(.unavailable, refusal))
+            return
+        }
         switch makeSchedule(spec) {
         case .failure(let problem):
-            peer.reply(requestId, .error(.invalidRequest, problem.message))
+            reply(to: peer, requestId, .error(.invalidRequest, problem.message))
         case .success(let record):
             if let old = schedules[spec.name], old.lastDagId != nil {
                 // A replaced schedule keeps its history.
@@ -46,15 +50,16 @@ extension SchedulerActor {
                 record.skipped = old.skipped
             }
             schedules[spec.name] = record
+            journal(.scheduleSet(spec, createdAtMs: record.createdAtMs))
             armCronTimer()
-            peer.reply(requestId, .scheduled(record.info))
+            reply(to: peer, requestId, .scheduled(record.info))
             logger.info("schedule set", metadata: ["name": "\(spec.name)", "cron": "\(spec.cron)"])
         }
     }
 
     /// Checks a schedule whole (its name, cron expression, policies and DAG); nothing changes
     /// unless all of it is valid.
-    func makeSchedule(_ spec: ScheduleSpec) -> Result<ScheduleRecord, DagProblem> {
+    func makeSchedule(_ spec: ScheduleSpec, createdAtMs: Int64? = nil) -> Result<ScheduleRecord, DagProblem> {
         let name = spec.name
         guard !name.isEmpty, name.utf8.count <= 128, !name.utf8.contains(0), !name.contains("/") else {
             return .failure(DagProblem(message: "field 'name': a schedule needs a name of 1 to 128 characters without '/'"))
@@ -79,7 +84,7 @@ extension SchedulerActor {
                 return .failure(DagProblem(message: "invalid DAG: jobs[\(i)] '\(job.id)': \(problem)"))
             }
         }
-        let now = wallClockMs()
+        let now = createdAtMs ?? wallClockMs()
         let record = ScheduleRecord(spec: spec, cron: cron, overlap: overlap, missed: missed, createdAtMs: now)
         record.nextFireMs = cron.next(after: now)
         return .success(record)
@@ -87,11 +92,12 @@ extension SchedulerActor {
 
     func unschedule(_ name: String, peer: any Peer, requestId: UInt32) {
         guard schedules.removeValue(forKey: name) != nil else {
-            peer.reply(requestId, .error(.notFound, "no schedule '\(name)'"))
+            reply(to: peer, requestId, .error(.notFound, "no schedule '\(name)'"))
             return
         }
+        journal(.scheduleRemoved(name: name))
         armCronTimer()
-        peer.reply(requestId, .ok)
+        reply(to: peer, requestId, .ok)
     }
 
     func scheduleInfos() -> [ScheduleInfo] {
@@ -137,6 +143,8 @@ extension SchedulerActor {
             }
             record.lastFireMs = now
             record.nextFireMs = decision.nextFireMs
+            journal(.scheduleState(name: record.spec.name, lastFireMs: now, lastDagId: record.lastDagId ?? "",
+                                   runs: record.runs, skipped: record.skipped))
         }
         armCronTimer()
         schedule()

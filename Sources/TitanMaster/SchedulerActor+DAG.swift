@@ -6,17 +6,21 @@ import TitanProtocol
 /// job still pending or running.
 extension SchedulerActor {
     func submitDag(_ spec: DagSpec, follow: Bool, peer: any Peer, requestId: UInt32) {
+        if let refusal = journalRefusal {
+            reply(to: peer, requestId, .error(.unavailable, refusal))
+            return
+        }
         let dag: DagRecord
         switch createDag(spec) {
         case .success(let d): dag = d
         case .failure(let problem):
-            peer.reply(requestId, .error(.invalidRequest, problem.message))
+            reply(to: peer, requestId, .error(.invalidRequest, problem.message))
             return
         }
         // Nothing is dispatched before the batch's schedule(): a follower sees every event.
         if follow { watch(dag, peer: peer, logs: true) }
-        peer.reply(requestId, .dagSubmitted(dagId: dag.id, jobIds: dag.jobIds))
-        if follow { peer.push(.dagEvent(dag.event)) }
+        reply(to: peer, requestId, .dagSubmitted(dagId: dag.id, jobIds: dag.jobIds))
+        if follow { push(to: peer, .dagEvent(dag.event)) }
     }
 
     /// Why a DAG cannot be accepted.
@@ -59,6 +63,7 @@ extension SchedulerActor {
         let dag = DagRecord(id: dagId, name: spec.name, jobIds: fullIds, submittedAtMs: now)
         dags[dagId] = dag
         dagOrder.append(dagId)
+        journal(.dagCreated(id: dagId, spec: spec, submittedAtMs: now))
         var records: [JobRecord] = []
         records.reserveCapacity(spec.jobs.count)
         for (i, job) in spec.jobs.enumerated() {
@@ -118,11 +123,17 @@ extension SchedulerActor {
             }
         }
         publish(dag)
-        if dag.state.isFinal && dag.finishedAtMs == 0 { dagFinished(dag) }
+        if dag.state.isFinal && dag.finishedAtMs == 0 { dagFinishedNow(dag) }
     }
 
-    private func dagFinished(_ dag: DagRecord) {
+    func dagFinishedNow(_ dag: DagRecord) {
         dag.finishedAtMs = wallClockMs()
+        journal(.dagFinished(id: dag.id, atMs: dag.finishedAtMs))
+        retainFinishedDag(dag)
+    }
+
+    /// A finished DAG's jobs join the retained ones; the oldest DAGs past the limit go.
+    func retainFinishedDag(_ dag: DagRecord) {
         dag.watchers = [:]
         finishedDags.append(dag.id)
         for id in dag.jobIds { if let job = jobs[id] { retainFinished(job) } }
@@ -139,7 +150,7 @@ extension SchedulerActor {
     func publish(_ dag: DagRecord) {
         guard !dag.watchers.isEmpty else { return }
         let message = Message.dagEvent(dag.event)
-        for (_, watcher) in dag.watchers { watcher.peer.push(message) }
+        for (_, watcher) in dag.watchers { push(to: watcher.peer, message) }
     }
 
     func watch(_ dag: DagRecord, peer: any Peer, logs: Bool) {
@@ -149,18 +160,18 @@ extension SchedulerActor {
 
     /// Subscribing to a DAG: its current state, then every job event (and output) and DAG event.
     func subscribe(dag: DagRecord, logs: Bool, peer: any Peer, requestId: UInt32) {
-        peer.reply(requestId, .ok)
+        reply(to: peer, requestId, .ok)
         if !dag.state.isFinal { watch(dag, peer: peer, logs: logs) }
-        peer.push(.dagEvent(dag.event))
+        push(to: peer, .dagEvent(dag.event))
     }
 
     func cancel(dag: DagRecord, peer: any Peer, requestId: UInt32) {
         guard !dag.state.isFinal else {
-            peer.reply(requestId, .error(.invalidRequest, "DAG '\(dag.id)' already \(dag.state)"))
+            reply(to: peer, requestId, .error(.invalidRequest, "DAG '\(dag.id)' already \(dag.state)"))
             return
         }
         cancelDag(dag)
-        peer.reply(requestId, .ok)
+        reply(to: peer, requestId, .ok)
     }
 
     /// Running jobs first, so their pending descendants are skipped rather than cancelled one by

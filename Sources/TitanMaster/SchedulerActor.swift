@@ -3,6 +3,7 @@ import Logging
 import TitanLoop
 import TitanPolicy
 import TitanProtocol
+import TitanStore
 
 /// Tunables of the master's scheduling core.
 public struct SchedulerConfig: Sendable {
@@ -43,6 +44,8 @@ public actor SchedulerActor: LoopBound {
         var affinity = Affinity.none
         /// Soft affinity: the worker to try first.
         var preferredWorker: String?
+        /// Changed this turn: gets a journal record at the commit.
+        var dirty = false
 
         init(info: JobInfo, logLimit: Int) {
             self.info = info
@@ -62,13 +65,13 @@ public actor SchedulerActor: LoopBound {
     var delayTimer: LoopTimer?
     /// Retry backoff doubles from the job's retry delay up to this.
     static let maxRetryDelayMs: UInt64 = 300_000
-    private(set) var registry = WorkerRegistry()
+    var registry = WorkerRegistry()
     var finishedOrder = Deque<String>()
     /// Finished jobs that still hold output, oldest first, and the bytes they hold.
     private var finishedWithLogs = Deque<String>()
     private var finishedLogBytes = 0
     var recentOrder = Deque<String>()
-    private var nextJobNumber: UInt64 = 1
+    var nextJobNumber: UInt64 = 1
     /// DAGs by id, and the order they were submitted in (for listings and retention).
     var dags: [String: DagRecord] = [:]
     var dagOrder = Deque<String>()
@@ -81,11 +84,24 @@ public actor SchedulerActor: LoopBound {
     var heartbeatMonitor: HeartbeatMonitor?
     /// This master instance, random per process (kept in the data directory once state is
     /// durable): DAG ids are unique only within one instance.
-    let masterId = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    var masterId = String(UInt64.random(in: 0...UInt64.max), radix: 36)
     /// Set by the master node when it has a data directory: every job's whole output.
     var logStore: LogStore?
     /// Set by the master node when it has a data directory: uploaded files and projects.
     var artifacts: ArtifactService?
+    /// Set by the master node when it has a data directory: the append-only file. Without it,
+    /// state lives in memory only and sends go out at once.
+    var journal: Journal?
+    /// Sends held until this turn's records are written.
+    var outbox: [(any Peer, Envelope)] = []
+    var commitScheduled = false
+    var dirtyJobs: [JobRecord] = []
+    /// After a restart: attempts the journal says were running, by worker, until the worker
+    /// re-registers and reports them.
+    var awaitingWorkers: [String: Set<AttemptRef>] = [:]
+    var reclaimTimer: LoopTimer?
+    /// The KV store shared by jobs and agents.
+    var kv = KVState()
 
     public init(loop: EventLoop, config: SchedulerConfig = SchedulerConfig(), logger: Logger,
                 wallClockMs: @escaping @Sendable () -> Int64 = { Time.wallMs() }) {
@@ -102,7 +118,7 @@ public actor SchedulerActor: LoopBound {
         let rid = envelope.requestId
         switch envelope.message {
         case .ping:
-            peer.reply(rid, .pong)
+            reply(to: peer, rid, .pong)
         case .register(let registration):
             register(registration, peer: peer, requestId: rid)
         case .heartbeat(let running):
@@ -118,48 +134,48 @@ public actor SchedulerActor: LoopBound {
             submitDag(dag, follow: follow, peer: peer, requestId: rid)
         case .getDag(let dagId):
             if let dag = dags[dagId] {
-                peer.reply(rid, .dag(dagInfo(dag, withJobs: true)))
+                reply(to: peer, rid, .dag(dagInfo(dag, withJobs: true)))
             } else {
-                peer.reply(rid, .error(.notFound, "no DAG '\(dagId)'"))
+                reply(to: peer, rid, .error(.notFound, "no DAG '\(dagId)'"))
             }
         case .listDags(let limit):
             let ids = dagOrder.suffix(Int(min(limit, 10_000)))
-            peer.reply(rid, .dags(ids.reversed().compactMap { dags[$0].map { dagInfo($0, withJobs: false) } }))
+            reply(to: peer, rid, .dags(ids.reversed().compactMap { dags[$0].map { dagInfo($0, withJobs: false) } }))
         case .schedule(let spec):
             schedule(spec, peer: peer, requestId: rid)
         case .listSchedules:
-            peer.reply(rid, .schedules(scheduleInfos()))
+            reply(to: peer, rid, .schedules(scheduleInfos()))
         case .unschedule(let name):
             unschedule(name, peer: peer, requestId: rid)
         case .uploadArtifact, .fetchArtifact, .getArtifact:
             handleArtifact(envelope.message, from: peer, requestId: rid)
         case .getStatus(let jobId):
             if let job = jobs[jobId] {
-                peer.reply(rid, .status(statusInfo(job)))
+                reply(to: peer, rid, .status(statusInfo(job)))
             } else {
-                peer.reply(rid, .error(.notFound, "no job '\(jobId)'"))
+                reply(to: peer, rid, .error(.notFound, "no job '\(jobId)'"))
             }
         case .listWorkers:
-            peer.reply(rid, .workers(workerInfos()))
+            reply(to: peer, rid, .workers(workerInfos()))
         case .listJobs(let limit):
             // Capped so the reply stays far below the frame limit (a JobInfo is a few hundred bytes).
             let ids = recentOrder.suffix(Int(min(limit, 10_000)))
-            peer.reply(rid, .jobs(ids.reversed().compactMap { jobs[$0].map(statusInfo) }))
+            reply(to: peer, rid, .jobs(ids.reversed().compactMap { jobs[$0].map(statusInfo) }))
         case .subscribe(let jobId, let logs):
             subscribe(jobId, logs: logs, peer: peer, requestId: rid)
         case .unsubscribe(let jobId):
             jobs[jobId]?.watchers[ObjectIdentifier(peer)] = nil
             dags[jobId]?.watchers[ObjectIdentifier(peer)] = nil
-            peer.reply(rid, .ok)
+            reply(to: peer, rid, .ok)
         case .cancel(let jobId):
             cancel(jobId, peer: peer, requestId: rid)
         case .getLogs(let jobId):
             guard let job = jobs[jobId] else {
-                peer.reply(rid, .error(.notFound, "no job '\(jobId)'"))
+                reply(to: peer, rid, .error(.notFound, "no job '\(jobId)'"))
                 return
             }
             guard job.logs.droppedBytes > 0, let store = logStore else {
-                peer.reply(rid, .logs(jobId: jobId, Array(job.logs.retained)))
+                reply(to: peer, rid, .logs(jobId: jobId, Array(job.logs.retained)))
                 return
             }
             // The tail in memory is not all of it: read the file (off the loop), reply on it.
@@ -172,7 +188,7 @@ public actor SchedulerActor: LoopBound {
         case .ok, .error, .pong, .registered, .dispatch, .kill, .ackFinished, .submitted, .status,
              .workers, .jobs, .logs, .event, .output, .dagSubmitted, .dag, .dags, .dagEvent, .scheduled, .schedules,
              .artifactData, .artifactStored:
-            peer.reply(rid, .error(.invalidRequest, "message \(envelope.message.name) is not a request to the master"))
+            reply(to: peer, rid, .error(.invalidRequest, "message \(envelope.message.name) is not a request to the master"))
         }
     }
 
@@ -196,8 +212,8 @@ public actor SchedulerActor: LoopBound {
     // MARK: clients
 
     private func submit(_ spec: JobSpec, follow: Bool, peer: any Peer, requestId: UInt32) {
-        if let problem = Self.validate(spec) ?? artifactProblem(spec) {
-            peer.reply(requestId, .error(.invalidRequest, problem))
+        if let problem = journalRefusal ?? Self.validate(spec) ?? artifactProblem(spec) {
+            reply(to: peer, requestId, .error(.invalidRequest, problem))
             return
         }
         let id = "job-\(nextJobNumber)"
@@ -206,8 +222,9 @@ public actor SchedulerActor: LoopBound {
                             logLimit: config.logBytesPerJob)
         jobs[id] = job
         recentOrder.append(id)
+        journal(.jobCreated(job.info))
         if follow { watch(job, peer: peer, logs: true) }
-        peer.reply(requestId, .submitted(jobId: id))
+        reply(to: peer, requestId, .submitted(jobId: id))
         if spec.delayMs > 0 {
             wait(job, untilMs: job.info.submittedAtMs + Int64(clamping: spec.delayMs))
         } else {
@@ -258,21 +275,21 @@ public actor SchedulerActor: LoopBound {
             return
         }
         guard let job = jobs[jobId] else {
-            peer.reply(requestId, .error(.notFound, "no job '\(jobId)'"))
+            reply(to: peer, requestId, .error(.notFound, "no job '\(jobId)'"))
             return
         }
-        peer.reply(requestId, .ok)
+        reply(to: peer, requestId, .ok)
         if logs, job.logs.droppedBytes > 0, let store = logStore {
             replayFromDisk(job, to: peer, store: store)
             return
         }
         if logs {
-            for chunk in job.logs.retained { peer.push(.output(jobId: jobId, chunk.stream, chunk.bytes)) }
+            for chunk in job.logs.retained { push(to: peer, .output(jobId: jobId, chunk.stream, chunk.bytes)) }
         }
         if job.info.state.isFinal {
-            peer.push(.event(event(for: job)))
+            push(to: peer, .event(event(for: job)))
         } else {
-            if job.info.state == .running { peer.push(.event(event(for: job))) }
+            if job.info.state == .running { push(to: peer, .event(event(for: job))) }
             watch(job, peer: peer, logs: logs)
         }
     }
@@ -289,7 +306,7 @@ public actor SchedulerActor: LoopBound {
         } else {
             job.watchers[ObjectIdentifier(peer)] = (relay, true)
             watchedJobs[ObjectIdentifier(peer), default: []].insert(jobId)
-            if job.info.state == .running { relay.push(.event(event(for: job))) }
+            if job.info.state == .running { push(to: relay, .event(event(for: job))) }
         }
         let tail = Array(job.logs.retained)
         let finalEvent = after
@@ -305,15 +322,15 @@ public actor SchedulerActor: LoopBound {
             return
         }
         guard let job = jobs[jobId] else {
-            peer.reply(requestId, .error(.notFound, "no job '\(jobId)'"))
+            reply(to: peer, requestId, .error(.notFound, "no job '\(jobId)'"))
             return
         }
         guard !job.info.state.isFinal else {
-            peer.reply(requestId, .error(.invalidRequest, "job '\(jobId)' already \(job.info.state)"))
+            reply(to: peer, requestId, .error(.invalidRequest, "job '\(jobId)' already \(job.info.state)"))
             return
         }
         cancelJob(job)
-        peer.reply(requestId, .ok)
+        reply(to: peer, requestId, .ok)
     }
 
     /// Cancels a pending or running job (killing its process group); in a DAG its descendants
@@ -326,7 +343,7 @@ public actor SchedulerActor: LoopBound {
         case .running:
             // The worker kills the process group; its slot frees when it reports the attempt.
             let ref = AttemptRef(jobId: job.info.id, attempt: job.info.attempts)
-            registry[job.info.workerId]?.peer.push(.kill(ref))
+            if let peer = registry[job.info.workerId]?.peer { push(to: peer, .kill(ref)) }
         case .completed, .failed, .cancelled, .skipped:
             return
         }
@@ -338,7 +355,7 @@ public actor SchedulerActor: LoopBound {
     private func register(_ registration: Registration, peer: any Peer, requestId: UInt32) {
         let id = registration.workerId
         guard !id.isEmpty, registration.slots > 0 else {
-            peer.reply(requestId, .error(.invalidRequest, "registration needs a worker id and at least one slot"))
+            reply(to: peer, requestId, .error(.invalidRequest, "registration needs a worker id and at least one slot"))
             return
         }
         let now = wallClockMs()
@@ -346,20 +363,23 @@ public actor SchedulerActor: LoopBound {
         if let previous, previous.connected, previous.peer !== peer { previous.peer.close() }
         // Reconcile: keep attempts that are still current, kill the rest, re-queue the lost.
         var kept: Set<AttemptRef> = []
+        let restored = awaitingWorkers.removeValue(forKey: id) ?? []
         for ref in registration.running {
             if let job = jobs[ref.jobId], job.info.state == .running, job.info.attempts == ref.attempt,
                job.info.workerId == id {
                 kept.insert(ref)
+            } else if adopt(ref, workerId: id) {
+                kept.insert(ref)
             } else {
-                peer.push(.kill(ref))
+                push(to: peer, .kill(ref))
             }
         }
-        for ref in previous?.running ?? [] where !kept.contains(ref) {
+        for ref in (previous?.running ?? []).union(restored) where !kept.contains(ref) {
             requeueIfCurrent(ref)
         }
         registry[id]?.running = kept
         heartbeatMonitor?.assumeIsolated { $0.heard(id) }
-        peer.reply(requestId, .registered(workerId: id, heartbeatIntervalMs: config.heartbeatIntervalMs, masterId: masterId))
+        reply(to: peer, requestId, .registered(workerId: id, heartbeatIntervalMs: config.heartbeatIntervalMs, masterId: masterId))
         logger.info("worker registered", metadata: [
             "worker": "\(id)", "caps": "\(registration.capabilities.joined(separator: ","))",
             "slots": "\(registration.slots)", "reconnect": "\(previous != nil)",
@@ -403,7 +423,7 @@ public actor SchedulerActor: LoopBound {
         }
     }
 
-    private func requeueIfCurrent(_ ref: AttemptRef) {
+    func requeueIfCurrent(_ ref: AttemptRef) {
         guard let job = jobs[ref.jobId], job.info.state == .running, job.info.attempts == ref.attempt else { return }
         move(job, to: .pending)
         queue.push(jobId: job.info.id, priority: job.info.spec.priority, requirements: job.requirements)
@@ -415,18 +435,18 @@ public actor SchedulerActor: LoopBound {
         job.logs.append(stream, bytes)
         logStore?.send(.append(jobId: ref.jobId, stream, bytes))
         for (_, watcher) in job.watchers where watcher.logs {
-            watcher.peer.push(.output(jobId: ref.jobId, stream, bytes))
+            push(to: watcher.peer, .output(jobId: ref.jobId, stream, bytes))
         }
         if let dag = dags[job.info.dagId] {
             for (key, watcher) in dag.watchers where watcher.logs && job.watchers[key] == nil {
-                watcher.peer.push(.output(jobId: ref.jobId, stream, bytes))
+                push(to: watcher.peer, .output(jobId: ref.jobId, stream, bytes))
             }
         }
     }
 
     private func finished(_ ref: AttemptRef, _ result: JobResult, from peer: any Peer) {
         // Always acknowledge, stale or not: the worker may forget it either way.
-        peer.push(.ackFinished(ref))
+        push(to: peer, .ackFinished(ref))
         if let id = registry.workerId(of: peer) {
             registry[id]?.running.remove(ref)
             heard(id)
@@ -436,6 +456,12 @@ public actor SchedulerActor: LoopBound {
                 registry[id]?.running.remove(ref)
             }
         }
+        if let id = registry.workerId(of: peer) ?? jobs[ref.jobId]?.info.workerId, !id.isEmpty {
+            // A result for an attempt whose dispatch was never recorded (see `adopt`).
+            _ = adopt(ref, workerId: id)
+            registry[id]?.running.remove(ref)
+        }
+        awaitingWorkers[jobs[ref.jobId]?.info.workerId ?? ""]?.remove(ref)
         guard let job = jobs[ref.jobId], job.info.state == .running, job.info.attempts == ref.attempt else {
             return
         }
@@ -463,6 +489,7 @@ public actor SchedulerActor: LoopBound {
     /// Parks a pending job until `untilMs` (wall clock).
     func wait(_ job: JobRecord, untilMs: Int64) {
         job.info.notBeforeMs = untilMs
+        markDirty(job)
         delayed.push(jobId: job.info.id, dueMs: untilMs)
         armDelayTimer()
     }
@@ -512,6 +539,7 @@ public actor SchedulerActor: LoopBound {
             dag.counts[state] += 1
         }
         job.info.state = state
+        markDirty(job)
     }
 
     /// Bounded memory: forgets the oldest finished jobs and their output past the limits.
@@ -547,8 +575,8 @@ public actor SchedulerActor: LoopBound {
         let dagWatchers = dags[job.info.dagId]?.watchers ?? [:]
         guard !job.watchers.isEmpty || !dagWatchers.isEmpty else { return }
         let message = Message.event(event(for: job))
-        for (_, watcher) in job.watchers { watcher.peer.push(message) }
-        for (key, watcher) in dagWatchers where job.watchers[key] == nil { watcher.peer.push(message) }
+        for (_, watcher) in job.watchers { push(to: watcher.peer, message) }
+        for (key, watcher) in dagWatchers where job.watchers[key] == nil { push(to: watcher.peer, message) }
     }
 
     // MARK: placement
@@ -588,7 +616,7 @@ public actor SchedulerActor: LoopBound {
         job.info.workerId = workerId
         let ref = AttemptRef(jobId: jobId, attempt: job.info.attempts)
         registry[workerId]?.running.insert(ref)
-        peer.push(.dispatch(Dispatch(jobId: jobId, attempt: ref.attempt, spec: job.info.spec)))
+        push(to: peer, .dispatch(Dispatch(jobId: jobId, attempt: ref.attempt, spec: job.info.spec)))
         publish(job)
     }
 
@@ -632,5 +660,7 @@ public actor SchedulerActor: LoopBound {
         delayTimer = nil
         cronTimer?.assumeIsolated { $0.close() }
         cronTimer = nil
+        reclaimTimer?.assumeIsolated { $0.close() }
+        reclaimTimer = nil
     }
 }

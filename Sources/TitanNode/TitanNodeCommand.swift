@@ -4,6 +4,7 @@ import Logging
 import Synchronization
 import TitanLoop
 import TitanProtocol
+import TitanStore
 import TitanRuntime
 
 /// `titan-node`: runs a master or a worker until SIGINT/SIGTERM, then shuts down gracefully
@@ -32,8 +33,11 @@ struct TitanNodeCommand: AsyncParsableCommand {
     var port = 9090
 
     @Option(name: .customLong("data-dir"),
-            help: "Master: state directory, job output under logs/ (default ./titan-data). Worker: directory jobs run in (default $TMPDIR/titan-ID).")
+            help: "Master: state directory: the append-only file titan.aof, job output under logs/, artifacts under artifacts/ (default ./titan-data). Worker: directory jobs run in (default $TMPDIR/titan-ID).")
     var dataDir: String?
+
+    @Option(help: "Master: when the append-only file is fsynced: always (before acknowledging; group commit), everysec, no.")
+    var fsync: FsyncChoice = .everysec
 
     @Option(name: .customLong("heartbeat-ms"), help: "Master: heartbeat period asked of workers.")
     var heartbeatMs: UInt32 = 1_000
@@ -105,6 +109,7 @@ struct TitanNodeCommand: AsyncParsableCommand {
             config.scheduler.heartbeatIntervalMs = heartbeatMs
             config.suspectAfterMs = suspectAfterMs
             config.deadAfterMs = deadAfterMs
+            config.fsync = fsync.policy
             let node: MasterNode
             do {
                 node = try await MasterNode.start(config: config, loop: loop, logger: logger)
@@ -225,4 +230,17 @@ private final class Termination: Sendable {
 struct NodeError: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
+}
+
+/// `--fsync` values.
+enum FsyncChoice: String, ExpressibleByArgument, CaseIterable {
+    case always, everysec, no
+
+    var policy: FsyncPolicy {
+        switch self {
+        case .always: .always
+        case .everysec: .everysec
+        case .no: .no
+        }
+    }
 }

@@ -465,14 +465,16 @@ public enum NativeCodec {
 }
 
 // MARK: - struct encoders
+//
+// Public: the master's journal writes the same structs in the same layouts.
 
 extension BinaryWriter {
-    mutating func write(_ ref: AttemptRef) {
+    public mutating func write(_ ref: AttemptRef) {
         writeString(ref.jobId)
         writeU32(ref.attempt)
     }
 
-    mutating func write(_ spec: JobSpec) {
+    public mutating func write(_ spec: JobSpec) {
         writeStringArray(spec.command)
         writeStringDictionary(spec.environment)
         writeString(spec.workingDirectory)
@@ -492,7 +494,7 @@ extension BinaryWriter {
         }
     }
 
-    mutating func write(_ result: JobResult) {
+    public mutating func write(_ result: JobResult) {
         writeOptionalI32(result.exitCode)
         writeOptionalI32(result.signal)
         writeOptionalString(result.error)
@@ -501,7 +503,7 @@ extension BinaryWriter {
         writeBool(result.timedOut)
     }
 
-    mutating func write(_ registration: Registration) {
+    public mutating func write(_ registration: Registration) {
         writeString(registration.workerId)
         writeString(registration.name)
         writeStringArray(registration.capabilities)
@@ -510,7 +512,7 @@ extension BinaryWriter {
         writeArray(registration.running) { $0.write($1) }
     }
 
-    mutating func write(_ info: JobInfo) {
+    public mutating func write(_ info: JobInfo) {
         writeString(info.id)
         write(info.spec)
         writeU8(info.state.rawValue)
@@ -524,7 +526,7 @@ extension BinaryWriter {
         writeStringArray(info.parents)
     }
 
-    mutating func write(_ dag: DagSpec) {
+    public mutating func write(_ dag: DagSpec) {
         writeString(dag.name)
         writeArray(dag.jobs) { w, job in
             w.writeString(job.id)
@@ -534,7 +536,7 @@ extension BinaryWriter {
         }
     }
 
-    mutating func write(_ info: ScheduleInfo) {
+    public mutating func write(_ info: ScheduleInfo) {
         writeString(info.name)
         writeString(info.cron)
         writeString(info.timeZone)
@@ -547,11 +549,11 @@ extension BinaryWriter {
         writeU32(info.skipped)
     }
 
-    mutating func write(_ counts: JobCounts) {
+    public mutating func write(_ counts: JobCounts) {
         for state in JobState.allCases { writeU32(counts[state]) }
     }
 
-    mutating func write(_ info: DagInfo) {
+    public mutating func write(_ info: DagInfo) {
         writeString(info.id)
         writeString(info.name)
         writeU8(info.state.rawValue)
@@ -561,7 +563,7 @@ extension BinaryWriter {
         writeArray(info.jobs) { $0.write($1) }
     }
 
-    mutating func write(_ worker: WorkerInfo) {
+    public mutating func write(_ worker: WorkerInfo) {
         writeString(worker.id)
         writeString(worker.name)
         writeStringArray(worker.capabilities)
@@ -752,19 +754,19 @@ extension BinaryReader {
         }
     }
 
-    mutating func readAttemptRef(_ p: () -> String) throws(ProtocolError) -> AttemptRef {
+    public mutating func readAttemptRef(_ p: () -> String) throws(ProtocolError) -> AttemptRef {
         let jobId = try readString(p() + "jobId")
         return AttemptRef(jobId: jobId, attempt: try readU32(p() + "attempt"))
     }
 
-    mutating func readAttemptRefs(_ field: @autoclosure () -> String) throws(ProtocolError) -> [AttemptRef] {
+    public mutating func readAttemptRefs(_ field: @autoclosure () -> String) throws(ProtocolError) -> [AttemptRef] {
         try readArray(field(), minElementSize: MinimumSize.attemptRef) {
             (r: inout BinaryReader, i: Int) throws(ProtocolError) in
             try r.readAttemptRef { "\(field())[\(i)]." }
         }
     }
 
-    mutating func readJobSpec(_ p: () -> String) throws(ProtocolError) -> JobSpec {
+    public mutating func readJobSpec(_ p: () -> String) throws(ProtocolError) -> JobSpec {
         let command = try readStringArray(p() + "command")
         let environment = try readStringDictionary(p() + "environment")
         let workingDirectory = try readString(p() + "workingDirectory")
@@ -789,13 +791,13 @@ extension BinaryReader {
                        retryDelayMs: retryDelayMs, timeoutMs: timeoutMs, delayMs: delayMs, artifacts: artifacts)
     }
 
-    mutating func readArtifactKind(_ field: @autoclosure () -> String) throws(ProtocolError) -> ArtifactKind {
+    public mutating func readArtifactKind(_ field: @autoclosure () -> String) throws(ProtocolError) -> ArtifactKind {
         let raw = try readU8(field())
         guard let kind = ArtifactKind(rawValue: raw) else { throw malformed(field: field(), "unknown artifact kind \(raw)") }
         return kind
     }
 
-    mutating func readJobResult(_ p: () -> String) throws(ProtocolError) -> JobResult {
+    public mutating func readJobResult(_ p: () -> String) throws(ProtocolError) -> JobResult {
         let exitCode = try readOptionalI32(p() + "exitCode")
         let signal = try readOptionalI32(p() + "signal")
         let error = try readOptionalString(p() + "error")
@@ -806,7 +808,7 @@ extension BinaryReader {
                          finishedAtMs: finishedAtMs, timedOut: timedOut)
     }
 
-    mutating func readRegistration(_ p: () -> String) throws(ProtocolError) -> Registration {
+    public mutating func readRegistration(_ p: () -> String) throws(ProtocolError) -> Registration {
         let workerId = try readString(p() + "workerId")
         let name = try readString(p() + "name")
         let capabilities = try readStringArray(p() + "capabilities")
@@ -817,7 +819,7 @@ extension BinaryReader {
                             permanent: permanent, running: running)
     }
 
-    mutating func readJobInfo(_ p: () -> String) throws(ProtocolError) -> JobInfo {
+    public mutating func readJobInfo(_ p: () -> String) throws(ProtocolError) -> JobInfo {
         let id = try readString(p() + "id")
         let spec = try readJobSpec { p() + "spec." }
         let state = try readJobState(p() + "state")
@@ -836,7 +838,7 @@ extension BinaryReader {
                        notBeforeMs: notBeforeMs, dagId: dagId, parents: parents)
     }
 
-    mutating func readDagSpec(_ p: () -> String) throws(ProtocolError) -> DagSpec {
+    public mutating func readDagSpec(_ p: () -> String) throws(ProtocolError) -> DagSpec {
         let name = try readString(p() + "name")
         let jobs = try readArray(p() + "jobs", minElementSize: MinimumSize.dagJobSpec) {
             (r: inout BinaryReader, i: Int) throws(ProtocolError) in
@@ -852,7 +854,7 @@ extension BinaryReader {
         return DagSpec(name: name, jobs: jobs)
     }
 
-    mutating func readScheduleInfo(_ p: () -> String) throws(ProtocolError) -> ScheduleInfo {
+    public mutating func readScheduleInfo(_ p: () -> String) throws(ProtocolError) -> ScheduleInfo {
         let name = try readString(p() + "name")
         let cron = try readString(p() + "cron")
         let timeZone = try readString(p() + "timeZone")
@@ -868,19 +870,19 @@ extension BinaryReader {
                             skipped: skipped)
     }
 
-    mutating func readJobCounts(_ p: () -> String) throws(ProtocolError) -> JobCounts {
+    public mutating func readJobCounts(_ p: () -> String) throws(ProtocolError) -> JobCounts {
         var counts = JobCounts()
         for state in JobState.allCases { counts[state] = try readU32(p() + "\(state)".lowercased()) }
         return counts
     }
 
-    mutating func readDagState(_ field: @autoclosure () -> String) throws(ProtocolError) -> DagState {
+    public mutating func readDagState(_ field: @autoclosure () -> String) throws(ProtocolError) -> DagState {
         let raw = try readU8(field())
         guard let state = DagState(rawValue: raw) else { throw malformed(field: field(), "unknown DAG state \(raw)") }
         return state
     }
 
-    mutating func readDagInfo(_ p: () -> String) throws(ProtocolError) -> DagInfo {
+    public mutating func readDagInfo(_ p: () -> String) throws(ProtocolError) -> DagInfo {
         let id = try readString(p() + "id")
         let name = try readString(p() + "name")
         let state = try readDagState(p() + "state")
@@ -895,7 +897,7 @@ extension BinaryReader {
                        counts: counts, jobs: jobs)
     }
 
-    mutating func readWorkerInfo(_ p: () -> String) throws(ProtocolError) -> WorkerInfo {
+    public mutating func readWorkerInfo(_ p: () -> String) throws(ProtocolError) -> WorkerInfo {
         let id = try readString(p() + "id")
         let name = try readString(p() + "name")
         let capabilities = try readStringArray(p() + "capabilities")

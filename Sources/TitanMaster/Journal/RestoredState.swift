@@ -1,0 +1,105 @@
+import TitanProtocol
+import TitanStore
+
+/// The master's state as the journal describes it: what replay builds, record by record, before
+/// the scheduler takes it over. Pure: no I/O, no clock. Creation records that come again (a
+/// compaction that raced a batch) replace what was there, so applying is idempotent.
+struct RestoredState {
+    struct Dag {
+        var id: String
+        var spec: DagSpec
+        var submittedAtMs: Int64
+        var finishedAtMs: Int64 = 0
+    }
+
+    struct Schedule {
+        var spec: ScheduleSpec
+        var createdAtMs: Int64
+        var lastFireMs: Int64 = 0
+        var lastDagId = ""
+        var runs: UInt32 = 0
+        var skipped: UInt32 = 0
+    }
+
+    var masterId: String?
+    var nextJob: UInt64 = 1
+    var nextDag: UInt64 = 1
+    /// Every job, lone or in a DAG, by full id; `failures` beside it.
+    var jobs: [String: JobInfo] = [:]
+    var failures: [String: UInt32] = [:]
+    /// Lone jobs and DAGs in creation order.
+    var order: [(isDag: Bool, id: String)] = []
+    var dags: [String: Dag] = [:]
+    var schedules: [String: Schedule] = [:]
+    var kv = KVState()
+    var records = 0
+
+    mutating func apply(_ record: JournalRecord) throws(JournalDecodeError) {
+        records += 1
+        switch record {
+        case .instance(let id):
+            masterId = id
+        case .counters(let job, let dag):
+            nextJob = max(nextJob, job)
+            nextDag = max(nextDag, dag)
+        case .jobCreated(let info):
+            if jobs[info.id] == nil { order.append((false, info.id)) }
+            jobs[info.id] = info
+            nextJob = max(nextJob, Self.number(info.id, prefix: "job-") + 1)
+        case .dagCreated(let id, let spec, let submittedAtMs):
+            if dags[id] == nil { order.append((true, id)) }
+            dags[id] = Dag(id: id, spec: spec, submittedAtMs: submittedAtMs)
+            for job in spec.jobs {
+                var jobSpec = job.spec
+                if jobSpec.name.isEmpty { jobSpec.name = job.id }
+                let fullId = "\(id)/\(job.id)"
+                jobs[fullId] = JobInfo(id: fullId, spec: jobSpec, state: .pending, submittedAtMs: submittedAtMs, dagId: id,
+                                       parents: job.dependsOn.map { "\(id)/\($0)" })
+            }
+            nextDag = max(nextDag, Self.number(id, prefix: "dag-") + 1)
+        case .jobState(let change):
+            guard var info = jobs[change.id] else {
+                throw JournalDecodeError(message: "a state change for job '\(change.id)', which was never created")
+            }
+            info.state = change.state
+            info.attempts = change.attempts
+            info.workerId = change.workerId
+            info.result = change.result
+            info.notBeforeMs = change.notBeforeMs
+            jobs[change.id] = info
+            failures[change.id] = change.failures
+        case .dagFinished(let id, let atMs):
+            dags[id]?.finishedAtMs = atMs
+        case .scheduleSet(let spec, let createdAtMs):
+            let old = schedules[spec.name]
+            var schedule = Schedule(spec: spec, createdAtMs: createdAtMs)
+            if let old {
+                // A replaced schedule keeps its history (as the scheduler does).
+                schedule.lastFireMs = old.lastFireMs
+                schedule.lastDagId = old.lastDagId
+                schedule.runs = old.runs
+                schedule.skipped = old.skipped
+            }
+            schedules[spec.name] = schedule
+        case .scheduleState(let name, let lastFireMs, let lastDagId, let runs, let skipped):
+            schedules[name]?.lastFireMs = lastFireMs
+            schedules[name]?.lastDagId = lastDagId
+            schedules[name]?.runs = runs
+            schedules[name]?.skipped = skipped
+        case .scheduleRemoved(let name):
+            schedules[name] = nil
+        case .kv(let bytes):
+            do {
+                try kv.apply(try KVMutation(decoding: bytes))
+            } catch {
+                throw JournalDecodeError(message: "a KV record: \(error)")
+            }
+        }
+    }
+
+    /// `N` of `PREFIX-N`, or 0.
+    static func number(_ id: String, prefix: String) -> UInt64 {
+        guard id.hasPrefix(prefix) else { return 0 }
+        return UInt64(id.dropFirst(prefix.count)) ?? 0
+    }
+}
