@@ -28,6 +28,9 @@ public struct MasterConfig: Sendable {
     /// The append-only file is rewritten (compacted) once past this size and twice its size
     /// after the last rewrite.
     public var compactAtBytes: Int64 = 64 << 20
+    /// After a restart, attempts the journal says were running are re-queued if their worker
+    /// has not re-registered and reported them within this (or `deadAfterMs`, if longer).
+    public var reclaimAfterRestartMs: Int64 = 10_000
 
     public init() {}
 }
@@ -155,7 +158,9 @@ public actor MasterNode: LoopBound {
                 if opened.state.masterId == nil {
                     s.journal(.instance(masterId: s.masterId))
                 } else {
-                    s.restore(opened.state, reclaimAfterMs: UInt64(max(0, config.deadAfterMs)))
+                    // Workers reconnect with a backoff of up to 5 s: give them time to report what
+                    // they run before it is run again elsewhere.
+                    s.restore(opened.state, reclaimAfterMs: UInt64(max(config.deadAfterMs, config.reclaimAfterRestartMs)))
                 }
             }
         }

@@ -1,0 +1,209 @@
+import Foundation
+import Logging
+import Testing
+import TitanLoop
+import TitanProtocol
+import TitanStore
+@testable import TitanMaster
+
+@Suite("Journal records and replay")
+struct JournalTests {
+    static let spec = JobSpec(command: ["sh", "-c", "echo ü|x"], environment: ["K": "v"], priority: 3, retries: 2,
+                              artifacts: [ArtifactRef(hash: String(repeating: "a", count: 64), size: 9, kind: .file, destination: "x")])
+    static let dag = DagSpec(name: "etl", jobs: [
+        DagJobSpec(id: "a", spec: spec),
+        DagJobSpec(id: "b", spec: JobSpec(command: ["true"]), dependsOn: ["a"], affinity: .hard),
+    ])
+    static let records: [JournalRecord] = [
+        .instance(masterId: "m1"),
+        .counters(nextJob: 7, nextDag: 3),
+        .jobCreated(JobInfo(id: "job-5", spec: spec, state: .pending, submittedAtMs: 123)),
+        .dagCreated(id: "dag-2", spec: dag, submittedAtMs: 456),
+        .jobState(JobStateChange(id: "dag-2/a", state: .failed, attempts: 3, workerId: "w",
+                                 result: JobResult(exitCode: 1, startedAtMs: 1, finishedAtMs: 2), notBeforeMs: 0, failures: 3)),
+        .jobState(JobStateChange(id: "job-5", state: .pending, attempts: 1, workerId: "w2", result: nil,
+                                 notBeforeMs: 999, failures: 1)),
+        .dagFinished(id: "dag-2", atMs: 789),
+        .scheduleSet(ScheduleSpec(name: "n", cron: "@daily", timeZone: "UTC", overlap: "skip", missed: "run-once", dag: dag),
+                     createdAtMs: 1000),
+        .scheduleState(name: "n", lastFireMs: 2000, lastDagId: "dag-2", runs: 1, skipped: 4),
+        .kv(KVMutation.set(key: "k", value: [0, 255], expiresAtMs: nil).encoded()),
+        .scheduleRemoved(name: "gone"),
+    ]
+
+    @Test("every record survives encoding")
+    func roundTrip() throws {
+        for record in Self.records {
+            #expect(try JournalRecord(decoding: record.encoded()) == record)
+        }
+    }
+
+    @Test("truncated or unknown records are errors, not guesses")
+    func malformed() {
+        for record in Self.records {
+            let bytes = record.encoded()
+            for cut in 0 ..< bytes.count {
+                #expect(throws: JournalDecodeError.self) { try JournalRecord(decoding: Array(bytes[..<cut])) }
+            }
+            #expect(throws: JournalDecodeError.self) { try JournalRecord(decoding: bytes + [0]) }
+        }
+        #expect(throws: JournalDecodeError.self) { try JournalRecord(decoding: [200]) }
+    }
+
+    @Test("replaying the records rebuilds the state")
+    func reducer() throws {
+        var state = RestoredState()
+        for record in Self.records { try state.apply(record) }
+        #expect(state.masterId == "m1")
+        #expect(state.nextJob == 7)
+        #expect(state.nextDag == 3)
+        #expect(state.order.map(\.id) == ["job-5", "dag-2"])
+        #expect(state.jobs["dag-2/a"]?.state == .failed)
+        #expect(state.jobs["dag-2/a"]?.attempts == 3)
+        #expect(state.failures["dag-2/a"] == 3)
+        #expect(state.jobs["dag-2/b"]?.state == .pending)
+        #expect(state.jobs["dag-2/b"]?.parents == ["dag-2/a"])
+        #expect(state.jobs["job-5"]?.notBeforeMs == 999)
+        #expect(state.dags["dag-2"]?.finishedAtMs == 789)
+        #expect(state.schedules["n"]?.runs == 1)
+        #expect(state.schedules["n"]?.skipped == 4)
+        #expect(try state.kv.get("k", nowMs: 0) == [0, 255])
+        var broken = RestoredState()
+        #expect(throws: JournalDecodeError.self) {
+            try broken.apply(.jobState(JobStateChange(id: "nope", state: .running, attempts: 1, workerId: "", result: nil,
+                                                      notBeforeMs: 0, failures: 0)))
+        }
+    }
+
+    /// A master with no workers: submitted work stays pending, which is all the journal needs.
+    static func runMaster(in directory: String, _ body: @escaping @Sendable (String) async throws -> Void) async throws {
+        let loop = EventLoop()
+        var config = MasterConfig()
+        config.port = 0
+        config.dataDirectory = directory
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let master = try await MasterNode.start(config: config, loop: loop, logger: logger)
+        try await body("127.0.0.1:\(master.port)")
+        await master.stop()
+        #expect(await loop.shutdown() == 0)
+    }
+
+    @Test("a cut anywhere inside the last record keeps every record before it")
+    func truncatedTail() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-journal-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await Self.runMaster(in: dir) { address in
+            let client = try await TitanClientStub.connect(address)
+            for i in 0 ..< 3 { _ = try await client.request(.submit(JobSpec(command: ["echo", "\(i)"]), follow: false)) }
+            let dag = DagSpec(name: "d", jobs: [DagJobSpec(id: "a", spec: JobSpec(command: ["true"])),
+                                                DagJobSpec(id: "b", spec: JobSpec(command: ["true"]), dependsOn: ["a"])])
+            let reply = try await client.request(.submitDag(dag, follow: false))
+            #expect(reply == .dagSubmitted(dagId: "dag-1", jobIds: ["dag-1/a", "dag-1/b"]))
+            await client.close()
+        }
+        let path = dir + "/titan.aof"
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        // Walk the records: 12-byte file header, then length, CRC, payload.
+        var offset = 12
+        var starts: [Int] = []
+        while offset < bytes.count {
+            starts.append(offset)
+            let length = bytes[offset ..< offset + 4].reduce(0) { $0 << 8 | Int($1) }
+            offset += 8 + length
+        }
+        #expect(offset == bytes.count)
+        let all = try MasterNode.openJournal(directory: dir, fsync: .no, logger: Logger(label: "t")).state
+        #expect(all.records == starts.count)
+        #expect(all.jobs.count == 5)
+        let last = try #require(starts.last)
+        let cutDir = dir + "-cut"
+        defer { try? FileManager.default.removeItem(atPath: cutDir) }
+        for cut in last + 1 ..< bytes.count {
+            try? FileManager.default.removeItem(atPath: cutDir)
+            try FileManager.default.createDirectory(atPath: cutDir, withIntermediateDirectories: true)
+            try Data(bytes[..<cut]).write(to: URL(fileURLWithPath: cutDir + "/titan.aof"))
+            var logger = Logger(label: "t")
+            logger.logLevel = .critical
+            let opened = try MasterNode.openJournal(directory: cutDir, fsync: .no, logger: logger)
+            #expect(opened.state.records == starts.count - 1, "cut at \(cut)")
+            try await opened.log.close()
+            // Repaired: the file now ends at the last whole record.
+            let size = try FileManager.default.attributesOfItem(atPath: cutDir + "/titan.aof")[.size] as? Int
+            #expect(size == last, "cut at \(cut)")
+        }
+    }
+
+    @Test("a master whose append-only file cannot be written does not start")
+    func fullDisk() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-full-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/titan.aof", withDestinationPath: "/dev/full")
+        let loop = EventLoop()
+        var config = MasterConfig()
+        config.port = 0
+        config.dataDirectory = dir
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        do {
+            _ = try await MasterNode.start(config: config, loop: loop, logger: logger)
+            Issue.record("started on a full disk")
+        } catch {
+            #expect("\(error)".contains("append-only file"), "\(error)")
+            #expect("\(error)".contains("space"), "\(error)")
+        }
+        #expect(await loop.shutdown() == 0)
+    }
+}
+
+/// The smallest native client: enough to drive a master from TitanMasterTests (which does not
+/// link TitanClient).
+actor TitanClientStub: LoopBound {
+    nonisolated let eventLoop: EventLoop
+    private let connection: TCPConnection
+    private var decoder = FrameDecoder()
+    private var waiters: [UInt32: CheckedContinuation<Message, Never>] = [:]
+    private var next: UInt32 = 1
+
+    private init(loop: EventLoop, connection: TCPConnection) {
+        eventLoop = loop
+        self.connection = connection
+    }
+
+    static func connect(_ address: String) async throws -> TitanClientStub {
+        let loop = EventLoop()
+        let parts = address.split(separator: ":")
+        let conn = try await TCPConnection.connect(loop: loop, host: String(parts[0]), port: Int(parts[1])!)
+        let client = TitanClientStub(loop: loop, connection: conn)
+        await client.start()
+        return client
+    }
+
+    private func start() {
+        connection.assumeIsolated { c in
+            c.start(onRead: { [self] bytes in self.assumeIsolated { $0.received(bytes) } }, onClose: { _ in })
+        }
+    }
+
+    private func received(_ bytes: [UInt8]) {
+        decoder.append(contentsOf: bytes)
+        while let frame = try? decoder.next(), let envelope = try? NativeCodec.decode(frame) {
+            waiters.removeValue(forKey: envelope.requestId)?.resume(returning: envelope.message)
+        }
+    }
+
+    func request(_ message: Message) async throws -> Message {
+        let id = next
+        next += 1
+        return await withCheckedContinuation { c in
+            waiters[id] = c
+            connection.assumeIsolated { $0.send(NativeCodec.encode(Envelope(requestId: id, message: message))) }
+        }
+    }
+
+    func close() async {
+        await connection.close()
+        _ = await eventLoop.shutdown()
+    }
+}
