@@ -135,6 +135,7 @@ extension SchedulerActor {
         nextJobNumber = max(nextJobNumber, state.nextJob)
         nextDagNumber = max(nextDagNumber, state.nextDag)
         kv = state.kv
+        if kv.nextExpiryMs != nil { armKVPurge() }
         var restoredDags: [DagRecord] = []
         for (isDag, id) in state.order {
             if isDag {

@@ -102,6 +102,7 @@ public actor SchedulerActor: LoopBound {
     var reclaimTimer: LoopTimer?
     /// The KV store shared by jobs and agents.
     var kv = KVState()
+    var kvPurgeTimer: LoopTimer?
 
     public init(loop: EventLoop, config: SchedulerConfig = SchedulerConfig(), logger: Logger,
                 wallClockMs: @escaping @Sendable () -> Int64 = { Time.wallMs() }) {
@@ -149,6 +150,8 @@ public actor SchedulerActor: LoopBound {
             unschedule(name, peer: peer, requestId: rid)
         case .uploadArtifact, .fetchArtifact, .getArtifact:
             handleArtifact(envelope.message, from: peer, requestId: rid)
+        case .kv(let op):
+            handleKV(op, peer: peer, requestId: rid)
         case .getStatus(let jobId):
             if let job = jobs[jobId] {
                 reply(to: peer, rid, .status(statusInfo(job)))
@@ -187,7 +190,7 @@ public actor SchedulerActor: LoopBound {
             }
         case .ok, .error, .pong, .registered, .dispatch, .kill, .ackFinished, .submitted, .status,
              .workers, .jobs, .logs, .event, .output, .dagSubmitted, .dag, .dags, .dagEvent, .scheduled, .schedules,
-             .artifactData, .artifactStored:
+             .artifactData, .artifactStored, .kvResult:
             reply(to: peer, rid, .error(.invalidRequest, "message \(envelope.message.name) is not a request to the master"))
         }
     }
@@ -662,5 +665,7 @@ public actor SchedulerActor: LoopBound {
         cronTimer = nil
         reclaimTimer?.assumeIsolated { $0.close() }
         reclaimTimer = nil
+        kvPurgeTimer?.assumeIsolated { $0.close() }
+        kvPurgeTimer = nil
     }
 }

@@ -59,6 +59,8 @@ public enum Message: Sendable, Equatable {
     case uploadArtifact(UploadChunk)
     /// Look up a stored artifact by name; answered with `.artifactStored` or `.error(.notFound)`.
     case getArtifact(name: String)
+    /// A KV read or write; answered with `.kvResult` (or `.error`, e.g. a set used as a string).
+    case kv(KVOperation)
 
     // MARK: master → client
     case submitted(jobId: String)
@@ -80,6 +82,7 @@ public enum Message: Sendable, Equatable {
     case scheduled(ScheduleInfo)
     case schedules([ScheduleInfo])
     case artifactStored(ArtifactInfo)
+    case kvResult(KVResult)
 }
 
 /// A piece of a job's stored output.

@@ -32,6 +32,7 @@
 ///     0x3D unschedule              0x4D artifactStored
 ///     0x3E uploadArtifact
 ///     0x3F getArtifact
+///     0x60 kv                      0x61 kvResult
 ///
 /// Payloads (after the request id):
 ///
@@ -47,6 +48,9 @@
 ///     uploadArtifact uploadId u32, name string, kind u8, offset u64, bytes, last bool
 ///     getArtifact    name string
 ///     artifactStored name string, hash string, size u64, kind u8
+///     kv             op u8, key string, then by op: set value bytes, ttlMs u64; sadd/srem member
+///                    string; incr by i64; get/del/smembers nothing
+///     kvResult       kind u8, then value bytes? | integer i64 | members [string]
 ///     dispatch       Dispatch
 ///     kill           AttemptRef
 ///     ackFinished    AttemptRef
@@ -150,6 +154,8 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
     case scheduled = 0x4B
     case schedules = 0x4C
     case artifactStored = 0x4D
+    case kv = 0x60
+    case kvResult = 0x61
 
     /// The message's name, as in `Message`.
     public var name: String {
@@ -198,6 +204,8 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
         case .uploadArtifact: "uploadArtifact"
         case .getArtifact: "getArtifact"
         case .artifactStored: "artifactStored"
+        case .kv: "kv"
+        case .kvResult: "kvResult"
         }
     }
 }
@@ -321,6 +329,8 @@ public enum NativeCodec {
         case .uploadArtifact: .uploadArtifact
         case .getArtifact: .getArtifact
         case .artifactStored: .artifactStored
+        case .kv: .kv
+        case .kvResult: .kvResult
         }
     }
 
@@ -378,6 +388,10 @@ public enum NativeCodec {
             w.writeU64(chunk.offset)
             w.writeBytes(chunk.bytes)
             w.writeBool(chunk.last)
+        case .kv(let op):
+            w.write(op)
+        case .kvResult(let result):
+            w.write(result)
         case .artifactStored(let info):
             w.writeString(info.name)
             w.writeString(info.hash)
@@ -712,6 +726,10 @@ extension BinaryReader {
             return .getDag(dagId: try readString("dagId"))
         case .getArtifact:
             return .getArtifact(name: try readString("name"))
+        case .kv:
+            return .kv(try readKVOperation())
+        case .kvResult:
+            return .kvResult(try readKVResult())
         case .fetchArtifact:
             let hash = try readString("hash")
             let offset = try readU64("offset")

@@ -141,6 +141,18 @@ enum Fixtures {
                                                                    bytes: [], last: false))),
         ("getArtifact", 56, .getArtifact(name: "project.zip")),
         ("artifactStored", 57, .artifactStored(ArtifactInfo(name: "p.zip", hash: "cd", size: 42, kind: .archive))),
+        ("kv get", 58, .kv(.get(key: "k|ü"))),
+        ("kv set", 59, .kv(.set(key: "k", value: binary, ttlMs: 60_000))),
+        ("kv set empty", 60, .kv(.set(key: "", value: [], ttlMs: 0))),
+        ("kv del", 61, .kv(.del(key: "k"))),
+        ("kv sadd", 62, .kv(.sadd(key: "s", member: "m|ü"))),
+        ("kv srem", 63, .kv(.srem(key: "s", member: ""))),
+        ("kv smembers", 64, .kv(.smembers(key: "s"))),
+        ("kv incr", 65, .kv(.incr(key: "n", by: Int64.min))),
+        ("kvResult value", 66, .kvResult(.value(binary))),
+        ("kvResult missing", 67, .kvResult(.value(nil))),
+        ("kvResult integer", 68, .kvResult(.integer(-42))),
+        ("kvResult members", 69, .kvResult(.members(["a", "ü|", ""]))),
     ]
 
     static let samples: [Sample] = messages.map { Sample(name: $0.0, envelope: Envelope(requestId: $0.1, message: $0.2)) }
