@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "titan", targets: ["TitanCLI"]),
         .library(name: "TitanClient", targets: ["TitanClient"]),
         .library(name: "TitanRuntime", targets: ["TitanRuntime"]),
+        .library(name: "TitanStore", targets: ["TitanStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

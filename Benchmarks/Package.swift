@@ -23,6 +23,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "TitanClient", package: rootIdentity),
                 .product(name: "TitanRuntime", package: rootIdentity),
+                .product(name: "TitanStore", package: rootIdentity),
             ],
             path: "Benchmarks/TitanBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

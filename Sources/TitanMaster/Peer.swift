@@ -14,7 +14,7 @@ public protocol Peer: AnyObject, Sendable {
 }
 
 extension Peer {
-    nonisolated func send(batch: [Envelope]) {
+    public nonisolated func send(batch: [Envelope]) {
         for envelope in batch { send(envelope) }
     }
 

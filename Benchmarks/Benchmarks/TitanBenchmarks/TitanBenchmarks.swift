@@ -4,6 +4,7 @@ import TitanClient
 import TitanLoop
 import TitanProtocol
 import TitanRuntime
+import TitanStore
 
 // The foundation benchmarks. Each node runs on its own event loop (thread), as separate
 // processes would; jobs are real processes. Compare with ../shared/baselines/run.sh measured in
@@ -17,8 +18,16 @@ final class Fixture: Sendable {
     let cluster: EmbeddedCluster
     let client: TitanClient
 
-    init(workers: Int, slots: UInt32) async throws {
-        cluster = try await EmbeddedCluster.start(workers: workers, slots: slots)
+    init(workers: Int, slots: UInt32, fsync: FsyncPolicy = .everysec) async throws {
+        var master = MasterConfig.loopbackAnyPort
+        master.fsync = fsync
+        let configs = (0..<workers).map { i -> WorkerConfig in
+            var c = WorkerConfig()
+            c.slots = slots
+            c.workerId = "worker-\(i + 1)"
+            return c
+        }
+        cluster = try await EmbeddedCluster.start(master: master, workers: configs)
         client = try await TitanClient.connect(to: cluster.masterAddress)
     }
 
@@ -33,8 +42,8 @@ actor FixtureBox {
     static let shared = FixtureBox()
     var fixture: Fixture?
 
-    func start(workers: Int, slots: UInt32) async throws {
-        fixture = try await Fixture(workers: workers, slots: slots)
+    func start(workers: Int, slots: UInt32, fsync: FsyncPolicy = .everysec) async throws {
+        fixture = try await Fixture(workers: workers, slots: slots, fsync: fsync)
     }
 
     func stop() async {
@@ -97,33 +106,37 @@ let benchmarks: @Sendable () -> Void = {
         await FixtureBox.shared.stop()
     }
 
-    // (c) 1,000 trivial jobs through one master and two workers, all in flight at once.
-    Benchmark("1000 trivial jobs, 1 master + 2 workers", configuration: .init(
-        metrics: [.wallClock, .mallocCountTotal, .custom("jobs/s", polarity: .prefersLarger),
-                  .custom("process CPU µs per job", polarity: .prefersSmaller),
-                  .custom("master+worker CPU µs per job", polarity: .prefersSmaller)],
-        warmupIterations: 1, maxDuration: .seconds(20), maxIterations: 10)) { benchmark in
-        guard let f = await FixtureBox.shared.fixture else { return }
-        let cpuBefore = processCPUMicros()
-        let nodesBefore = threadCPUNanos(named: ["titan-master", "titan-worker"])
-        let start = ContinuousClock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<1_000 {
-                group.addTask(executorPreference: f.client.eventLoop) { try await runTrivialJob(f.client) }
+    // (c) 1,000 trivial jobs through one master and two workers, all in flight at once, with
+    // each fsync policy of the append-only file (everysec is the default).
+    for fsync in [FsyncPolicy.everysec, .no, .always] {
+        let name = fsync == .everysec ? "1000 trivial jobs, 1 master + 2 workers" : "1000 trivial jobs, 1 master + 2 workers, fsync \(fsync)"
+        Benchmark(name, configuration: .init(
+            metrics: [.wallClock, .mallocCountTotal, .custom("jobs/s", polarity: .prefersLarger),
+                      .custom("process CPU µs per job", polarity: .prefersSmaller),
+                      .custom("master+worker CPU µs per job", polarity: .prefersSmaller)],
+            warmupIterations: 1, maxDuration: .seconds(20), maxIterations: 10)) { benchmark in
+            guard let f = await FixtureBox.shared.fixture else { return }
+            let cpuBefore = processCPUMicros()
+            let nodesBefore = threadCPUNanos(named: ["titan-master", "titan-worker"])
+            let start = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<1_000 {
+                    group.addTask(executorPreference: f.client.eventLoop) { try await runTrivialJob(f.client) }
+                }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
+            let elapsed = ContinuousClock.now - start
+            let cpu = processCPUMicros() - cpuBefore
+            let nodes = threadCPUNanos(named: ["titan-master", "titan-worker"]) - nodesBefore
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            benchmark.measurement(.custom("jobs/s", polarity: .prefersLarger), Int(1_000 / seconds))
+            benchmark.measurement(.custom("process CPU µs per job", polarity: .prefersSmaller), Int(cpu / 1_000))
+            benchmark.measurement(.custom("master+worker CPU µs per job", polarity: .prefersSmaller), Int(nodes / 1_000_000))
+        } setup: {
+            try await FixtureBox.shared.start(workers: 2, slots: 8, fsync: fsync)
+        } teardown: {
+            await FixtureBox.shared.stop()
         }
-        let elapsed = ContinuousClock.now - start
-        let cpu = processCPUMicros() - cpuBefore
-        let nodes = threadCPUNanos(named: ["titan-master", "titan-worker"]) - nodesBefore
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        benchmark.measurement(.custom("jobs/s", polarity: .prefersLarger), Int(1_000 / seconds))
-        benchmark.measurement(.custom("process CPU µs per job", polarity: .prefersSmaller), Int(cpu / 1_000))
-        benchmark.measurement(.custom("master+worker CPU µs per job", polarity: .prefersSmaller), Int(nodes / 1_000_000))
-    } setup: {
-        try await FixtureBox.shared.start(workers: 2, slots: 8)
-    } teardown: {
-        await FixtureBox.shared.stop()
     }
 
     // DAGs through a real cluster (DagBenchmarks.swift) and the scheduler alone, without sockets
@@ -131,6 +144,7 @@ let benchmarks: @Sendable () -> Void = {
     registerDagBenchmarks()
     registerSchedulerBenchmarks()
     registerSchedulerMemoryBenchmark()
+    registerDurabilityBenchmarks()
 }
 
 /// User + system CPU of this process (master, workers and client; not the jobs), in µs.
