@@ -1,7 +1,7 @@
 import TitanLoop
 import TitanPolicy
 import TitanProtocol
-import TitanStore
+@_spi(Testing) import TitanStore
 
 /// Durability: every state change becomes a journal record; what the scheduler sends during a
 /// turn of the loop (replies, events, dispatches, acknowledgements) is held until that turn's
@@ -81,6 +81,11 @@ extension SchedulerActor {
         // Held sends go out as their writes complete, before the close does.
         try? await journal?.log.close()
         journal = nil
+    }
+
+    /// Tests: make every later write fail as on a full disk.
+    func redirectJournalForTesting(to device: String) throws {
+        try journal?.log.redirectWritesForTesting(to: device)
     }
 
     // MARK: compaction

@@ -217,7 +217,7 @@ public final class AppendLog: Sendable {
     }
 
     /// Points the descriptor at another file (e.g. `/dev/full`) so tests can make writes fail.
-    func redirectWritesForTesting(to device: String) throws(StoreError) {
+    @_spi(Testing) public func redirectWritesForTesting(to device: String) throws(StoreError) {
         let writer = self.writer
         try queue.sync {
             Result { () throws(StoreError) in

@@ -207,3 +207,97 @@ actor TitanClientStub: LoopBound {
         _ = await eventLoop.shutdown()
     }
 }
+
+@Suite("Journal: restore and failures")
+struct JournalRestoreTests {
+    /// 2026-01-01T00:00:00Z
+    static let t0: Int64 = 1_767_225_600_000
+
+    @Test("a schedule restored after hours down follows on_missed; a parked retry keeps its time")
+    func restoreCronAndDelays() async throws {
+        let loop = EventLoop()
+        let clock = ManualClock()
+        clock.set(Self.t0 + 3 * 3_600_000 + 60_000)  // three hours and a minute after the last firing
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let scheduler = SchedulerActor(loop: loop, logger: logger, wallClockMs: { clock.now() })
+        var state = RestoredState()
+        let dag = DagSpec(name: "hourly", jobs: [DagJobSpec(id: "a", spec: JobSpec(command: ["true"]))])
+        for record: JournalRecord in [
+            .instance(masterId: "m-restored"),
+            .scheduleSet(ScheduleSpec(name: "hourly", cron: "@hourly", timeZone: "", overlap: "skip", missed: "run-once", dag: dag),
+                         createdAtMs: Self.t0 - 3_600_000),
+            .scheduleState(name: "hourly", lastFireMs: Self.t0, lastDagId: "", runs: 1, skipped: 0),
+            .jobCreated(JobInfo(id: "job-4", spec: JobSpec(command: ["true"], retries: 3), state: .pending, submittedAtMs: Self.t0)),
+            .jobState(JobStateChange(id: "job-4", state: .pending, attempts: 1, workerId: "w", result: nil,
+                                     notBeforeMs: clock.now() + 30_000, failures: 1)),
+        ] { try state.apply(record) }
+        let restored = state
+        let result = await withCheckedContinuation { (c: CheckedContinuation<(ScheduleInfo?, JobInfo?, String, Int), Never>) in
+            loop.execute {
+                scheduler.assumeIsolated { s in
+                    s.restore(restored, reclaimAfterMs: 10_000)
+                    s.cronDue()
+                    c.resume(returning: (s.scheduleInfos().first, s.jobs["job-4"].map(s.statusInfo), s.masterId,
+                                         s.dags.count))
+                }
+            }
+        }
+        let (schedule, job, masterId, dagCount) = result
+        #expect(masterId == "m-restored")
+        // Three firings passed while down: one catch-up run, two counted as skipped.
+        #expect(schedule?.runs == 2)
+        #expect(schedule?.skipped == 2)
+        #expect(dagCount == 1)
+        #expect(schedule?.nextFireMs == Self.t0 + 4 * 3_600_000)
+        #expect(job?.state == .pending)
+        #expect(job?.pendingReason.hasPrefix("retry 1 of 3 in 30") == true, "\(job?.pendingReason ?? "")")
+        #expect(try await submitNumber(scheduler, loop) == "job-5")
+        await scheduler.close()
+        #expect(await loop.shutdown() == 0)
+    }
+
+    /// The id the next submission gets.
+    private func submitNumber(_ scheduler: SchedulerActor, _ loop: EventLoop) async throws -> String {
+        let peer = RecordingPeer()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                scheduler.assumeIsolated { $0.handle(Envelope(requestId: 9, message: .submit(JobSpec(command: ["x"]), follow: false)), from: peer) }
+                c.resume()
+            }
+        }
+        guard case .submitted(let id)? = peer.replies().first else { return "" }
+        return id
+    }
+
+    @Test("a master that can no longer write refuses work and never acknowledges what it lost")
+    func writeFailure() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-enospc-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let loop = EventLoop()
+        var config = MasterConfig()
+        config.port = 0
+        config.dataDirectory = dir
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let master = try await MasterNode.start(config: config, loop: loop, logger: logger)
+        let client = try await TitanClientStub.connect("127.0.0.1:\(master.port)")
+        #expect(try await client.request(.submit(JobSpec(command: ["true"]), follow: false)) == .submitted(jobId: "job-1"))
+        try await master.scheduler.redirectJournalForTesting(to: "/dev/full")
+        guard case .error(.unavailable, let lost) = try await client.request(.submit(JobSpec(command: ["true"]), follow: false)) else {
+            Issue.record("a submission that could not be recorded was acknowledged")
+            return
+        }
+        #expect(lost.contains("not recorded") && lost.contains("No space left"), "\(lost)")
+        guard case .error(.unavailable, let refused) = try await client.request(.kv(.set(key: "k", value: [1], ttlMs: 0))) else {
+            Issue.record("a write was accepted after the journal failed")
+            return
+        }
+        #expect(refused.contains("accepts no new work"), "\(refused)")
+        // Reads still work.
+        #expect(try await client.request(.getStatus(jobId: "job-1")) != .error(.notFound, "no job 'job-1'"))
+        await client.close()
+        await master.stop()
+        #expect(await loop.shutdown() == 0)
+    }
+}

@@ -1,7 +1,7 @@
 import Dispatch
 import Glibc
 import Testing
-@testable import TitanStore
+@_spi(Testing) @testable import TitanStore
 
 @Suite struct AppendLogTests {
     @Test func createsTheFileWithAHeader() throws {
