@@ -21,6 +21,8 @@ extension SchedulerActor {
     }
 
     private func send(_ peer: any Peer, _ envelope: Envelope) {
+        // Dispatches wait too: sent before its record, an attempt could be dispatched again
+        // under the same number after a crash and run twice.
         guard journal != nil else { return peer.send(envelope) }
         outbox.append((peer, envelope))
         scheduleCommit()
@@ -33,6 +35,7 @@ extension SchedulerActor {
         journal.record(record)
         scheduleCommit()
     }
+
 
     /// The job's fields changed: one `jobState` record with its fields at the end of the turn.
     func markDirty(_ job: JobRecord) {

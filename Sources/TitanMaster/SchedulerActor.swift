@@ -459,11 +459,10 @@ public actor SchedulerActor: LoopBound {
                 registry[id]?.running.remove(ref)
             }
         }
-        if let id = registry.workerId(of: peer) ?? jobs[ref.jobId]?.info.workerId, !id.isEmpty {
-            // A result for an attempt whose dispatch was never recorded (see `adopt`).
-            _ = adopt(ref, workerId: id)
-            registry[id]?.running.remove(ref)
-        }
+        // A result for an attempt whose dispatch was never recorded (see `adopt`); a result
+        // re-sent before its worker re-registered says nothing of the worker: keep the last known.
+        let workerId = registry.workerId(of: peer) ?? jobs[ref.jobId]?.info.workerId ?? ""
+        if adopt(ref, workerId: workerId) { registry[workerId]?.running.remove(ref) }
         awaitingWorkers[jobs[ref.jobId]?.info.workerId ?? ""]?.remove(ref)
         guard let job = jobs[ref.jobId], job.info.state == .running, job.info.attempts == ref.attempt else {
             return

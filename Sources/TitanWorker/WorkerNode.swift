@@ -82,6 +82,8 @@ public actor WorkerNode: LoopBound {
     /// Disk work for artifacts (writing downloads, copying, extracting), off the loop.
     let artifactQueue = DispatchQueue(label: "titan.worker.artifacts", qos: .utility)
     var fetches = ArtifactFetches()
+    /// DAG directories made by this process (one mkdir per DAG, not per job).
+    private var createdDagDirectories: Set<String> = []
     /// Artifacts downloaded from the master since start (cache hits not counted).
     public internal(set) var artifactDownloads = 0
     let materializedArtifacts = MaterializedArtifacts()
@@ -285,7 +287,12 @@ public actor WorkerNode: LoopBound {
             // its children (the DAG's "data bus").
             let dagId = String(dispatch.jobId[..<slash])
             let dagDirectory = config.workDirectory + "/dags/" + (masterId.isEmpty ? "" : masterId + "-") + dagId
-            try? FileManager.default.createDirectory(atPath: dagDirectory, withIntermediateDirectories: true)
+            if !createdDagDirectories.contains(dagDirectory) {
+                try? FileManager.default.createDirectory(atPath: dagDirectory, withIntermediateDirectories: true)
+                // Bounded: forgetting only costs a redundant mkdir.
+                if createdDagDirectories.count >= 10_000 { createdDagDirectories.removeAll() }
+                createdDagDirectories.insert(dagDirectory)
+            }
             extra["TITAN_DAG_ID"] = dagId
             extra["TITAN_DAG_DIR"] = dagDirectory
             if spec.workingDirectory.isEmpty { directory = dagDirectory }
