@@ -340,6 +340,16 @@ public actor TitanClient: LoopBound {
     }
 
     /// A DAG with all its jobs.
+    /// Adds jobs to a running DAG; returns their full ids. Jobs the DAG already has (same id)
+    /// are left as they are, so a retried call is harmless.
+    public func extendDag(_ dagId: String, jobs: [DagJobSpec]) async throws -> [String] {
+        let reply = try await request(.extendDag(dagId: dagId, jobs: jobs))
+        guard case .dagSubmitted(_, let ids) = reply else {
+            throw TitanClientError.unexpectedReply(expected: "dagSubmitted", got: reply.name)
+        }
+        return ids
+    }
+
     public func dag(_ dagId: String) async throws -> DagInfo {
         let reply = try await request(.getDag(dagId: dagId))
         guard case .dag(let info) = reply else { throw TitanClientError.unexpectedReply(expected: "dag", got: reply.name) }

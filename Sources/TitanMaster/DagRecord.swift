@@ -5,7 +5,7 @@ import TitanProtocol
 final class DagRecord {
     let id: String
     let name: String
-    let jobIds: [String]
+    private(set) var jobIds: [String]
     let submittedAtMs: Int64
     var finishedAtMs: Int64 = 0
     var counts = JobCounts()
@@ -26,6 +26,12 @@ final class DagRecord {
         if counts.cancelled > 0 { return .cancelled }
         // Skipped jobs only follow a failure or a cancel; all completed otherwise.
         return counts.skipped > 0 ? .failed : .completed
+    }
+
+    /// Jobs added while it runs (`extendDag`), pending.
+    func add(_ ids: [String]) {
+        jobIds += ids
+        counts.pending += UInt32(ids.count)
     }
 
     var event: DagEvent { DagEvent(dagId: id, state: state, counts: counts) }

@@ -194,3 +194,66 @@ extension SchedulerActor {
         return "waiting for parents: \(open.joined(separator: ", "))"
     }
 }
+
+/// Growing a DAG while it runs: what an agent does when a step decides the next steps.
+extension SchedulerActor {
+    func extendDag(_ dagId: String, _ newJobs: [DagJobSpec], peer: any Peer, requestId: UInt32) {
+        if let refusal = journalRefusal { return reply(to: peer, requestId, .error(.unavailable, refusal)) }
+        guard let dag = dags[dagId] else { return reply(to: peer, requestId, .error(.notFound, "no DAG '\(dagId)'")) }
+        let allIds = newJobs.map { "\(dagId)/\($0.id)" }
+        // Idempotent: jobs the DAG already has (a retried request, an agent step re-run) stay.
+        let added = newJobs.filter { jobs["\(dagId)/\($0.id)"] == nil }
+        guard !added.isEmpty else { return reply(to: peer, requestId, .dagSubmitted(dagId: dagId, jobIds: allIds)) }
+        guard !dag.state.isFinal else {
+            return reply(to: peer, requestId, .error(.invalidRequest, "DAG '\(dagId)' already \(dag.state): it cannot grow"))
+        }
+        // Check the new jobs as a DAG of their own, parents that already exist counting as
+        // satisfied-or-not later: they cannot depend on the new ones, so no cycle goes through them.
+        let existing = Set(dag.jobIds)
+        let local = added.map { job in DagJobSpec(id: job.id, spec: job.spec,
+                                                  dependsOn: job.dependsOn.filter { !existing.contains("\(dagId)/\($0)") },
+                                                  affinity: job.affinity) }
+        let order: [Int]
+        switch Self.validate(DagSpec(name: dag.name, jobs: local)) {
+        case .success(let o): order = o
+        case .failure(let problem): return reply(to: peer, requestId, .error(.invalidRequest, problem.message))
+        }
+        for (i, job) in added.enumerated() {
+            if let problem = artifactProblem(job.spec) {
+                return reply(to: peer, requestId, .error(.invalidRequest, "invalid DAG: jobs[\(i)] '\(job.id)': \(problem)"))
+            }
+        }
+        // Valid: from here on it lands whole.
+        let now = wallClockMs()
+        journal(.dagExtended(id: dagId, jobs: added, atMs: now))
+        let fullIds = added.map { "\(dagId)/\($0.id)" }
+        dag.add(fullIds)
+        var records: [JobRecord] = []
+        for (i, job) in added.enumerated() {
+            let parents = job.dependsOn.map { "\(dagId)/\($0)" }
+            let info = JobInfo(id: fullIds[i], spec: job.spec, state: .pending, submittedAtMs: now, dagId: dagId, parents: parents)
+            let record = JobRecord(info: info, logLimit: config.logBytesPerJob)
+            record.affinity = job.affinity
+            if record.info.spec.name.isEmpty { record.info.spec.name = job.id }
+            jobs[fullIds[i]] = record
+            recentOrder.append(fullIds[i])
+            records.append(record)
+        }
+        for (i, job) in added.enumerated() {
+            for parent in job.dependsOn { jobs["\(dagId)/\(parent)"]?.children.append(fullIds[i]) }
+        }
+        reply(to: peer, requestId, .dagSubmitted(dagId: dagId, jobIds: allIds))
+        publish(dag)
+        // In topological order: a new job below a failed or cancelled one is skipped at once.
+        for i in order {
+            let job = records[i]
+            let parents = job.info.parents.compactMap { jobs[$0] }
+            if parents.contains(where: { $0.info.state.isFinal && $0.info.state != .completed }) {
+                finish(job, state: .skipped)
+                continue
+            }
+            job.waitingOn = parents.filter { $0.info.state != .completed }.count
+            if job.waitingOn == 0 { release(job) }
+        }
+    }
+}

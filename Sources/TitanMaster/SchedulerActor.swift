@@ -152,6 +152,8 @@ public actor SchedulerActor: LoopBound {
             handleArtifact(envelope.message, from: peer, requestId: rid)
         case .kv(let op):
             handleKV(op, peer: peer, requestId: rid)
+        case .extendDag(let dagId, let newJobs):
+            extendDag(dagId, newJobs, peer: peer, requestId: rid)
         case .getStatus(let jobId):
             if let job = jobs[jobId] {
                 reply(to: peer, rid, .status(statusInfo(job)))

@@ -61,6 +61,10 @@ public enum Message: Sendable, Equatable {
     case getArtifact(name: String)
     /// A KV read or write; answered with `.kvResult` (or `.error`, e.g. a set used as a string).
     case kv(KVOperation)
+    /// Adds jobs to a running DAG (a job growing its own DAG: agent loops). Idempotent by job
+    /// id: ids the DAG already has are left as they are. New jobs may depend on existing ones and
+    /// on each other. Answered with `.dagSubmitted` listing the full ids of all the given jobs.
+    case extendDag(dagId: String, jobs: [DagJobSpec])
 
     // MARK: master → client
     case submitted(jobId: String)

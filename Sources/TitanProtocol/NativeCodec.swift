@@ -33,6 +33,7 @@
 ///     0x3E uploadArtifact
 ///     0x3F getArtifact
 ///     0x60 kv                      0x61 kvResult
+///     0x62 extendDag
 ///
 /// Payloads (after the request id):
 ///
@@ -51,6 +52,7 @@
 ///     kv             op u8, key string, then by op: set value bytes, ttlMs u64; sadd/srem member
 ///                    string; incr by i64; get/del/smembers nothing
 ///     kvResult       kind u8, then value bytes? | integer i64 | members [string]
+///     extendDag      dagId string, jobs [DagJobSpec]
 ///     dispatch       Dispatch
 ///     kill           AttemptRef
 ///     ackFinished    AttemptRef
@@ -156,6 +158,7 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
     case artifactStored = 0x4D
     case kv = 0x60
     case kvResult = 0x61
+    case extendDag = 0x62
 
     /// The message's name, as in `Message`.
     public var name: String {
@@ -206,6 +209,7 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
         case .artifactStored: "artifactStored"
         case .kv: "kv"
         case .kvResult: "kvResult"
+        case .extendDag: "extendDag"
         }
     }
 }
@@ -331,6 +335,7 @@ public enum NativeCodec {
         case .artifactStored: .artifactStored
         case .kv: .kv
         case .kvResult: .kvResult
+        case .extendDag: .extendDag
         }
     }
 
@@ -390,6 +395,9 @@ public enum NativeCodec {
             w.writeBool(chunk.last)
         case .kv(let op):
             w.write(op)
+        case .extendDag(let dagId, let jobs):
+            w.writeString(dagId)
+            w.write(DagSpec(name: "", jobs: jobs))
         case .kvResult(let result):
             w.write(result)
         case .artifactStored(let info):
@@ -728,6 +736,9 @@ extension BinaryReader {
             return .getArtifact(name: try readString("name"))
         case .kv:
             return .kv(try readKVOperation())
+        case .extendDag:
+            let dagId = try readString("dagId")
+            return .extendDag(dagId: dagId, jobs: try readDagSpec { "" }.jobs)
         case .kvResult:
             return .kvResult(try readKVResult())
         case .fetchArtifact:

@@ -19,6 +19,7 @@ struct JournalTests {
         .counters(nextJob: 7, nextDag: 3),
         .jobCreated(JobInfo(id: "job-5", spec: spec, state: .pending, submittedAtMs: 123)),
         .dagCreated(id: "dag-2", spec: dag, submittedAtMs: 456),
+        .dagExtended(id: "dag-2", jobs: [DagJobSpec(id: "c", spec: JobSpec(command: ["true"]), dependsOn: ["b"])], atMs: 500),
         .jobState(JobStateChange(id: "dag-2/a", state: .failed, attempts: 3, workerId: "w",
                                  result: JobResult(exitCode: 1, startedAtMs: 1, finishedAtMs: 2), notBeforeMs: 0, failures: 3)),
         .jobState(JobStateChange(id: "job-5", state: .pending, attempts: 1, workerId: "w2", result: nil,
@@ -64,6 +65,9 @@ struct JournalTests {
         #expect(state.jobs["dag-2/b"]?.state == .pending)
         #expect(state.jobs["dag-2/b"]?.parents == ["dag-2/a"])
         #expect(state.jobs["job-5"]?.notBeforeMs == 999)
+        #expect(state.jobs["dag-2/c"]?.parents == ["dag-2/b"])
+        #expect(state.jobs["dag-2/c"]?.submittedAtMs == 500)
+        #expect(state.dags["dag-2"]?.spec.jobs.map(\.id) == ["a", "b", "c"])
         #expect(state.dags["dag-2"]?.finishedAtMs == 789)
         #expect(state.schedules["n"]?.runs == 1)
         #expect(state.schedules["n"]?.skipped == 4)

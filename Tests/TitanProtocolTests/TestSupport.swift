@@ -153,6 +153,8 @@ enum Fixtures {
         ("kvResult missing", 67, .kvResult(.value(nil))),
         ("kvResult integer", 68, .kvResult(.integer(-42))),
         ("kvResult members", 69, .kvResult(.members(["a", "ü|", ""]))),
+        ("extendDag", 70, .extendDag(dagId: "dag-3", jobs: dagSpec.jobs)),
+        ("extendDag empty", 71, .extendDag(dagId: "", jobs: [])),
     ]
 
     static let samples: [Sample] = messages.map { Sample(name: $0.0, envelope: Envelope(requestId: $0.1, message: $0.2)) }

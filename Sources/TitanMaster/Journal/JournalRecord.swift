@@ -14,6 +14,8 @@ enum JournalRecord: Equatable, Sendable {
     case jobCreated(JobInfo)
     /// A DAG was submitted (or fired by a schedule); its jobs are `ID/jobId`.
     case dagCreated(id: String, spec: DagSpec, submittedAtMs: Int64)
+    /// Jobs added to a running DAG.
+    case dagExtended(id: String, jobs: [DagJobSpec], atMs: Int64)
     /// A job's fields after a change.
     case jobState(JobStateChange)
     case dagFinished(id: String, atMs: Int64)
@@ -25,7 +27,7 @@ enum JournalRecord: Equatable, Sendable {
 
     enum Tag: UInt8 {
         case instance = 1, counters, jobCreated, dagCreated, jobState, dagFinished, scheduleSet, scheduleState,
-             scheduleRemoved, kv
+             scheduleRemoved, kv, dagExtended
     }
 }
 
@@ -66,6 +68,11 @@ extension JournalRecord {
             w.writeString(id)
             w.write(spec)
             w.writeI64(submittedAtMs)
+        case .dagExtended(let id, let jobs, let atMs):
+            w.writeU8(Tag.dagExtended.rawValue)
+            w.writeString(id)
+            w.write(DagSpec(name: "", jobs: jobs))
+            w.writeI64(atMs)
         case .jobState(let change):
             w.writeU8(Tag.jobState.rawValue)
             w.writeString(change.id)
@@ -157,6 +164,10 @@ extension JournalRecord {
                 self = .scheduleRemoved(name: try r.readString("name"))
             case .kv:
                 self = .kv(try r.readBytes("bytes"))
+            case .dagExtended:
+                let id = try r.readString("id")
+                let jobs = try r.readDagSpec { "" }.jobs
+                self = .dagExtended(id: id, jobs: jobs, atMs: try r.readI64("atMs"))
             }
             try r.expectEnd()
         } catch let error as JournalDecodeError {

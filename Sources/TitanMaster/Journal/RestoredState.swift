@@ -68,6 +68,19 @@ struct RestoredState {
             info.notBeforeMs = change.notBeforeMs
             jobs[change.id] = info
             failures[change.id] = change.failures
+        case .dagExtended(let id, let newJobs, let atMs):
+            guard dags[id] != nil else {
+                throw JournalDecodeError(message: "jobs added to DAG '\(id)', which was never created")
+            }
+            for job in newJobs where jobs["\(id)/\(job.id)"] == nil {
+                dags[id]!.spec.jobs.append(job)
+                var jobSpec = job.spec
+                if jobSpec.name.isEmpty { jobSpec.name = job.id }
+                let fullId = "\(id)/\(job.id)"
+                jobs[fullId] = JobInfo(id: fullId, spec: jobSpec, state: .pending, submittedAtMs: atMs, dagId: id,
+                                       parents: job.dependsOn.map { "\(id)/\($0)" })
+            }
+            dags[id]!.finishedAtMs = 0
         case .dagFinished(let id, let atMs):
             dags[id]?.finishedAtMs = atMs
         case .scheduleSet(let spec, let createdAtMs):
