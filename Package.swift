@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "TitanArtifactsTests", dependencies: [
             "TitanArtifacts", "TitanTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
-        .testTarget(name: "TitanIntegrationTests", dependencies: ["TitanRuntime", "TitanClient", "TitanPolicy"]),
+        .testTarget(name: "TitanIntegrationTests", dependencies: ["TitanRuntime", "TitanClient", "TitanPolicy", "TitanTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

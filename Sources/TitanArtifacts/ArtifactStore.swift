@@ -153,6 +153,47 @@ public final class ArtifactStore: Sendable {
         return info
     }
 
+    /// Stores content given whole (small files: the v1 protocol's inline base64 scripts), under
+    /// `name` when given.
+    @discardableResult
+    public func store(_ bytes: [UInt8], name: String?, kind: ArtifactKind) throws(ArtifactError) -> ArtifactInfo {
+        if let name, let problem = ArtifactInfo.problem(withName: name) { throw ArtifactError(.invalid, problem) }
+        guard UInt64(bytes.count) <= maxSize else {
+            throw ArtifactError(.invalid, "'\(name ?? "content")' is larger than the limit of \(maxSize) bytes")
+        }
+        var hasher = ContentHasher()
+        hasher.update(bytes)
+        let hash = hasher.finalize()
+        let info = ArtifactInfo(name: name ?? "", hash: hash, size: UInt64(bytes.count), kind: kind)
+        if !contains(hash: hash) {
+            let number = state.withLock { s in
+                s.nextUpload += 1
+                return s.nextUpload
+            }
+            let part = "\(directory)/uploads/\(getpid())-\(number).part"
+            try FileIO.writeAtomically(bytes, to: part)
+            chmod(part, 0o444)
+            try FileIO.rename(part, to: path(ofHash: hash))
+        }
+        if let name {
+            try FileIO.writeAtomically(Array("\(hash) \(kind.rawValue) \(info.size)\n".utf8), to: directory + "/names/" + name)
+        }
+        state.withLock { s in
+            s.hashes.insert(hash)
+            if let name { s.names[name] = info }
+        }
+        return info
+    }
+
+    /// Reads stored content whole (the v1 protocol's FETCH_ASSET).
+    public func readAll(named name: String) throws(ArtifactError) -> [UInt8] {
+        guard let info = info(named: name) else { throw ArtifactError(.notFound, "no artifact named '\(name)'") }
+        guard let data = FileManager.default.contents(atPath: path(ofHash: info.hash)) else {
+            throw ArtifactError(.io, "cannot read artifact '\(name)'")
+        }
+        return [UInt8](data)
+    }
+
     /// Drops an upload in progress (its connection went away, or it failed).
     public func abandon(_ key: UploadKey) {
         guard let upload = state.withLock({ $0.uploads.removeValue(forKey: key) }) else { return }

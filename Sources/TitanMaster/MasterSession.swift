@@ -1,3 +1,4 @@
+import TitanArtifacts
 import TitanLoop
 import TitanProtocol
 
@@ -15,6 +16,10 @@ actor MasterSession: LoopBound, Peer {
     private var decoder: FrameDecoder
     private var batch: [Envelope] = []
     private var closed = false
+    /// v1 requests waiting for the scheduler's reply, by the request id given to them.
+    private var v1Pending: [UInt32: V1Bridge.Expect] = [:]
+    /// Ids for v1 requests: high, away from what native clients pick.
+    private var nextV1Id: UInt32 = 0xF000_0000
 
     init(loop: EventLoop, connection: TCPConnection, scheduler: SchedulerActor, maxFrame: Int, label: String) {
         eventLoop = loop
@@ -54,8 +59,7 @@ actor MasterSession: LoopBound, Peer {
                 break
             }
             if frame.version == TitanProto.v1Version {
-                // The v1 (original Titan) codec is not served yet: every v1 opcode is unknown.
-                sendV1Error("UNKNOWN_OPCODE: \(frame.opcode)")
+                handleV1(frame)
                 continue
             }
             do {
@@ -85,9 +89,71 @@ actor MasterSession: LoopBound, Peer {
         return frame.payload[0..<4].reduce(0) { $0 << 8 | UInt32($1) }
     }
 
-    private func sendV1Error(_ text: String) {
-        let frame = Frame(version: TitanProto.v1Version, opcode: 0x51, flags: 0, payload: Array(text.utf8))
+    // MARK: v1 (the original Titan protocol)
+
+    private func handleV1(_ frame: Frame) {
+        let request: V1Request
+        do {
+            request = try V1Codec.decode(opcode: frame.opcode, payload: frame.payload)
+        } catch {
+            return sendV1(V1Reply(.error, error.message))
+        }
+        switch V1Bridge.plan(request) {
+        case .native(let message, let expect):
+            batch.append(v1Envelope(message, expect))
+        case .reply(let reply):
+            sendV1(reply)
+        case .prepare(let work, let expect):
+            guard let artifacts = scheduler.assumeIsolated({ $0.artifacts }) else { return sendV1(Self.noDataDirectory) }
+            let store = artifacts.store
+            artifacts.run(on: eventLoop, { () throws(ArtifactError) in
+                Result { () throws(V1Error) in try work(store) }
+            }) { [self] result in
+                self.assumeIsolated { session in
+                    switch result {
+                    case .success(.success(let message)):
+                        let envelope = session.v1Envelope(message, expect)
+                        session.scheduler.assumeIsolated { s in
+                            s.handle(envelope, from: session)
+                            s.schedule()
+                        }
+                    case .success(.failure(let error)):
+                        session.sendV1(V1Reply(.error, error.message))
+                    case .failure(let error):
+                        session.sendV1(V1Reply(.error, "ERROR: \(error.message)"))
+                    }
+                }
+            }
+        case .answer(let work):
+            guard let artifacts = scheduler.assumeIsolated({ $0.artifacts }) else { return sendV1(Self.noDataDirectory) }
+            let store = artifacts.store
+            artifacts.run(on: eventLoop, { () throws(ArtifactError) in work(store) }) { [self] result in
+                self.assumeIsolated { session in
+                    session.sendV1((try? result.get()) ?? V1Reply(.error, "ERROR: internal error"))
+                }
+            }
+        }
+    }
+
+    private static let noDataDirectory = V1Reply(.error, "ERROR: this master has no data directory, so it stores no files")
+
+    private func v1Envelope(_ message: Message, _ expect: V1Bridge.Expect) -> Envelope {
+        let id = nextV1Id
+        nextV1Id = nextV1Id == UInt32.max ? 0xF000_0000 : nextV1Id + 1
+        v1Pending[id] = expect
+        return Envelope(requestId: id, message: message)
+    }
+
+    private func sendV1(_ reply: V1Reply) {
+        let frame = reply.frame
         connection.assumeIsolated { $0.send { frame.append(to: &$0) } }
+    }
+
+    /// The scheduler's reply to a v1 request, formatted for it; nil for anything else.
+    private func v1Reply(to envelope: Envelope) -> V1Reply? {
+        guard envelope.requestId >= 0xF000_0000, !v1Pending.isEmpty,
+              let expect = v1Pending.removeValue(forKey: envelope.requestId) else { return nil }
+        return V1Bridge.reply(to: envelope.message, expect)
     }
 
     private func connectionClosed() {
@@ -96,17 +162,18 @@ actor MasterSession: LoopBound, Peer {
     }
 
     nonisolated func send(_ envelope: Envelope) {
+        if envelope.requestId >= 0xF000_0000, let reply = assumeIsolated({ $0.v1Reply(to: envelope) }) {
+            return assumeIsolated { $0.sendV1(reply) }
+        }
         connection.assumeIsolated { conn in
             conn.send { NativeCodec.encode(envelope, into: &$0) }
         }
     }
 
     nonisolated func send(batch: [Envelope]) {
-        connection.assumeIsolated { conn in
-            conn.cork()
-            for envelope in batch { conn.send { NativeCodec.encode(envelope, into: &$0) } }
-            conn.uncork()
-        }
+        connection.assumeIsolated { $0.cork() }
+        for envelope in batch { send(envelope) }
+        connection.assumeIsolated { $0.uncork() }
     }
 
     nonisolated func close() {

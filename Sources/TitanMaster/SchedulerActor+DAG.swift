@@ -76,6 +76,7 @@ extension SchedulerActor {
             if record.info.spec.name.isEmpty { record.info.spec.name = job.id }
             jobs[fullIds[i]] = record
             recentOrder.append(fullIds[i])
+            noteAlias(fullIds[i])
             records.append(record)
         }
         for (i, job) in spec.jobs.enumerated() {
@@ -115,10 +116,14 @@ extension SchedulerActor {
                 if child.waitingOn == 0 { release(child) }
             }
         } else {
-            // Failed, cancelled or skipped: nothing below it may run.
+            // Failed, cancelled or skipped: nothing below it may run. The reason names the job
+            // where it started (a skip below a skip keeps the first one's).
+            let reason = job.info.state == .skipped ? job.info.result?.error ?? "upstream failed"
+                : "upstream \(job.info.id) \(job.info.state)"
             for childId in job.children {
                 guard let child = jobs[childId], child.info.state == .pending else { continue }
                 queue.remove(jobId: childId, requirements: child.requirements)
+                child.info.result = JobResult(error: reason)
                 finish(child, state: .skipped)
             }
         }
@@ -237,6 +242,7 @@ extension SchedulerActor {
             if record.info.spec.name.isEmpty { record.info.spec.name = job.id }
             jobs[fullIds[i]] = record
             recentOrder.append(fullIds[i])
+            noteAlias(fullIds[i])
             records.append(record)
         }
         for (i, job) in added.enumerated() {
@@ -248,7 +254,8 @@ extension SchedulerActor {
         for i in order {
             let job = records[i]
             let parents = job.info.parents.compactMap { jobs[$0] }
-            if parents.contains(where: { $0.info.state.isFinal && $0.info.state != .completed }) {
+            if let bad = parents.first(where: { $0.info.state.isFinal && $0.info.state != .completed }) {
+                job.info.result = JobResult(error: "upstream \(bad.info.id) \(bad.info.state)")
                 finish(job, state: .skipped)
                 continue
             }

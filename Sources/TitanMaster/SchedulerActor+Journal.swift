@@ -175,7 +175,8 @@ extension SchedulerActor {
             for id in dag.jobIds {
                 guard let job = jobs[id], job.info.state == .pending else { continue }
                 let parents = job.info.parents.compactMap { jobs[$0] }
-                if parents.contains(where: { $0.info.state.isFinal && $0.info.state != .completed }) {
+                if let bad = parents.first(where: { $0.info.state.isFinal && $0.info.state != .completed }) {
+                    job.info.result = JobResult(error: "upstream \(bad.info.id) \(bad.info.state)")
                     finish(job, state: .skipped)
                     continue
                 }
@@ -228,6 +229,7 @@ extension SchedulerActor {
         job.failures = failures
         jobs[info.id] = job
         recentOrder.append(info.id)
+        noteAlias(info.id)
         return job
     }
 

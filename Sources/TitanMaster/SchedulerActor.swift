@@ -100,6 +100,9 @@ public actor SchedulerActor: LoopBound {
     /// re-registers and reports them.
     var awaitingWorkers: [String: Set<AttemptRef>] = [:]
     var reclaimTimer: LoopTimer?
+    /// The latest DAG job with each short id that starts with `DAG-` (the original Titan's ids:
+    /// its clients ask for `DAG-extract`, not `dag-7/DAG-extract`).
+    var v1Aliases: [String: String] = [:]
     /// The KV store shared by jobs and agents.
     var kv = KVState()
     var kvPurgeTimer: LoopTimer?
@@ -154,7 +157,8 @@ public actor SchedulerActor: LoopBound {
             handleKV(op, peer: peer, requestId: rid)
         case .extendDag(let dagId, let newJobs):
             extendDag(dagId, newJobs, peer: peer, requestId: rid)
-        case .getStatus(let jobId):
+        case .getStatus(let asked):
+            let jobId = resolve(asked)
             if let job = jobs[jobId] {
                 reply(to: peer, rid, .status(statusInfo(job)))
             } else {
@@ -167,14 +171,17 @@ public actor SchedulerActor: LoopBound {
             let ids = recentOrder.suffix(Int(min(limit, 10_000)))
             reply(to: peer, rid, .jobs(ids.reversed().compactMap { jobs[$0].map(statusInfo) }))
         case .subscribe(let jobId, let logs):
-            subscribe(jobId, logs: logs, peer: peer, requestId: rid)
+            subscribe(resolve(jobId), logs: logs, peer: peer, requestId: rid)
         case .unsubscribe(let jobId):
             jobs[jobId]?.watchers[ObjectIdentifier(peer)] = nil
             dags[jobId]?.watchers[ObjectIdentifier(peer)] = nil
             reply(to: peer, rid, .ok)
         case .cancel(let jobId):
-            cancel(jobId, peer: peer, requestId: rid)
-        case .getLogs(let jobId):
+            cancel(resolve(jobId), peer: peer, requestId: rid)
+        case .getStats:
+            reply(to: peer, rid, .stats(clusterStats()))
+        case .getLogs(let asked):
+            let jobId = resolve(asked)
             guard let job = jobs[jobId] else {
                 reply(to: peer, rid, .error(.notFound, "no job '\(jobId)'"))
                 return
@@ -192,7 +199,7 @@ public actor SchedulerActor: LoopBound {
             }
         case .ok, .error, .pong, .registered, .dispatch, .kill, .ackFinished, .submitted, .status,
              .workers, .jobs, .logs, .event, .output, .dagSubmitted, .dag, .dags, .dagEvent, .scheduled, .schedules,
-             .artifactData, .artifactStored, .kvResult:
+             .artifactData, .artifactStored, .kvResult, .stats:
             reply(to: peer, rid, .error(.invalidRequest, "message \(envelope.message.name) is not a request to the master"))
         }
     }
@@ -625,6 +632,26 @@ public actor SchedulerActor: LoopBound {
     }
 
     // MARK: queries
+
+    /// A job or DAG id as asked, or the full id a v1-style alias (`DAG-x`) stands for.
+    func resolve(_ id: String) -> String {
+        if jobs[id] != nil || dags[id] != nil { return id }
+        return v1Aliases[id] ?? id
+    }
+
+    func noteAlias(_ fullId: String) {
+        guard let slash = fullId.firstIndex(of: "/") else { return }
+        let short = fullId[fullId.index(after: slash)...]
+        if short.hasPrefix("DAG-") { v1Aliases[String(short)] = fullId }
+    }
+
+    func clusterStats() -> ClusterStats {
+        var counts = JobCounts()
+        for job in jobs.values { counts[job.info.state] += 1 }
+        let recent = finishedOrder.suffix(200).compactMap { jobs[$0]?.info }
+            + finishedDags.suffix(50).flatMap { dags[$0]?.jobIds ?? [] }.suffix(200).compactMap { jobs[$0]?.info }
+        return ClusterStats(queued: UInt32(queue.count), counts: counts, workers: workerInfos(), recent: recent)
+    }
 
     func statusInfo(_ job: JobRecord) -> JobInfo {
         var info = job.info

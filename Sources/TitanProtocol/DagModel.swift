@@ -34,6 +34,24 @@ public struct DagJobSpec: Sendable, Equatable, Encodable {
     }
 }
 
+/// The cluster at a glance (`getStats`): what the original Titan's STATS showed, and more.
+public struct ClusterStats: Sendable, Equatable, Encodable {
+    /// Jobs ready to run, waiting for a worker.
+    public var queued: UInt32
+    /// Jobs the master knows, by state.
+    public var counts: JobCounts
+    public var workers: [WorkerInfo]
+    /// Recently finished jobs, oldest first.
+    public var recent: [JobInfo]
+
+    public init(queued: UInt32, counts: JobCounts, workers: [WorkerInfo], recent: [JobInfo]) {
+        self.queued = queued
+        self.counts = counts
+        self.workers = workers
+        self.recent = recent
+    }
+}
+
 /// A DAG as submitted: lands whole or not at all.
 public struct DagSpec: Sendable, Equatable, Encodable {
     /// A label shown in `titan dags` (need not be unique).

@@ -65,6 +65,8 @@ public enum Message: Sendable, Equatable {
     /// id: ids the DAG already has are left as they are. New jobs may depend on existing ones and
     /// on each other. Answered with `.dagSubmitted` listing the full ids of all the given jobs.
     case extendDag(dagId: String, jobs: [DagJobSpec])
+    /// Cluster-wide counts, workers and recent jobs; answered with `.stats`.
+    case getStats
 
     // MARK: master → client
     case submitted(jobId: String)
@@ -87,6 +89,7 @@ public enum Message: Sendable, Equatable {
     case schedules([ScheduleInfo])
     case artifactStored(ArtifactInfo)
     case kvResult(KVResult)
+    case stats(ClusterStats)
 }
 
 /// A piece of a job's stored output.

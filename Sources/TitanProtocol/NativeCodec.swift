@@ -34,6 +34,7 @@
 ///     0x3F getArtifact
 ///     0x60 kv                      0x61 kvResult
 ///     0x62 extendDag
+///     0x63 getStats                0x64 stats
 ///
 /// Payloads (after the request id):
 ///
@@ -53,6 +54,8 @@
 ///                    string; incr by i64; get/del/smembers nothing
 ///     kvResult       kind u8, then value bytes? | integer i64 | members [string]
 ///     extendDag      dagId string, jobs [DagJobSpec]
+///     getStats       (empty)
+///     stats          queued u32, JobCounts, workers [WorkerInfo], recent [JobInfo]
 ///     dispatch       Dispatch
 ///     kill           AttemptRef
 ///     ackFinished    AttemptRef
@@ -159,6 +162,8 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
     case kv = 0x60
     case kvResult = 0x61
     case extendDag = 0x62
+    case getStats = 0x63
+    case stats = 0x64
 
     /// The message's name, as in `Message`.
     public var name: String {
@@ -210,6 +215,8 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
         case .kv: "kv"
         case .kvResult: "kvResult"
         case .extendDag: "extendDag"
+        case .getStats: "getStats"
+        case .stats: "stats"
         }
     }
 }
@@ -336,6 +343,8 @@ public enum NativeCodec {
         case .kv: .kv
         case .kvResult: .kvResult
         case .extendDag: .extendDag
+        case .getStats: .getStats
+        case .stats: .stats
         }
     }
 
@@ -345,7 +354,7 @@ public enum NativeCodec {
         let header = w.beginFrame(version: TitanProto.nativeVersion, opcode: opcode(of: envelope.message), flags: flags)
         w.writeU32(envelope.requestId)
         switch envelope.message {
-        case .ok, .ping, .pong, .listWorkers, .listSchedules:
+        case .ok, .ping, .pong, .listWorkers, .listSchedules, .getStats:
             break
         case .error(let code, let message):
             w.writeU16(code.rawValue)
@@ -398,6 +407,11 @@ public enum NativeCodec {
         case .extendDag(let dagId, let jobs):
             w.writeString(dagId)
             w.write(DagSpec(name: "", jobs: jobs))
+        case .stats(let stats):
+            w.writeU32(stats.queued)
+            w.write(stats.counts)
+            w.writeArray(stats.workers) { $0.write($1) }
+            w.writeArray(stats.recent) { $0.write($1) }
         case .kvResult(let result):
             w.write(result)
         case .artifactStored(let info):
@@ -739,6 +753,20 @@ extension BinaryReader {
         case .extendDag:
             let dagId = try readString("dagId")
             return .extendDag(dagId: dagId, jobs: try readDagSpec { "" }.jobs)
+        case .getStats:
+            return .getStats
+        case .stats:
+            let queued = try readU32("queued")
+            let counts = try readJobCounts { "counts." }
+            let workers = try readArray("workers", minElementSize: MinimumSize.workerInfo) {
+                (r: inout BinaryReader, i: Int) throws(ProtocolError) in
+                try r.readWorkerInfo { "workers[\(i)]." }
+            }
+            let recent = try readArray("recent", minElementSize: MinimumSize.jobInfo) {
+                (r: inout BinaryReader, i: Int) throws(ProtocolError) in
+                try r.readJobInfo { "recent[\(i)]." }
+            }
+            return .stats(ClusterStats(queued: queued, counts: counts, workers: workers, recent: recent))
         case .kvResult:
             return .kvResult(try readKVResult())
         case .fetchArtifact:

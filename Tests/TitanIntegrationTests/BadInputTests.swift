@@ -125,7 +125,7 @@ import TitanRuntime
         #expect(await cluster.stop() == 0)
     }
 
-    @Test func v1FramesGetAV1Error() async throws {
+    @Test func unknownV1OpcodesGetAV1Error() async throws {
         let cluster = try await EmbeddedCluster.start(workers: 0)
         let socket = try RawSocket(port: cluster.master.port)
         socket.send(Self.frame(version: 1, opcode: 0x99, payload: Array("x".utf8)))

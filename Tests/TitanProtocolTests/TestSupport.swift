@@ -155,6 +155,9 @@ enum Fixtures {
         ("kvResult members", 69, .kvResult(.members(["a", "ü|", ""]))),
         ("extendDag", 70, .extendDag(dagId: "dag-3", jobs: dagSpec.jobs)),
         ("extendDag empty", 71, .extendDag(dagId: "", jobs: [])),
+        ("getStats", 72, .getStats),
+        ("stats", 73, .stats(ClusterStats(queued: 3, counts: counts, workers: [worker, emptyWorker], recent: [jobInfo, pendingInfo]))),
+        ("stats empty", 74, .stats(ClusterStats(queued: 0, counts: JobCounts(), workers: [], recent: []))),
     ]
 
     static let samples: [Sample] = messages.map { Sample(name: $0.0, envelope: Envelope(requestId: $0.1, message: $0.2)) }
