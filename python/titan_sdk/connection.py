@@ -1,0 +1,217 @@
+"""One persistent TCP connection to a Titan master, shared by any number of threads.
+
+Requests get a fresh non-zero request id and a :class:`concurrent.futures.Future`; a background
+reader thread decodes every frame the master sends and resolves the future whose id it echoes
+(an ``error`` reply fails it with the typed exception). Pushes (request id 0) go to the
+:class:`~titan_sdk.events.Router`. Many requests can be in flight at once, from many threads;
+writes are serialised by a lock, so frames never interleave.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import socket
+import threading
+from concurrent.futures import Future
+from typing import Any, Callable, Optional, Sequence
+
+from . import protocol
+from .codec import FrameDecoder, FrameError
+from .errors import ConnectionLost, ProtocolError, TitanError, error_from_code
+from .events import Router
+from .models import DagEvent, JobEvent, Output
+
+log = logging.getLogger("titan_sdk")
+
+#: Called on the reader thread with the reply before the request's future resolves (and before
+#: any later frame is handled): the place to start routing pushes that follow the reply.
+ReplyHook = Callable[[Any], None]
+
+
+class Connection:
+    """A connected socket plus its reader thread. Use :class:`~titan_sdk.client.TitanClient`
+    rather than this class directly.
+
+    :param host: master host (the SDK only ever talks to the address it is given).
+    :param port: master port.
+    :param connect_timeout: seconds to wait for the TCP connection.
+    """
+
+    RECV_BYTES = 256 << 10
+
+    def __init__(self, host: str, port: int, connect_timeout: float = 5.0) -> None:
+        self.host = host
+        self.port = port
+        try:
+            sock = socket.create_connection((host, port), timeout=connect_timeout)
+        except OSError as e:
+            raise ConnectionLost(f"cannot connect to master at {host}:{port}: {e.strerror or e}") from None
+        sock.settimeout(None)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock = sock
+        self._send_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._pending: dict[int, tuple[Future, Optional[ReplyHook]]] = {}
+        self._ids = itertools.count(1)
+        self._closed: Optional[ConnectionLost] = None
+        self.router = Router(self)
+        self._reader = threading.Thread(target=self._read_loop, name=f"titan-reader-{host}:{port}", daemon=True)
+        self._reader.start()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed is not None
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent and not answered yet."""
+        return len(self._pending)
+
+    def _next_id(self) -> int:
+        while True:
+            rid = next(self._ids) & 0xFFFFFFFF
+            if rid:
+                return rid
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def request(self, message: Any, on_reply: Optional[ReplyHook] = None) -> Future:
+        """Sends ``message`` and returns the future of its reply (the decoded message).
+
+        Raises :class:`~titan_sdk.errors.InvalidRequest` at once if the message cannot be
+        encoded, :class:`~titan_sdk.errors.ConnectionLost` if the connection is gone.
+        """
+        return self.request_many([message], [on_reply])[0]
+
+    def request_many(self, messages: Sequence[Any],
+                     hooks: Optional[Sequence[Optional[ReplyHook]]] = None) -> list[Future]:
+        """Sends several requests in one write (pipelined); returns their futures in order."""
+        if not messages:
+            return []
+        entries = []
+        frames = []
+        for i, message in enumerate(messages):
+            rid = self._next_id()
+            frames.append(protocol.encode(rid, message))
+            entries.append((rid, Future(), hooks[i] if hooks else None))
+        with self._lock:
+            if self._closed is not None:
+                raise ConnectionLost(str(self._closed))
+            for rid, future, hook in entries:
+                self._pending[rid] = (future, hook)
+        data = frames[0] if len(frames) == 1 else b"".join(frames)
+        try:
+            with self._send_lock:
+                self._sock.sendall(data)
+        except OSError as e:
+            self._lost(ConnectionLost(f"connection to master {self.host}:{self.port} lost: {e.strerror or e}"))
+            raise ConnectionLost(str(self._closed)) from None
+        return [future for _, future, _ in entries]
+
+    # -- reader thread -------------------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        decoder = FrameDecoder()
+        reason = "closed by the master"
+        try:
+            while True:
+                data = self._sock.recv(self.RECV_BYTES)
+                if not data:
+                    break
+                decoder.feed(data)
+                while True:
+                    frame = decoder.next()
+                    if frame is None:
+                        break
+                    self._handle(frame[1], frame[3])
+        except FrameError as e:
+            reason = f"framing lost: {e}"
+        except OSError as e:
+            reason = f"{e.strerror or e}"
+        except Exception as e:  # pragma: no cover - a bug here must not hang callers
+            log.exception("titan reader thread failed")
+            reason = f"reader failed: {e!r}"
+        if self._closed is None:
+            self._lost(ConnectionLost(f"connection to master {self.host}:{self.port} lost: {reason}"))
+
+    def _handle(self, opcode: int, payload: bytes) -> None:
+        try:
+            rid, message = protocol.decode(opcode, payload)
+        except ProtocolError as e:
+            rid = protocol.request_id_of(payload)
+            entry = self._take(rid) if rid else None
+            if entry is not None:
+                _fail(entry[0], e)
+            else:
+                log.warning("dropped a frame from the master that does not decode: %s", e)
+            return
+        if rid == 0:
+            if isinstance(message, (JobEvent, Output, DagEvent)):
+                self.router.push(message)
+            elif isinstance(message, protocol.Error):
+                log.warning("master says: %s (%s)", message.message, message.code.name)
+            return
+        entry = self._take(rid)
+        if entry is None:
+            log.debug("reply to unknown request %d (%s) dropped", rid, type(message).__name__)
+            return
+        future, hook = entry
+        if isinstance(message, protocol.Error):
+            _fail(future, error_from_code(message.code, message.message))
+            return
+        if hook is not None:
+            try:
+                hook(message)
+            except Exception:  # pragma: no cover
+                log.exception("reply hook failed")
+        try:
+            future.set_result(message)
+        except Exception:  # cancelled by the caller
+            pass
+
+    def _take(self, rid: int) -> Optional[tuple[Future, Optional[ReplyHook]]]:
+        with self._lock:
+            return self._pending.pop(rid, None)
+
+    def _lost(self, error: ConnectionLost) -> None:
+        with self._lock:
+            if self._closed is not None:
+                return
+            self._closed = error
+            pending = list(self._pending.values())
+            self._pending.clear()
+        for future, _ in pending:
+            _fail(future, error)
+        self.router.close_all(error)
+        try:
+            self._sock.close()
+        except OSError:  # pragma: no cover
+            pass
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Closes the connection: requests in flight fail and subscriptions end with
+        :class:`~titan_sdk.errors.ConnectionLost`."""
+        if self._closed is not None:
+            return
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._lost(ConnectionLost("connection closed by the client"))
+        if threading.current_thread() is not self._reader:
+            self._reader.join(timeout=2)
+
+
+def _fail(future: Future, error: BaseException) -> None:
+    try:
+        future.set_exception(error)
+    except Exception:  # cancelled by the caller
+        pass
+
+
+__all__ = ["Connection", "ReplyHook", "TitanError"]
