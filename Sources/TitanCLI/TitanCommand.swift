@@ -9,5 +9,6 @@ struct TitanCommand: AsyncParsableCommand {
         discussion: "The master is --master HOST:PORT, else $TITAN_MASTER, else 127.0.0.1:9090.",
         subcommands: [RunCommand.self, SubmitCommand.self, StatusCommand.self, LogsCommand.self, JobsCommand.self,
                       DagsCommand.self, SchedulesCommand.self, UnscheduleCommand.self, WorkersCommand.self,
-                      CancelCommand.self, UploadCommand.self, KVCommand.self])
+                      CancelCommand.self, UploadCommand.self, KVCommand.self, ApprovalsCommand.self,
+                      ApproveCommand.self, RejectCommand.self])
 }

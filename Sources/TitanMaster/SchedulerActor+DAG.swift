@@ -102,7 +102,7 @@ extension SchedulerActor {
         if job.info.spec.delayMs > 0 && due > wallClockMs() {
             wait(job, untilMs: due)
         } else {
-            queue.push(jobId: job.info.id, priority: job.info.spec.priority, requirements: job.requirements)
+            enqueue(job)
         }
     }
 

@@ -191,8 +191,9 @@ extension SchedulerActor {
             guard let job = jobs[id], job.info.state == .pending else { continue }
             activate(job)
         }
-        // Running attempts: their workers report them when they re-register.
-        for job in jobs.values where job.info.state == .running {
+        // Open gates wait again; running attempts wait for their workers to re-register.
+        for job in jobs.values where job.info.state == .running && job.info.spec.gate != nil { reopenGate(job) }
+        for job in jobs.values where job.info.state == .running && job.info.spec.gate == nil {
             awaitingWorkers[job.info.workerId, default: []].insert(AttemptRef(jobId: job.info.id, attempt: job.info.attempts))
         }
         if !awaitingWorkers.isEmpty {
@@ -244,7 +245,7 @@ extension SchedulerActor {
             if job.info.spec.delayMs > 0 && due > wallClockMs() {
                 wait(job, untilMs: due)
             } else {
-                queue.push(jobId: job.info.id, priority: job.info.spec.priority, requirements: job.requirements)
+                enqueue(job)
             }
         }
     }

@@ -28,6 +28,7 @@ extension SchedulerActor {
                 journal(.kv(KVMutation.set(key: key, value: value, expiresAtMs: ttl.map { now &+ $0 }).encoded()))
                 if ttl != nil { armKVPurge() }
                 result = .integer(1)
+                gateStatusWritten(key)
             case .del:
                 let existed = kv.del(key, nowMs: now)
                 if existed { journal(.kv(KVMutation.del(key: key).encoded())) }

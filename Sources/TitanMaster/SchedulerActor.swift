@@ -103,6 +103,9 @@ public actor SchedulerActor: LoopBound {
     /// The latest DAG job with each short id that starts with `DAG-` (the original Titan's ids:
     /// its clients ask for `DAG-extract`, not `dag-7/DAG-extract`).
     var v1Aliases: [String: String] = [:]
+    /// Open approval gates: their status key → job id; and their deadlines.
+    var openGates: [String: String] = [:]
+    var gateTimers: [String: LoopTimer] = [:]
     /// The KV store shared by jobs and agents.
     var kv = KVState()
     var kvPurgeTimer: LoopTimer?
@@ -240,7 +243,7 @@ public actor SchedulerActor: LoopBound {
         if spec.delayMs > 0 {
             wait(job, untilMs: job.info.submittedAtMs + Int64(clamping: spec.delayMs))
         } else {
-            queue.push(jobId: id, priority: spec.priority, requirements: job.requirements)
+            enqueue(job)
         }
     }
 
@@ -250,6 +253,12 @@ public actor SchedulerActor: LoopBound {
 
     /// Checks a submission; returns what is wrong with it, or nil.
     static func validate(_ spec: JobSpec) -> String? {
+        if let gate = spec.gate {
+            // A gate runs nothing: its command is ignored.
+            if gate.message.utf8.count > 65_536 { return "field 'gate.message': longer than 64 KiB" }
+            if gate.timeoutMs > maxDurationMs { return "field 'gate.timeoutMs': \(gate.timeoutMs) ms is more than a year" }
+            return nil
+        }
         guard let program = spec.command.first else { return "field 'command': must not be empty" }
         if program.isEmpty { return "field 'command[0]': program name must not be empty" }
         for (i, arg) in spec.command.enumerated() where arg.utf8.contains(0) {
@@ -352,6 +361,8 @@ public actor SchedulerActor: LoopBound {
         case .pending:
             // A delayed job has no queue entry; its timer entry is skipped when it comes due.
             queue.remove(jobId: job.info.id, requirements: job.requirements)
+        case .running where job.info.spec.gate != nil:
+            break  // nothing runs: `finish` closes the gate
         case .running:
             // The worker kills the process group; its slot frees when it reports the attempt.
             let ref = AttemptRef(jobId: job.info.id, attempt: job.info.attempts)
@@ -438,7 +449,7 @@ public actor SchedulerActor: LoopBound {
     func requeueIfCurrent(_ ref: AttemptRef) {
         guard let job = jobs[ref.jobId], job.info.state == .running, job.info.attempts == ref.attempt else { return }
         move(job, to: .pending)
-        queue.push(jobId: job.info.id, priority: job.info.spec.priority, requirements: job.requirements)
+        enqueue(job)
         publish(job)
     }
 
@@ -523,13 +534,14 @@ public actor SchedulerActor: LoopBound {
             // Skip entries of jobs cancelled (or re-parked) since.
             guard let job = jobs[id], job.info.state == .pending, job.info.notBeforeMs == due else { continue }
             job.info.notBeforeMs = 0
-            queue.push(jobId: id, priority: job.info.spec.priority, requirements: job.requirements)
+            enqueue(job)
         }
         armDelayTimer()
         schedule()
     }
 
     func finish(_ job: JobRecord, state: JobState) {
+        if job.info.spec.gate != nil { gateClosed(job) }
         move(job, to: state)
         // Only jobs that printed something have a file to close (no per-job hop otherwise).
         if job.logs.everWritten { logStore?.send(.finished(jobId: job.info.id)) }
@@ -695,5 +707,7 @@ public actor SchedulerActor: LoopBound {
         reclaimTimer = nil
         kvPurgeTimer?.assumeIsolated { $0.close() }
         kvPurgeTimer = nil
+        for timer in gateTimers.values { timer.assumeIsolated { $0.close() } }
+        gateTimers = [:]
     }
 }

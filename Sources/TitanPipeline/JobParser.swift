@@ -12,6 +12,8 @@ struct ParsedJob {
     var dependencies: [(id: String, node: Node, key: String)]
     /// The `file` script (absolute), its node, and the arguments after it in the command.
     var script: (path: String, node: Node, args: [String])?
+    /// `hitl_message` on a job that runs: an approval gate goes after it.
+    var approval: GateSpec?
     var keyPath: String { "jobs[\(index)]" }
 }
 
@@ -23,7 +25,9 @@ struct JobParser {
         "port", "hitl_message", "max_wait_seconds",
     ]
     /// Keys of the original schema for service and approval-gate jobs.
-    static let unsupportedKeys: Set = ["port", "hitl_message", "max_wait_seconds"]
+    static let unsupportedKeys: Set = ["port"]
+    /// The original Titan's default wait for an approval: two days.
+    static let defaultGateWaitMs: UInt64 = 172_800_000
     static let maxIdLength = 128
     static let maxSeconds: Double = 365 * 24 * 3600
     static let maxRetries = 10_000
@@ -59,6 +63,9 @@ struct JobParser {
         var affinity = Affinity.none
         var environment = pipelineEnvironment
         var workingDirectory = ""
+        var isGate = false
+        var hitlMessage: (text: String, node: Node)?
+        var maxWaitMs = Self.defaultGateWaitMs
 
         for entry in entries {
             let key = "\(path).\(entry.name)"
@@ -82,7 +89,11 @@ struct JobParser {
                     args = (items.map(\.text), entry.keyNode)
                 }
             case "type":
-                try checkType(value, at: key)
+                isGate = try checkType(value, at: key)
+            case "hitl_message":
+                if let text = try reader.optionalString(value, at: key) { hitlMessage = (text, entry.keyNode) }
+            case "max_wait_seconds":
+                if let seconds = try seconds(value, at: key, allowZero: false) { maxWaitMs = max(1, Self.milliseconds(seconds)) }
             case "depends_on":
                 let items = try reader.stringList(value, at: key, split: Self.splitList) ?? []
                 dependencies = items.enumerated().map { i, item in
@@ -137,6 +148,17 @@ struct JobParser {
         }
         var argv: [String]
         var script: (path: String, node: Node, args: [String])?
+        if isGate {
+            if let given = file?.key ?? command?.key {
+                throw reader.error(given, path, "a gate runs nothing: give it 'hitl_message', not 'file' or 'command'")
+            }
+            let gate = GateSpec(message: hitlMessage?.text ?? "Approve '\(id.text)'?", timeoutMs: maxWaitMs)
+            let spec = JobSpec(command: [], environment: environment, requirements: requirements, priority: priority,
+                               name: displayName ?? id.text, delayMs: delayMs, gate: gate)
+            return ParsedJob(index: index,
+                             job: DagJobSpec(id: id.text, spec: spec, dependsOn: dependencies.map(\.id), affinity: affinity),
+                             node: node, idNode: id.node, dependencies: dependencies, script: nil)
+        }
         switch (file, command) {
         case (let file?, let command?):
             let fileIsLater = (file.key.line, file.key.column) > (command.key.line, command.key.column)
@@ -168,7 +190,8 @@ struct JobParser {
                            retries: retries, retryDelayMs: retryDelayMs, timeoutMs: timeoutMs, delayMs: delayMs)
         return ParsedJob(index: index,
                          job: DagJobSpec(id: id.text, spec: spec, dependsOn: dependencies.map(\.id), affinity: affinity),
-                         node: node, idNode: id.node, dependencies: dependencies, script: script)
+                         node: node, idNode: id.node, dependencies: dependencies, script: script,
+                         approval: hitlMessage.map { GateSpec(message: $0.text, timeoutMs: maxWaitMs) })
     }
 
     // MARK: Keys
@@ -226,12 +249,15 @@ struct JobParser {
         }
     }
 
-    private func checkType(_ node: Node, at key: String) throws(PipelineError) {
-        guard let type = try reader.optionalString(node, at: key) else { return }
+    /// True for `gate`.
+    private func checkType(_ node: Node, at key: String) throws(PipelineError) -> Bool {
+        guard let type = try reader.optionalString(node, at: key) else { return false }
         switch type {
         case "run":
-            return
-        case "service", "gate":
+            return false
+        case "gate":
+            return true
+        case "service":
             throw reader.error(node, key, "'\(type)' jobs are not supported yet")
         default:
             var message = "expected 'run', 'service' or 'gate', got \(reader.describe(node))"

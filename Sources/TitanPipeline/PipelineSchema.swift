@@ -112,9 +112,41 @@ struct PipelineSchema {
         }
         try DependencyCheck.check(jobs, reader: reader)
         let scripts = try placeScripts(&jobs, project: project)
+        try insertGates(&jobs)
         return Pipeline(name: name, schedule: schedule, dag: DagSpec(name: name, jobs: jobs.map(\.job)),
                         sourcePath: sourcePath, timeZone: timeZone, overlap: overlap, missed: missed,
                         scripts: scripts, project: project?.path)
+    }
+
+    /// A job with `hitl_message` gets an approval gate `hitl-gate-ID` right after it, and the
+    /// jobs that depended on it depend on the gate instead (the original Titan SDK's shape).
+    private func insertGates(_ jobs: inout [ParsedJob]) throws(PipelineError) {
+        guard jobs.contains(where: { $0.approval != nil }) else { return }
+        let ids = Set(jobs.map(\.job.id))
+        var gateOf: [String: String] = [:]
+        for job in jobs {
+            guard job.approval != nil else { continue }
+            let gateId = "hitl-gate-" + job.job.id
+            if ids.contains(gateId) || !JobParser.isValidId(gateId) {
+                throw reader.error(job.idNode, "\(job.keyPath).hitl_message",
+                                   "its approval gate would be named '\(gateId)', which is taken or too long")
+            }
+            gateOf[job.job.id] = gateId
+        }
+        var result: [ParsedJob] = []
+        for var job in jobs {
+            job.job.dependsOn = job.job.dependsOn.map { gateOf[$0] ?? $0 }
+            result.append(job)
+            if let approval = job.approval, let gateId = gateOf[job.job.id] {
+                var gate = job
+                gate.job = DagJobSpec(id: gateId, spec: JobSpec(command: [], priority: job.job.spec.priority, name: gateId,
+                                                                gate: approval), dependsOn: [job.job.id])
+                gate.approval = nil
+                gate.script = nil
+                result.append(gate)
+            }
+        }
+        jobs = result
     }
 
     /// `project: true` is the pipeline file's folder; a string names a folder (relative to it);

@@ -29,11 +29,14 @@ public struct JobSpec: Sendable, Equatable, Encodable {
     /// Files and archives stored on the master that the worker puts in the job's working
     /// directory before starting it (fetched once per worker, cached by content hash).
     public var artifacts: [ArtifactRef]
+    /// Set for an approval gate: no process runs; the job waits (holding no worker slot) until
+    /// someone approves or rejects it, or its time runs out.
+    public var gate: GateSpec?
 
     public init(command: [String], environment: [String: String] = [:], workingDirectory: String = "",
                 requirements: [String] = [], priority: Int32 = 1, name: String = "", retries: UInt32 = 0,
                 retryDelayMs: UInt64 = 1_000, timeoutMs: UInt64 = 0, delayMs: UInt64 = 0,
-                artifacts: [ArtifactRef] = []) {
+                artifacts: [ArtifactRef] = [], gate: GateSpec? = nil) {
         self.command = command
         self.environment = environment
         self.workingDirectory = workingDirectory
@@ -45,6 +48,21 @@ public struct JobSpec: Sendable, Equatable, Encodable {
         self.timeoutMs = timeoutMs
         self.delayMs = delayMs
         self.artifacts = artifacts
+        self.gate = gate
+    }
+}
+
+/// A human approval gate. Its decision is the KV key `titan:hitl:status:<job id>` (`APPROVED` or
+/// `REJECTED`): the original Titan's gate convention, so approvals given either way work.
+public struct GateSpec: Sendable, Equatable, Encodable {
+    /// What the approver is asked.
+    public var message: String
+    /// The gate fails (TIMEOUT) if nobody decides within this; 0: no limit.
+    public var timeoutMs: UInt64
+
+    public init(message: String, timeoutMs: UInt64 = 172_800_000) {
+        self.message = message
+        self.timeoutMs = timeoutMs
     }
 }
 

@@ -91,7 +91,8 @@
 ///     AttemptRef     jobId string, attempt u32
 ///     JobSpec        command [string], environment {string: string}, workingDirectory string,
 ///                    requirements [string], priority i32, name string, retries u32,
-///                    retryDelayMs u64, timeoutMs u64, delayMs u64, artifacts [ArtifactRef]
+///                    retryDelayMs u64, timeoutMs u64, delayMs u64, artifacts [ArtifactRef],
+///                    gate (message string, timeoutMs u64)?
 ///     ArtifactRef    hash string, size u64, kind u8, destination string, executable bool
 ///     JobResult      exitCode i32?, signal i32?, error string?, startedAtMs i64, finishedAtMs i64,
 ///                    timedOut bool
@@ -528,6 +529,10 @@ extension BinaryWriter {
             w.writeString(a.destination)
             w.writeBool(a.executable)
         }
+        writeOptional(spec.gate) { w, gate in
+            w.writeString(gate.message)
+            w.writeU64(gate.timeoutMs)
+        }
     }
 
     public mutating func write(_ result: JobResult) {
@@ -620,7 +625,7 @@ extension BinaryWriter {
 /// Smallest encodings, used to bound element counts before allocating.
 enum MinimumSize {
     static let attemptRef = 4 + 4
-    static let jobSpec = 4 + 4 + 4 + 4 + 4 + 4 + 4 + 8 + 8 + 8 + 4
+    static let jobSpec = 4 + 4 + 4 + 4 + 4 + 4 + 4 + 8 + 8 + 8 + 4 + 1
     static let artifactRef = 4 + 8 + 1 + 4 + 1
     static let jobResult = 1 + 1 + 1 + 8 + 8 + 1
     static let jobInfo = 4 + jobSpec + 1 + 4 + 4 + 8 + 1 + 4 + 8 + 4 + 4
@@ -843,9 +848,14 @@ extension BinaryReader {
             return ArtifactRef(hash: hash, size: size, kind: kind, destination: destination,
                                executable: try r.readBool(p() + "artifacts[\(i)].executable"))
         }
+        let gate = try readOptional(p() + "gate") { (r: inout BinaryReader) throws(ProtocolError) in
+            let message = try r.readString(p() + "gate.message")
+            return GateSpec(message: message, timeoutMs: try r.readU64(p() + "gate.timeoutMs"))
+        }
         return JobSpec(command: command, environment: environment, workingDirectory: workingDirectory,
                        requirements: requirements, priority: priority, name: name, retries: retries,
-                       retryDelayMs: retryDelayMs, timeoutMs: timeoutMs, delayMs: delayMs, artifacts: artifacts)
+                       retryDelayMs: retryDelayMs, timeoutMs: timeoutMs, delayMs: delayMs, artifacts: artifacts,
+                       gate: gate)
     }
 
     public mutating func readArtifactKind(_ field: @autoclosure () -> String) throws(ProtocolError) -> ArtifactKind {

@@ -38,6 +38,29 @@ import Testing
         #expect(await master.terminate() == 0)
     }
 
+    @Test func aGateWaitsForTitanApprove() async throws {
+        let master = try await NodeProcess(["--role", "master", "--port", "0"])
+        let env = ["TITAN_MASTER": "127.0.0.1:\(try #require(master.port))"]
+        let worker = try await NodeProcess(["--role", "worker", "--master", env["TITAN_MASTER"]!, "--id", "w"])
+        let run = try await Tools.run("titan", ["submit", "\(Self.samples)/approval.yaml"], environment: env)
+        #expect(run.status == 0, "\(run.stderr)")
+        let dagId = run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try await waitUntil {
+            try await Tools.run("titan", ["approvals"], environment: env).stdout.contains("\(dagId)/hitl-gate-train")
+        }
+        let listed = try await Tools.run("titan", ["approvals"], environment: env).stdout
+        #expect(listed.contains("Publish the model"), "\(listed)")
+        #expect(try await Tools.run("titan", ["approve", "nope"], environment: env).status != 0)
+        let approve = try await Tools.run("titan", ["approve", "\(dagId)/hitl-gate-train"], environment: env)
+        #expect(approve.stdout == "\(dagId)/hitl-gate-train approved\n", "\(approve.stderr)")
+        try await waitUntil {
+            try await Tools.run("titan", ["status", dagId], environment: env).stdout.contains("COMPLETED")
+        }
+        #expect(try await Tools.run("titan", ["logs", "\(dagId)/publish"], environment: env).stdout == "published\n")
+        #expect(await worker.terminate() == 0)
+        #expect(await master.terminate() == 0)
+    }
+
     @Test func aFailingPipelineExitsNonZeroAndShowsWhatWasSkipped() async throws {
         let master = try await NodeProcess(["--role", "master", "--port", "0"])
         let port = try #require(master.port)

@@ -29,7 +29,8 @@ enum Fixtures {
         delayMs: 1_500,
         artifacts: [ArtifactRef(hash: String(repeating: "ab", count: 32), size: 12_345, kind: .archive, destination: ""),
                     ArtifactRef(hash: String(repeating: "0f", count: 32), size: UInt64.max, kind: .file,
-                                destination: "bin/rün|me", executable: true)])
+                                destination: "bin/rün|me", executable: true)],
+        gate: GateSpec(message: "Approve the ü|deploy?", timeoutMs: 3_600_000))
     static let minimalSpec = JobSpec(command: [], priority: 0)
     static let extremeSpec = JobSpec(command: ["x"], priority: Int32.min, name: long, retries: UInt32.max,
                                      retryDelayMs: UInt64.max, timeoutMs: UInt64.max, delayMs: UInt64.max)

@@ -52,9 +52,9 @@ class NotFound(TitanError):
     """The master knows no such job, DAG, artifact or schedule (code 10)."""
 
 
-class InvalidRequest(TitanError):
-    """The master refused the request as invalid (code 11): a bad spec, a DAG with a cycle, a
-    job that already finished, a set used as a string..."""
+class InvalidRequest(TitanError, ValueError):
+    """The request is invalid (code 11 from the master, or found before sending): a bad spec, a
+    DAG with a cycle, a job that already finished, a set used as a string..."""
 
 
 class Unavailable(TitanError):

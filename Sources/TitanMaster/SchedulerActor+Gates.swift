@@ -1,0 +1,111 @@
+import TitanLoop
+import TitanProtocol
+import TitanStore
+
+/// Human approval gates. A gate job runs no process and holds no worker slot: when its parents
+/// are done it opens (RUNNING, no worker) and waits for its decision in the KV store, under the
+/// original Titan's keys, so an approval given through either protocol, the CLI or an agent
+/// works, and the DAG resumes as soon as it is written:
+///
+///     titan:hitl:status:<job id>    WAITING, then APPROVED or REJECTED (or TIMEOUT)
+///     titan:hitl:message:<job id>   what the approver is asked
+///     titan:hitl:ts:<job id>        when it opened (seconds since the epoch)
+///     titan:hitl:queue              the set of open gates
+extension SchedulerActor {
+    static let gateStatusPrefix = "titan:hitl:status:"
+    static let gateQueueKey = "titan:hitl:queue"
+
+    /// Puts a ready job where it runs: the ready queue, or, for a gate, open.
+    func enqueue(_ job: JobRecord) {
+        if job.info.spec.gate != nil { return openGate(job) }
+        queue.push(jobId: job.info.id, priority: job.info.spec.priority, requirements: job.requirements)
+    }
+
+    func openGate(_ job: JobRecord) {
+        guard let gate = job.info.spec.gate else { return }
+        let id = job.info.id
+        let key = Self.gateStatusPrefix + id
+        let now = wallClockMs()
+        job.info.attempts += 1
+        job.info.workerId = ""
+        move(job, to: .running)
+        publish(job)
+        openGates[key] = id
+        // Decided before it opened (an approval given early)?
+        if resolveIfDecided(key) { return }
+        kvWrite(.set(key: key, value: Array("WAITING".utf8), expiresAtMs: nil))
+        kvWrite(.set(key: "titan:hitl:message:" + id, value: Array(gate.message.utf8), expiresAtMs: nil))
+        kvWrite(.set(key: "titan:hitl:ts:" + id, value: Array("\(now / 1_000)".utf8), expiresAtMs: nil))
+        kvWrite(.sadd(key: Self.gateQueueKey, member: id))
+        armGateTimer(job, deadlineMs: gate.timeoutMs > 0 ? now + Int64(clamping: gate.timeoutMs) : nil)
+    }
+
+    /// After a restart: open gates wait again, with their original deadline.
+    func reopenGate(_ job: JobRecord) {
+        guard let gate = job.info.spec.gate else { return }
+        let key = Self.gateStatusPrefix + job.info.id
+        openGates[key] = job.info.id
+        if resolveIfDecided(key) { return }
+        let opened = (try? kv.get("titan:hitl:ts:" + job.info.id, nowMs: wallClockMs()))
+            .flatMap { $0 }.flatMap { Int64(String(decoding: $0, as: UTF8.self)) }.map { $0 * 1_000 } ?? wallClockMs()
+        armGateTimer(job, deadlineMs: gate.timeoutMs > 0 ? opened + Int64(clamping: gate.timeoutMs) : nil)
+    }
+
+    private func armGateTimer(_ job: JobRecord, deadlineMs: Int64?) {
+        guard let deadlineMs else { return }
+        let id = job.info.id
+        let timer = LoopTimer(loop: eventLoop)
+        gateTimers[id] = timer
+        timer.assumeIsolated { t in
+            t.start(afterMs: UInt64(max(0, deadlineMs - wallClockMs()))) { [weak self] in
+                self?.assumeIsolated { s in
+                    guard let job = s.jobs[id], job.info.state == .running else { return }
+                    s.kvWrite(.set(key: Self.gateStatusPrefix + id, value: Array("TIMEOUT".utf8), expiresAtMs: nil))
+                    s.decide(job, approved: false, reason: "no decision within \((job.info.spec.gate?.timeoutMs ?? 0) / 1_000) s (TIMEOUT)")
+                    s.schedule()
+                }
+            }
+        }
+    }
+
+    /// A KV write: if it decides an open gate, the DAG goes on at once.
+    func gateStatusWritten(_ key: String) {
+        guard key.hasPrefix(Self.gateStatusPrefix), openGates[key] != nil else { return }
+        _ = resolveIfDecided(key)
+    }
+
+    private func resolveIfDecided(_ key: String) -> Bool {
+        guard let id = openGates[key], let job = jobs[id], job.info.state == .running,
+              let value = (try? kv.get(key, nowMs: wallClockMs())).flatMap({ $0 }) else { return false }
+        switch String(decoding: value, as: UTF8.self) {
+        case "APPROVED": decide(job, approved: true, reason: "")
+        case "REJECTED": decide(job, approved: false, reason: "rejected")
+        default: return false
+        }
+        return true
+    }
+
+    private func decide(_ job: JobRecord, approved: Bool, reason: String) {
+        let now = wallClockMs()
+        job.info.result = JobResult(exitCode: approved ? 0 : 1, error: approved ? nil : reason, startedAtMs: now, finishedAtMs: now)
+        finish(job, state: approved ? .completed : .failed)
+    }
+
+    /// The gate reached a final state (decided, cancelled, skipped): forget its bookkeeping.
+    func gateClosed(_ job: JobRecord) {
+        let id = job.info.id
+        openGates[Self.gateStatusPrefix + id] = nil
+        gateTimers.removeValue(forKey: id)?.assumeIsolated { $0.close() }
+        if job.info.state == .running { kvWrite(.srem(key: Self.gateQueueKey, member: id)) }
+    }
+
+    /// A KV change made by the master itself, journaled like a client's.
+    func kvWrite(_ mutation: KVMutation) {
+        do {
+            try kv.apply(mutation)
+            journal(.kv(mutation.encoded()))
+        } catch {
+            logger.error("KV write failed: \(error)")
+        }
+    }
+}

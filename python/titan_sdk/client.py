@@ -1,0 +1,828 @@
+"""``TitanClient``: the Titan master over one persistent connection.
+
+>>> from titan_sdk import TitanClient, TitanJob
+>>> with TitanClient() as client:                       # TITAN_MASTER, else 127.0.0.1:9090
+...     job_id = client.submit(TitanJob(command=["echo", "hello"]))
+...     print(client.wait(job_id).state)                 # COMPLETED
+...     print(client.fetch_logs(job_id))                 # hello
+
+The client is thread-safe: every method may be called from any thread, and requests from
+several threads travel over the same connection at once (each reply is matched to its request
+by id). Job and DAG events are pushed by the master and routed to whoever waits for them:
+:meth:`wait`, :meth:`events` and :meth:`stream_logs` never poll.
+
+If the connection drops, calls in flight raise :class:`~titan_sdk.errors.ConnectionLost`; the
+next call reconnects (unless ``auto_reconnect=False``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import zipfile
+from collections import deque
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import IO, Any, Iterable, Iterator, Optional, Sequence, Union
+
+from . import protocol as p
+from .connection import Connection
+from .errors import (
+    ConnectionLost, InvalidRequest, JobFailed, NotFound, NotSupported, ProtocolError, TitanError, ToolMissing,
+    WaitTimeout,
+)
+from .events import Push, Subscription
+from .jobs import (
+    HITL_MESSAGE, HITL_QUEUE, HITL_STATUS, HITL_TS, SDK_DIR, TitanJob, expand_hitl,
+)
+from .models import (
+    ArtifactData, ArtifactInfo, ArtifactKind, ArtifactRange, ArtifactRef, DagEvent, DagInfo, DagJobSpec, DagOutcome, DagSpec,
+    JobEvent, JobInfo, JobOutcome, JobSpec, KVOp, KVOperation, KVResult, LogChunk, Outcome, Output,
+    PendingApproval, ScheduleInfo, ScheduleSpec, UploadChunk, WorkerInfo,
+)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9090
+#: Bytes per upload/download request (the master's chunk size).
+CHUNK_BYTES = 1 << 20
+#: Upload/download requests kept in flight at once.
+CHUNK_WINDOW = 4
+
+JobLike = Union[TitanJob, JobSpec]
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (IPv6 as ``[::1]:9090``) -> ``(host, port)``."""
+    text = text.strip()
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not (0 < int(port) < 65536):
+        raise InvalidRequest(f"invalid master address {text!r}: expected HOST:PORT")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port)
+
+
+def default_address() -> tuple[str, int]:
+    """``$TITAN_MASTER``, else ``$TITAN_HOST``/``$TITAN_PORT``, else ``127.0.0.1:9090``."""
+    master = os.environ.get("TITAN_MASTER")
+    if master:
+        return parse_address(master)
+    host = os.environ.get("TITAN_HOST") or DEFAULT_HOST
+    port = os.environ.get("TITAN_PORT")
+    return host, int(port) if port and port.isdigit() else DEFAULT_PORT
+
+
+class TitanClient:
+    """A client of one Titan master.
+
+    :param host: the master's host, or ``"HOST:PORT"``. Default: ``$TITAN_MASTER``, else
+        ``$TITAN_HOST``/``$TITAN_PORT``, else ``127.0.0.1:9090`` (the original SDK's defaults).
+    :param port: the master's port.
+    :param connect_timeout: seconds to wait for the TCP connection.
+    :param request_timeout: seconds to wait for a reply before raising
+        :class:`~titan_sdk.errors.WaitTimeout` (``None``: wait forever).
+    :param auto_reconnect: reconnect on the next call after the connection dropped.
+
+    The connection is made on first use (or by :meth:`connect`) and lives until :meth:`close`.
+    """
+
+    def __init__(self, host: Optional[str] = None, port: Optional[int] = None, *,
+                 connect_timeout: float = 5.0, request_timeout: Optional[float] = 60.0,
+                 auto_reconnect: bool = True) -> None:
+        if host and port is None and (host.count(":") == 1 or (host.startswith("[") and "]:" in host)):
+            self.host, self.port = parse_address(host)
+        else:
+            default_host, default_port = default_address()
+            self.host = host or default_host
+            self.port = int(port) if port is not None else default_port
+        self.connect_timeout = connect_timeout
+        self.request_timeout = request_timeout
+        self.auto_reconnect = auto_reconnect
+        self._connection: Optional[Connection] = None
+        self._connect_lock = threading.Lock()
+        self._closed = False
+        self._upload_ids = itertools.count(1)
+        self._uploads: dict[Any, ArtifactInfo] = {}
+        self._sdk_artifact: Optional[ArtifactRef] = None
+
+    # =========================================================================================
+    # Connection
+
+    @property
+    def address(self) -> str:
+        """``HOST:PORT`` of the master."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def connect(self) -> "TitanClient":
+        """Connects now (otherwise the first call does). Returns the client."""
+        self._conn()
+        return self
+
+    @property
+    def connected(self) -> bool:
+        return self._connection is not None and not self._connection.closed
+
+    def close(self) -> None:
+        """Closes the connection. Calls in flight raise ConnectionLost; later calls fail."""
+        self._closed = True
+        with self._connect_lock:
+            conn, self._connection = self._connection, None
+        if conn is not None:
+            conn.close()
+
+    def __enter__(self) -> "TitanClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"TitanClient({self.address!r}, connected={self.connected})"
+
+    def _conn(self) -> Connection:
+        conn = self._connection
+        if conn is not None and not conn.closed:
+            return conn
+        with self._connect_lock:
+            if self._closed:
+                raise ConnectionLost("the client is closed")
+            conn = self._connection
+            if conn is not None and not conn.closed:
+                return conn
+            if conn is not None and not self.auto_reconnect:
+                raise ConnectionLost(f"connection to master {self.address} lost (auto_reconnect is off)")
+            self._connection = Connection(self.host, self.port, self.connect_timeout)
+            return self._connection
+
+    def _wait_reply(self, future: Future, timeout: Optional[float] = None, what: str = "reply") -> Any:
+        timeout = self.request_timeout if timeout is None else timeout
+        try:
+            return future.result(timeout)
+        except FutureTimeout:
+            raise WaitTimeout(f"no {what} from master {self.address} within {timeout:g}s") from None
+
+    def _call(self, message: Any, expect: Optional[type] = None, *, on_reply: Any = None,
+              timeout: Optional[float] = None) -> Any:
+        """Sends one request and returns its reply (checked to be an ``expect``)."""
+        reply = self._wait_reply(self._conn().request(message, on_reply), timeout, f"reply to {type(message).__name__}")
+        return _expect(reply, expect) if expect else reply
+
+    def _call_many(self, messages: Sequence[Any], expect: Optional[type] = None) -> list[Any]:
+        """Sends requests pipelined (one write) and returns their replies in order."""
+        futures = self._conn().request_many(list(messages))
+        replies = [self._wait_reply(f) for f in futures]
+        return [_expect(r, expect) for r in replies] if expect else replies
+
+    def ping(self) -> float:
+        """Round-trip time to the master, in seconds."""
+        start = time.perf_counter()
+        self._call(p.Ping(), p.Pong)
+        return time.perf_counter() - start
+
+    # =========================================================================================
+    # Submitting
+
+    def _spec(self, job: JobLike) -> JobSpec:
+        if isinstance(job, JobSpec):
+            return job
+        if isinstance(job, TitanJob):
+            if job.hitl_message:
+                raise InvalidRequest("hitl_message gates the jobs after this one: submit it with submit_dag")
+            if job.dependencies:
+                raise InvalidRequest("parents apply within a DAG: submit the jobs together with submit_dag")
+            return job.to_spec(self)
+        raise TypeError(f"expected a TitanJob or JobSpec, got {type(job).__name__}")
+
+    def submit(self, job: JobLike, *, follow: bool = False) -> str:
+        """Submits one job; returns its id (``job-N``).
+
+        With ``follow=True`` this connection follows the job from before it can start, so
+        :meth:`wait`, :meth:`events` and :meth:`stream_logs` see everything without asking the
+        master again.
+        """
+        reply = self._call(p.Submit(self._spec(job), follow), p.Submitted,
+                           on_reply=self._follow_hook("job_id") if follow else None)
+        return reply.job_id
+
+    def submit_many(self, jobs: Iterable[JobLike], *, follow: bool = False) -> list[str]:
+        """Submits many jobs pipelined (all requests in one write, then all replies); returns
+        their ids in order."""
+        specs = [self._spec(j) for j in jobs]
+        hook = self._follow_hook("job_id") if follow else None
+        futures = self._conn().request_many([p.Submit(s, follow) for s in specs], [hook] * len(specs))
+        return [_expect(self._wait_reply(f), p.Submitted).job_id for f in futures]
+
+    def submit_job(self, job: JobLike) -> str:
+        """Original SDK: submits a lone job and returns its id."""
+        return self.submit(job)
+
+    def run(self, job: JobLike, timeout: Optional[float] = None) -> JobOutcome:
+        """Submits a job, follows it, and returns how it ended."""
+        job_id = self.submit(job, follow=True)
+        outcome = self.wait(job_id, timeout)
+        assert isinstance(outcome, JobOutcome)
+        return outcome
+
+    def _follow_hook(self, attr: str) -> Any:
+        router = self._conn().router
+
+        def hook(reply: Any) -> None:
+            value = getattr(reply, attr, None)
+            if isinstance(value, str):
+                router.followed(value)
+
+        return hook
+
+    def _dag_jobs(self, jobs: Sequence[Union[TitanJob, DagJobSpec]]) -> tuple[list[DagJobSpec], list[str]]:
+        titan_jobs = [j for j in jobs if isinstance(j, TitanJob)]
+        gates: list[str] = []
+        if len(titan_jobs) == len(jobs):
+            expanded, gates = expand_hitl(titan_jobs)
+            items: Sequence[Union[TitanJob, DagJobSpec]] = expanded
+        else:
+            items = jobs
+        specs = []
+        for i, job in enumerate(items):
+            if isinstance(job, DagJobSpec):
+                specs.append(job)
+            elif isinstance(job, TitanJob):
+                specs.append(job.to_dag_job(self, f"job{i + 1}"))
+            else:
+                raise TypeError(f"expected TitanJob or DagJobSpec, got {type(job).__name__}")
+        return specs, gates
+
+    def submit_dag(self, name: str, jobs: Sequence[Union[TitanJob, DagJobSpec]], *, follow: bool = False) -> str:
+        """Submits jobs as one DAG (validated whole: it lands whole or not at all); returns the
+        DAG id. Job ids on the master are ``DAGID/JOBID``.
+
+        Jobs with ``hitl_message`` get an approval gate ``hitl-gate-<job>`` after them (see
+        :meth:`approve`). A cycle or an unknown parent raises
+        :class:`~titan_sdk.errors.InvalidRequest` naming the problem.
+        """
+        specs, gates = self._dag_jobs(jobs)
+        reply = self._call(p.SubmitDag(DagSpec(name, specs), follow), p.DagSubmitted,
+                           on_reply=self._follow_hook("dag_id") if follow else None)
+        self._clear_gates(reply.dag_id, gates)
+        return reply.dag_id
+
+    def submit_dag_spec(self, dag: DagSpec, *, follow: bool = False) -> tuple[str, list[str]]:
+        """Submits a wire-level :class:`~titan_sdk.models.DagSpec`; returns the DAG id and its
+        jobs' full ids."""
+        reply = self._call(p.SubmitDag(dag, follow), p.DagSubmitted,
+                           on_reply=self._follow_hook("dag_id") if follow else None)
+        return reply.dag_id, list(reply.job_ids)
+
+    def extend_dag(self, jobs: Sequence[Union[TitanJob, DagJobSpec]], dag_id: Optional[str] = None) -> list[str]:
+        """Adds jobs to a running DAG; returns their full ids.
+
+        ``dag_id`` defaults to ``$TITAN_DAG_ID``, so a job can grow its own DAG (an agent loop
+        deciding its next steps). Idempotent by job id: jobs the DAG already has stay as they
+        are (a retried step does not add them twice). New jobs may depend on existing ones.
+        """
+        dag_id = dag_id or os.environ.get("TITAN_DAG_ID")
+        if not dag_id:
+            raise InvalidRequest("extend_dag: no dag_id given and TITAN_DAG_ID is not set (not inside a DAG job?)")
+        specs, gates = self._dag_jobs(jobs)
+        reply = self._call(p.ExtendDag(dag_id, specs), p.DagSubmitted)
+        self._clear_gates(dag_id, gates)
+        return list(reply.job_ids)
+
+    def submit_yaml(self, path: str, timeout: float = 120.0) -> str:
+        """Original SDK: submits a YAML pipeline; returns its DAG id.
+
+        The stdlib has no YAML parser, so this runs the ``titan`` CLI (``titan submit PATH
+        --json``), found in ``$TITAN_BIN_DIR`` or on ``PATH``, against this client's master.
+        """
+        cli = find_cli()
+        env = dict(os.environ, TITAN_MASTER=self.address)
+        try:
+            done = subprocess.run([cli, "submit", path, "--json"], env=env, capture_output=True, text=True,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise WaitTimeout(f"titan submit {path} did not finish within {timeout:g}s") from None
+        if done.returncode != 0:
+            message = (done.stderr or done.stdout).strip()
+            if message.startswith("titan: "):
+                message = message[len("titan: "):]
+            if message.lower().startswith("error: "):
+                message = message[len("error: "):]
+            raise InvalidRequest(f"titan submit {path}: {message or 'exit status ' + str(done.returncode)}")
+        lines = [line for line in done.stdout.splitlines() if line.strip().startswith("{")]
+        try:
+            data = json.loads(lines[-1])
+        except (IndexError, ValueError):
+            raise ProtocolError(f"titan submit {path}: unexpected output {done.stdout.strip()!r}") from None
+        dag = data.get("dag") or data.get("id") or data.get("name")
+        if not isinstance(dag, str):
+            raise ProtocolError(f"titan submit {path}: no DAG id in {data!r}")
+        return dag
+
+    # =========================================================================================
+    # Watching
+
+    def subscribe(self, ids: Union[str, Iterable[str]], *, logs: bool = False) -> Subscription:
+        """A :class:`~titan_sdk.events.Subscription` to job and/or DAG ids (low level: prefer
+        :meth:`events`, :meth:`wait`, :meth:`stream_logs`). Close it when done."""
+        id_list = [ids] if isinstance(ids, str) else list(ids)
+        return self._conn().router.subscribe(id_list, logs)
+
+    def events(self, id: str, *, logs: bool = False, timeout: Optional[float] = None) -> Iterator[Push]:
+        """Yields a job's (or DAG's) events as they happen, until it ends.
+
+        For a job: :class:`~titan_sdk.models.JobEvent` items (its current state first if it is
+        running or finished). For a DAG: a :class:`~titan_sdk.models.DagEvent` at once, then
+        every job's events and the DAG's own; the last item is the final DAG event. With
+        ``logs=True``, :class:`~titan_sdk.models.Output` items too. ``timeout`` (seconds)
+        bounds the whole iteration (:class:`~titan_sdk.errors.WaitTimeout`).
+        """
+        with self.subscribe(id, logs=logs) as sub:
+            yield from sub.iter(timeout)
+
+    def stream_logs(self, id: str, *, timeout: Optional[float] = None, stderr: bool = True) -> Iterator[str]:
+        """Yields a job's output lines (without the newline) as it prints them, from the first
+        one, until the job ends. For a DAG id, every job's lines, prefixed ``[job] ``."""
+        with self.subscribe(id, logs=True) as sub:
+            for item in sub.iter(timeout):
+                if not isinstance(item, Output):
+                    continue
+                if not stderr and item.stream != 1:
+                    continue
+                prefix = ""
+                if item.job_id != id:
+                    prefix = "[" + item.job_id.rpartition("/")[2] + "] "
+                text = item.data.decode("utf-8", "replace")
+                lines = text.split("\n")
+                if lines and lines[-1] == "":
+                    lines.pop()
+                for line in lines:
+                    yield prefix + line
+
+    def wait(self, id: str, timeout: Optional[float] = None) -> Outcome:
+        """Waits for a job or DAG to end; returns a :class:`~titan_sdk.models.JobOutcome` or a
+        :class:`~titan_sdk.models.DagOutcome`. A job that fails is an outcome, not an error
+        (see :meth:`result` for that); raises :class:`~titan_sdk.errors.WaitTimeout` after
+        ``timeout`` seconds and :class:`~titan_sdk.errors.NotFound` for an unknown id."""
+        return self.wait_all([id], timeout)[id]
+
+    def wait_all(self, ids: Iterable[str], timeout: Optional[float] = None) -> dict[str, Outcome]:
+        """Waits for every job/DAG in ``ids`` (all followed at once); returns their outcomes."""
+        id_list = list(dict.fromkeys(ids))
+        conn = self._conn()
+        finals: dict[str, Union[JobEvent, DagEvent]] = {}
+        missing = []
+        for id in id_list:
+            final = conn.router.final_of(id)
+            if final is None:
+                missing.append(id)
+            else:
+                finals[id] = final
+        if missing:
+            with conn.router.subscribe(missing) as sub:
+                try:
+                    finals.update(sub.wait(timeout))
+                except WaitTimeout:
+                    left = [i for i in missing if i not in sub.finals]
+                    shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+                    raise WaitTimeout(f"{shown} did not finish within {timeout:g}s") from None
+        outcomes: dict[str, Outcome] = {}
+        for id in id_list:
+            final = finals[id]
+            if isinstance(final, JobEvent):
+                outcomes[id] = JobOutcome.from_event(final)
+            else:
+                outcomes[id] = self._dag_outcome(final)
+        return outcomes
+
+    def _dag_outcome(self, event: DagEvent) -> DagOutcome:
+        try:
+            info = self.dag(event.dag_id)
+        except NotFound:  # forgotten already (retention): what the event says
+            return DagOutcome(event.dag_id, event.state, event.counts)
+        return DagOutcome(info.id, info.state, info.counts,
+                          {j.id.rpartition("/")[2]: JobOutcome.from_info(j) for j in info.jobs},
+                          info.submitted_at_ms, info.finished_at_ms)
+
+    def result(self, id: str, timeout: Optional[float] = None) -> Outcome:
+        """Like :meth:`wait`, but raises :class:`~titan_sdk.errors.JobFailed` unless the job
+        (or every job of the DAG) completed."""
+        outcome = self.wait(id, timeout)
+        if not outcome.ok:
+            raise JobFailed(outcome.describe(), outcome)
+        return outcome
+
+    def cancel(self, id: str) -> None:
+        """Cancels a job (killing its process group) or a whole DAG; in a DAG, what depends on a
+        cancelled job is skipped. Raises InvalidRequest if it already finished."""
+        self._call(p.Cancel(id), p.Ok)
+
+    def stop_service(self, id: str) -> bool:
+        """Original SDK: stops a service. Services are not built yet: cancels the job. Returns
+        False if it had already finished."""
+        try:
+            self.cancel(id)
+            return True
+        except InvalidRequest:
+            return False
+
+    # =========================================================================================
+    # Queries
+
+    def status(self, id: str) -> Union[JobInfo, DagInfo]:
+        """Everything the master knows about a job (:class:`~titan_sdk.models.JobInfo`) or a
+        DAG (:class:`~titan_sdk.models.DagInfo`, with its jobs)."""
+        if "/" not in id and id.startswith("dag-"):
+            try:
+                return self.dag(id)
+            except NotFound:
+                pass
+        try:
+            return self.job(id)
+        except NotFound:
+            if "/" in id:
+                raise
+        try:
+            return self.dag(id)
+        except NotFound:
+            raise NotFound(f"no job or DAG '{id}'") from None
+
+    def job(self, job_id: str) -> JobInfo:
+        """A job's :class:`~titan_sdk.models.JobInfo` (NotFound if unknown)."""
+        return self._call(p.GetStatus(job_id), JobInfo)
+
+    def dag(self, dag_id: str) -> DagInfo:
+        """A DAG's :class:`~titan_sdk.models.DagInfo` with its jobs (NotFound if unknown)."""
+        return self._call(p.GetDag(dag_id), DagInfo)
+
+    def get_job_status(self, job_id: str) -> str:
+        """Original SDK: the job's state name (``PENDING``, ``RUNNING``, ``COMPLETED``,
+        ``FAILED``, ``CANCELLED``, ``SKIPPED``), or ``NULL`` if the master does not know it.
+        A DAG id gives the DAG's state."""
+        try:
+            info = self.status(job_id)
+        except NotFound:
+            return "NULL"
+        return info.state.name
+
+    def jobs(self, limit: int = 20) -> list[JobInfo]:
+        """The most recent jobs, newest first."""
+        return self._call(p.ListJobs(limit), p.Jobs).jobs
+
+    def dags(self, limit: int = 20) -> list[DagInfo]:
+        """The most recent DAGs, newest first (without their jobs)."""
+        return self._call(p.ListDags(limit), p.Dags).dags
+
+    def workers(self) -> list[WorkerInfo]:
+        """The workers the master knows."""
+        return self._call(p.ListWorkers(), p.Workers).workers
+
+    def logs(self, job_id: str) -> list[LogChunk]:
+        """A job's stored output, as chunks tagged stdout/stderr."""
+        return self._call(p.GetLogs(job_id), p.Logs).chunks
+
+    def fetch_logs(self, job_id: str) -> str:
+        """Original SDK: a job's output so far (stdout and stderr, in order) as text."""
+        return b"".join(c.data for c in self.logs(job_id)).decode("utf-8", "replace")
+
+    # -- schedules ------------------------------------------------------------------------------
+
+    def schedule(self, name: str, cron: str, jobs: Sequence[Union[TitanJob, DagJobSpec]], *, time_zone: str = "",
+                 overlap: str = "skip", missed: str = "skip") -> ScheduleInfo:
+        """Registers (or replaces) a cron schedule that submits ``jobs`` as a DAG each time."""
+        specs, gates = self._dag_jobs(jobs)
+        if gates:
+            raise NotSupported("approval gates in scheduled pipelines are not supported")
+        spec = ScheduleSpec(name, cron, time_zone, overlap, missed, DagSpec(name, specs))
+        return self._call(p.Schedule(spec), ScheduleInfo)
+
+    def schedules(self) -> list[ScheduleInfo]:
+        return self._call(p.ListSchedules(), p.Schedules).schedules
+
+    def unschedule(self, name: str) -> None:
+        self._call(p.Unschedule(name), p.Ok)
+
+    # =========================================================================================
+    # Artifacts
+
+    def artifact(self, name: str) -> ArtifactInfo:
+        """The artifact stored under ``name`` (NotFound if none)."""
+        return self._call(p.GetArtifact(name), ArtifactInfo)
+
+    def upload_file(self, path: str, name: Optional[str] = None, *, kind: ArtifactKind = ArtifactKind.FILE,
+                    cached: bool = False) -> ArtifactInfo:
+        """Original SDK: uploads a file to the master under ``name`` (default: its base name),
+        streamed in 1 MiB chunks (several in flight). Returns what the master stored; its
+        ``hash`` names the content. With ``cached``, a file unchanged since this client last
+        uploaded it is not sent again."""
+        name = name or os.path.basename(path)
+        stat = os.stat(path)
+        key = ("file", os.path.abspath(path), stat.st_size, stat.st_mtime_ns, name, kind)
+        if cached and key in self._uploads:
+            return self._uploads[key]
+        with open(path, "rb") as f:
+            info = self._upload(name, kind, f)
+        self._uploads[key] = info
+        return info
+
+    def upload_bytes(self, name: str, data: bytes, kind: ArtifactKind = ArtifactKind.FILE) -> ArtifactInfo:
+        """Uploads bytes from memory as an artifact (inline scripts). Identical content already
+        uploaded by this client under the same name is not sent again."""
+        key = ("bytes", hashlib.sha256(data).hexdigest(), name, kind)
+        if key not in self._uploads:
+            self._uploads[key] = self._upload(name, kind, io.BytesIO(data))
+        return self._uploads[key]
+
+    def upload_project_folder(self, folder: str, name: Optional[str] = None) -> ArtifactInfo:
+        """Original SDK: zips a folder (leaving out ``.git``, ``__pycache__`` and the like) and
+        uploads it as an archive named ``name`` (default: the folder's name + ``.zip``). Jobs
+        use it with ``TitanJob(..., filename="NAME.zip/path/entry.py", is_archive=True)``."""
+        folder = os.path.abspath(folder)
+        if not os.path.isdir(folder):
+            raise InvalidRequest(f"upload_project_folder: {folder!r} is not a directory")
+        name = name or os.path.basename(folder.rstrip(os.sep)) + ".zip"
+        with tempfile.TemporaryFile() as tmp:
+            zip_folder(folder, tmp)
+            tmp.seek(0)
+            return self._upload(name, ArtifactKind.ARCHIVE, tmp)
+
+    def _upload(self, name: str, kind: ArtifactKind, source: IO[bytes]) -> ArtifactInfo:
+        problem = _artifact_name_problem(name)
+        if problem:
+            raise InvalidRequest(problem)
+        conn = self._conn()
+        upload_id = next(self._upload_ids) & 0xFFFFFFFF or next(self._upload_ids)
+        window: deque[Future] = deque()
+        offset = 0
+        chunk = source.read(CHUNK_BYTES)
+        result: Optional[ArtifactInfo] = None
+        while True:
+            following = source.read(CHUNK_BYTES) if len(chunk) == CHUNK_BYTES else b""
+            last = not following
+            window.append(conn.request(UploadChunk(upload_id, name, kind, offset, chunk, last)))
+            offset += len(chunk)
+            while window and (len(window) >= CHUNK_WINDOW or last):
+                reply = self._wait_reply(window.popleft(), what="upload acknowledgement")
+                if isinstance(reply, ArtifactInfo):
+                    result = reply
+                else:
+                    _expect(reply, p.Ok)
+            if last:
+                break
+            chunk = following
+        if result is None:
+            raise ProtocolError(f"upload of {name!r}: the master never confirmed it was stored")
+        return result
+
+    def fetch_artifact(self, name: str, dest_path: str) -> str:
+        """Original SDK: downloads the artifact stored under ``name`` to ``dest_path`` (a file
+        path, or a directory to put it in under its name); checks its SHA-256. Returns the
+        path written."""
+        info = self.artifact(name)
+        dest = os.path.join(dest_path, name) if os.path.isdir(dest_path) else dest_path
+        tmp = f"{dest}.part-{os.getpid()}-{threading.get_ident()}"
+        digest = hashlib.sha256()
+        conn = self._conn()
+        try:
+            with open(tmp, "wb") as out:
+                offsets = iter(range(0, info.size, CHUNK_BYTES))
+                window: deque[tuple[int, Future]] = deque()
+                while True:
+                    while len(window) < CHUNK_WINDOW:
+                        offset = next(offsets, None)
+                        if offset is None:
+                            break
+                        window.append((offset, conn.request(ArtifactRange(info.hash, offset, CHUNK_BYTES))))
+                    if not window:
+                        break
+                    offset, future = window.popleft()
+                    data = _expect(self._wait_reply(future, what="artifact data"), ArtifactData)
+                    if data.offset != offset or data.total != info.size or not data.data:
+                        raise ProtocolError(f"artifact {name}: got {len(data.data)} bytes at {data.offset} of "
+                                            f"{data.total}, expected offset {offset} of {info.size}")
+                    digest.update(data.data)
+                    out.write(data.data)
+            if digest.hexdigest() != info.hash:
+                raise ProtocolError(f"artifact {name}: content hash {digest.hexdigest()} != {info.hash}")
+            os.replace(tmp, dest)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return dest
+
+    def sdk_artifact(self) -> ArtifactRef:
+        """This SDK as an archive artifact (uploaded once per master; ``.titan/sdk`` in the
+        job's directory). Used by approval gates and ``TitanJob(ship_sdk=True)``."""
+        if self._sdk_artifact is None:
+            data = sdk_archive()
+            digest = hashlib.sha256(data).hexdigest()
+            name = f"titan_sdk-{digest[:16]}.zip"
+            try:
+                info = self.artifact(name)
+                if info.hash != digest:
+                    raise NotFound("stale")
+            except NotFound:
+                info = self.upload_bytes(name, data, ArtifactKind.ARCHIVE)
+            self._sdk_artifact = ArtifactRef(info.hash, info.size, ArtifactKind.ARCHIVE, SDK_DIR, False)
+        return self._sdk_artifact
+
+    # =========================================================================================
+    # KV store
+
+    def kv(self, operation: KVOperation) -> KVResult:
+        """One KV operation (low level)."""
+        return self._call(operation, KVResult)
+
+    def _kv_many(self, operations: Sequence[KVOperation]) -> list[KVResult]:
+        return self._call_many(operations, KVResult)
+
+    def store_put(self, key: str, value: Union[str, bytes, Any], ttl: Optional[float] = None) -> bool:
+        """Sets ``key``: ``str`` values are stored as UTF-8, ``bytes`` as they are (anything
+        else as ``str(value)``). ``ttl``: seconds until it expires. Returns True once the
+        master recorded it."""
+        ttl_ms = 0
+        if ttl is not None:
+            if not ttl > 0:
+                raise InvalidRequest("ttl: must be a positive number of seconds")
+            ttl_ms = max(1, int(round(ttl * 1000)))
+        self.kv(KVOperation(KVOp.SET, key, value=_to_bytes(value), ttl_ms=ttl_ms))
+        return True
+
+    def store_get(self, key: str, decode: bool = True) -> Union[str, bytes, None]:
+        """The value of ``key``, or None if missing. ``decode=True`` returns ``str`` (a value
+        that is not valid UTF-8 comes back as ``bytes``); ``decode=False`` always ``bytes``."""
+        value = self.kv(KVOperation(KVOp.GET, key)).value
+        if value is None or not decode:
+            return value
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value
+
+    def store_del(self, key: str) -> bool:
+        """Removes ``key``; True if it existed."""
+        return self.kv(KVOperation(KVOp.DEL, key)).integer == 1
+
+    def store_incr(self, key: str, by: int = 1) -> int:
+        """Adds ``by`` to the decimal integer at ``key`` (missing: 0); returns the new value."""
+        return self.kv(KVOperation(KVOp.INCR, key, by=by)).integer
+
+    def store_sadd(self, key: str, member: str) -> int:
+        """Adds ``member`` to the set at ``key``: 1 if it is new, 0 if it was there."""
+        return self.kv(KVOperation(KVOp.SADD, key, member=str(member))).integer
+
+    def store_srem(self, key: str, member: str) -> int:
+        """Removes ``member`` from the set at ``key``: 1 if it was there, else 0."""
+        return self.kv(KVOperation(KVOp.SREM, key, member=str(member))).integer
+
+    def store_smembers(self, key: str) -> list[str]:
+        """The members of the set at ``key``, sorted (empty if missing)."""
+        return self.kv(KVOperation(KVOp.SMEMBERS, key)).members
+
+    # =========================================================================================
+    # Human approval gates
+
+    def _clear_gates(self, dag_id: str, gates: Sequence[str]) -> None:
+        if gates:
+            self._kv_many([KVOperation(KVOp.SET, f"{HITL_STATUS}{dag_id}/{g}", value=b"CLEARED") for g in gates])
+
+    def pending_approvals(self) -> list[PendingApproval]:
+        """Approval gates waiting for a decision, oldest first."""
+        gates = self.store_smembers(HITL_QUEUE)
+        if not gates:
+            return []
+        ops = []
+        for gate in gates:
+            ops += [KVOperation(KVOp.GET, HITL_STATUS + gate), KVOperation(KVOp.GET, HITL_MESSAGE + gate),
+                    KVOperation(KVOp.GET, HITL_TS + gate)]
+        values = [r.value for r in self._kv_many(ops)]
+        pending = []
+        for i, gate in enumerate(gates):
+            status, message, ts = values[3 * i: 3 * i + 3]
+            if status != b"WAITING":
+                continue
+            try:
+                since = float((ts or b"0").decode())
+            except ValueError:
+                since = 0.0
+            pending.append(PendingApproval(gate, (message or b"").decode("utf-8", "replace"), since))
+        pending.sort(key=lambda a: (a.since, a.gate_id))
+        return pending
+
+    def approval_status(self, gate_id: str) -> Optional[str]:
+        """A gate's status: ``CLEARED`` (not reached yet), ``WAITING``, ``APPROVED``,
+        ``REJECTED``, ``TIMEOUT``, ``CANCELLED``; None if unknown."""
+        value = self.store_get(HITL_STATUS + gate_id)
+        return value if isinstance(value, str) or value is None else value.decode("utf-8", "replace")
+
+    def approve(self, gate_id: str) -> str:
+        """Approves a gate: the jobs after it run. ``gate_id`` is the gate's full id
+        (``dag-3/hitl-gate-train``, as :meth:`pending_approvals` lists it), or its short id
+        when exactly one waiting gate has it. Returns the full id."""
+        return self._decide(gate_id, "APPROVED")
+
+    def reject(self, gate_id: str) -> str:
+        """Rejects a gate: it fails, and the jobs after it are skipped. Returns the full id."""
+        return self._decide(gate_id, "REJECTED")
+
+    def _decide(self, gate_id: str, decision: str) -> str:
+        full = gate_id
+        if "/" not in gate_id:
+            matches = [a.gate_id for a in self.pending_approvals()
+                       if a.gate_id == gate_id or a.gate_id.endswith("/" + gate_id)]
+            if not matches:
+                raise NotFound(f"no approval gate '{gate_id}' is waiting")
+            if len(matches) > 1:
+                raise InvalidRequest(f"gate '{gate_id}' is ambiguous: {', '.join(matches)}; use the full id")
+            full = matches[0]
+        self.store_put(HITL_STATUS + full, decision)
+        return full
+
+
+# =============================================================================================
+# Helpers
+
+
+def _expect(reply: Any, cls: type) -> Any:
+    if not isinstance(reply, cls):
+        raise ProtocolError(f"unexpected reply from master: expected {cls.__name__}, got {type(reply).__name__}")
+    return reply
+
+
+def _to_bytes(value: Any) -> bytes:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value).encode("utf-8")
+
+
+def _artifact_name_problem(name: str) -> Optional[str]:
+    if not name:
+        return "the artifact name is empty"
+    if name in (".", ".."):
+        return f"the artifact name '{name}' is not a file name"
+    if "/" in name or "\\" in name:
+        return f"the artifact name '{name}' contains a path separator"
+    if "\0" in name:
+        return "the artifact name contains a NUL byte"
+    if len(name.encode()) > 255:
+        return "the artifact name is longer than 255 bytes"
+    return None
+
+
+#: Directory names left out of project archives.
+SKIPPED_DIRS = frozenset({".git", "__pycache__", ".hg", ".svn", ".mypy_cache", ".pytest_cache", ".venv"})
+
+
+def zip_folder(folder: str, out: IO[bytes], skip_dirs: Iterable[str] = SKIPPED_DIRS) -> int:
+    """Zips the contents of ``folder`` (paths relative to it, modes kept) into ``out``,
+    leaving out ``skip_dirs`` and ``*.pyc``. Returns the number of files."""
+    skip = set(skip_dirs)
+    count = 0
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if d not in skip)
+            for fname in sorted(files):
+                if fname.endswith(".pyc"):
+                    continue
+                full = os.path.join(root, fname)
+                if os.path.islink(full) or not os.path.isfile(full):
+                    continue
+                zf.write(full, os.path.relpath(full, folder))
+                count += 1
+    return count
+
+
+def sdk_archive() -> bytes:
+    """This SDK's package as a zip (``titan_sdk/*.py``), byte-for-byte stable for a given
+    version, so it is uploaded once per master."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for fname in sorted(os.listdir(package)):
+            if fname.endswith(".py") or fname == "py.typed":
+                info = zipfile.ZipInfo(f"titan_sdk/{fname}", date_time=(2020, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with open(os.path.join(package, fname), "rb") as f:
+                    zf.writestr(info, f.read())
+    return buf.getvalue()
+
+
+def find_cli() -> str:
+    """The ``titan`` CLI: ``$TITAN_BIN_DIR/titan``, else ``titan`` on ``PATH``."""
+    bin_dir = os.environ.get("TITAN_BIN_DIR")
+    if bin_dir:
+        candidate = os.path.join(bin_dir, "titan")
+        if os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which("titan")
+    if found:
+        return found
+    raise ToolMissing("submit_yaml needs the 'titan' CLI (YAML is parsed by it): put it on PATH or set "
+                      "TITAN_BIN_DIR to the directory holding it")

@@ -1,0 +1,296 @@
+"""``TitanJob``: what users describe, and how it becomes the wire-level ``JobSpec``.
+
+``TitanJob`` keeps the constructor of the original Titan Python SDK (same names, same order,
+same defaults) and adds keyword-only options for new code::
+
+    TitanJob("extract", "scripts/extract.py", args="--day 3")        # original style
+    TitanJob(command=["echo", "hi"], retries=2, timeout=30)          # inline command
+    TitanJob("step", script_content="print(42)", filename="step.py")  # inline script
+
+Scripts (``filename`` / ``script_content``) are shipped as artifacts: uploaded to the master
+once (content-addressed) and put in the job's working directory by the worker, under their base
+name. ``.py`` runs with ``python3``, ``.sh`` with ``bash``, anything else is executed directly.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import KW_ONLY, dataclass, field
+from typing import TYPE_CHECKING, Optional, Sequence, Union
+
+from .errors import InvalidRequest, NotSupported
+from .models import Affinity, ArtifactKind, ArtifactRef, DagJobSpec, JobSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import TitanClient
+
+#: Job types of the original SDK. Only RUN_PAYLOAD (run to completion) exists in this runtime.
+RUN_PAYLOAD = "RUN_PAYLOAD"
+DEPLOY_PAYLOAD = "DEPLOY_PAYLOAD"
+SERVICE = "SERVICE"
+
+#: Where the shipped SDK archive is extracted in a job's directory (see ``ship_sdk``).
+SDK_DIR = ".titan/sdk"
+#: KV key prefixes of the human-approval convention.
+HITL_STATUS = "titan:hitl:status:"
+HITL_MESSAGE = "titan:hitl:message:"
+HITL_TS = "titan:hitl:ts:"
+HITL_QUEUE = "titan:hitl:queue"
+HITL_GATE_PREFIX = "hitl-gate-"
+
+
+def interpreter_for(path: str) -> Optional[str]:
+    """``python3`` for ``.py``, ``bash`` for ``.sh``, ``None`` (execute directly) otherwise."""
+    lowered = path.lower()
+    if lowered.endswith(".py"):
+        return "python3"
+    if lowered.endswith(".sh"):
+        return "bash"
+    return None
+
+
+def split_args(args: Union[None, str, Sequence[str]]) -> list[str]:
+    """The original SDK's ``args``: a string split on whitespace, or a list kept as is."""
+    if args is None:
+        return []
+    if isinstance(args, str):
+        return args.split()
+    return [str(a) for a in args]
+
+
+def parse_affinity(value: Union[None, bool, str, Affinity]) -> Affinity:
+    """``True`` means soft affinity (the original SDK's boolean); also ``"soft"``/``"hard"``."""
+    if isinstance(value, Affinity):
+        return value
+    if value is None or value is False:
+        return Affinity.NONE
+    if value is True:
+        return Affinity.SOFT
+    if isinstance(value, str) and value.upper() in Affinity.__members__:
+        return Affinity[value.upper()]
+    raise InvalidRequest(f"affinity: expected True/False or 'none', 'soft', 'hard', got {value!r}")
+
+
+def parse_requirements(value: Union[None, str, Sequence[str]]) -> list[str]:
+    """Capability tags. ``"GENERAL"`` (the original default) means any worker: no requirement."""
+    if value is None:
+        return []
+    tags = value.split(",") if isinstance(value, str) else list(value)
+    return [t.strip() for t in tags if t.strip() and t.strip().upper() != "GENERAL"]
+
+
+def _seconds_to_ms(seconds: Optional[float], what: str) -> int:
+    if seconds is None:
+        return 0
+    if seconds < 0:
+        raise InvalidRequest(f"{what}: must not be negative")
+    return int(round(seconds * 1000))
+
+
+@dataclass
+class TitanJob:
+    """One job, for :meth:`TitanClient.submit_job` / :meth:`TitanClient.submit_dag`.
+
+    Original parameters (positional, as in the original SDK):
+
+    :param job_id: the job's id within its DAG (letters, digits, ``-_.``); also its name.
+    :param filename: a local script to ship and run (``.py`` with python3, ``.sh`` with bash,
+        else executed). With ``is_archive=True``: ``"ARCHIVE.zip/path/entry.py"``, an entry of a
+        project archive uploaded earlier with :meth:`TitanClient.upload_project_folder`.
+    :param job_type: ``"RUN_PAYLOAD"``. Services (``DEPLOY_PAYLOAD``, ``SERVICE``) are not
+        supported yet and raise :class:`~titan_sdk.errors.NotSupported`.
+    :param args: arguments: a string split on spaces, or a list.
+    :param parents: ids of jobs of the same DAG that must complete first.
+    :param port: a service port in the original SDK; passed to the job as ``TITAN_JOB_PORT``.
+    :param is_archive: ``filename`` names an entry inside an uploaded archive.
+    :param priority: higher runs first.
+    :param delay: milliseconds before the job may start (from the DAG's submission).
+    :param affinity: ``True`` to prefer the worker its first parent ran on (soft affinity);
+        also ``"hard"`` (only that worker) or ``"soft"``.
+    :param requirement: a capability tag a worker must have; ``"GENERAL"`` means any worker.
+    :param hitl_message: put a human approval gate after this job (see :mod:`titan_sdk.hitl_gate`).
+    :param max_wait_seconds: how long that gate waits for a decision before failing.
+
+    New keyword-only parameters:
+
+    :param command: the program and its arguments (a list), or a shell command line (a string,
+        run with ``sh -c``). ``args`` are appended to a list command.
+    :param script_content: the script's text (``filename`` names it and picks the interpreter).
+    :param retries: how many times a failed attempt is retried.
+    :param retry_delay: seconds before the first retry (doubling after).
+    :param timeout: seconds an attempt may run before it is killed (0/None: no limit).
+    :param env: extra environment variables.
+    :param name: display name (default: ``job_id``).
+    :param ship_sdk: ship this SDK with the job (extracted under ``.titan/sdk``, put on
+        ``PYTHONPATH``) so its scripts can ``import titan_sdk`` on workers that lack it.
+    :param working_directory: run there instead of the job's (or DAG's) directory.
+    """
+
+    job_id: Optional[str] = None
+    filename: Optional[str] = None
+    job_type: str = RUN_PAYLOAD
+    args: Union[None, str, Sequence[str]] = None
+    parents: Optional[Sequence[str]] = None
+    port: int = 0
+    is_archive: bool = False
+    priority: int = 1
+    delay: int = 0
+    affinity: Union[bool, str, Affinity] = False
+    requirement: Union[None, str, Sequence[str]] = "GENERAL"
+    hitl_message: Optional[str] = None
+    max_wait_seconds: float = 172800
+    _: KW_ONLY
+    command: Union[None, str, Sequence[str]] = None
+    script_content: Union[None, str, bytes] = None
+    retries: int = 0
+    retry_delay: float = 1.0
+    timeout: Optional[float] = None
+    env: dict[str, str] = field(default_factory=dict)
+    name: Optional[str] = None
+    ship_sdk: bool = False
+    working_directory: str = ""
+
+    def __post_init__(self) -> None:
+        kind = (self.job_type or RUN_PAYLOAD).upper()
+        if kind in (DEPLOY_PAYLOAD, SERVICE):
+            raise NotSupported(
+                f"job_type {kind}: long-running services are not supported by this Titan runtime yet; "
+                f"run it as a RUN_PAYLOAD job (it runs to completion) or wait for service support")
+        if kind != RUN_PAYLOAD:
+            raise InvalidRequest(f"job_type: unknown job type {self.job_type!r} (expected RUN_PAYLOAD)")
+        if self.command is None and self.filename is None and self.script_content is None:
+            raise InvalidRequest("a job needs a command, a filename or script_content")
+        if self.script_content is not None and not self.filename:
+            raise InvalidRequest("script_content needs a filename (its extension picks the interpreter)")
+        if self.is_archive and not self.filename:
+            raise InvalidRequest("is_archive needs filename='ARCHIVE.zip/path/to/entry'")
+        if self.delay < 0:
+            raise InvalidRequest("delay: must not be negative (milliseconds)")
+        parse_affinity(self.affinity)
+
+    # -- conversion ----------------------------------------------------------------------------
+
+    @property
+    def dependencies(self) -> list[str]:
+        if self.parents is None:
+            return []
+        if isinstance(self.parents, str):
+            return [p for p in self.parents.replace(",", " ").split() if p]
+        return list(self.parents)
+
+    def to_spec(self, client: "TitanClient") -> JobSpec:
+        """The wire-level spec, uploading scripts (or looking up archives) through ``client``."""
+        args = split_args(self.args)
+        artifacts: list[ArtifactRef] = []
+        if self.command is not None:
+            if isinstance(self.command, str):
+                command = ["sh", "-c", self.command] + (["sh"] + args if args else [])
+            else:
+                command = [str(c) for c in self.command] + args
+            if self.filename or self.script_content is not None:
+                artifacts.append(self._script_artifact(client))
+        elif self.is_archive:
+            assert self.filename is not None
+            archive, _, entry = self.filename.replace("\\", "/").lstrip("/").partition("/")
+            if not entry:
+                raise InvalidRequest(f"filename {self.filename!r}: expected 'ARCHIVE.zip/path/to/entry'")
+            info = client.artifact(archive)
+            artifacts.append(ArtifactRef(info.hash, info.size, ArtifactKind.ARCHIVE, "", False))
+            interpreter = interpreter_for(entry)
+            command = ([interpreter, entry] if interpreter else ["./" + entry]) + args
+        else:
+            ref = self._script_artifact(client)
+            artifacts.append(ref)
+            interpreter = interpreter_for(ref.destination)
+            command = ([interpreter, ref.destination] if interpreter else ["./" + ref.destination]) + args
+        env = {str(k): str(v) for k, v in self.env.items()}
+        if self.port:
+            env.setdefault("TITAN_JOB_PORT", str(self.port))
+        if self.ship_sdk:
+            artifacts.append(client.sdk_artifact())
+            env.setdefault("PYTHONPATH", SDK_DIR)
+        return JobSpec(
+            command=command,
+            environment=env,
+            working_directory=self.working_directory,
+            requirements=parse_requirements(self.requirement),
+            priority=int(self.priority),
+            name=self.name or self.job_id or "",
+            retries=int(self.retries),
+            retry_delay_ms=_seconds_to_ms(self.retry_delay, "retry_delay"),
+            timeout_ms=_seconds_to_ms(self.timeout, "timeout"),
+            delay_ms=int(self.delay),
+            artifacts=artifacts,
+        )
+
+    def to_dag_job(self, client: "TitanClient", default_id: str) -> DagJobSpec:
+        """This job as a DAG member (its id defaults to ``default_id``)."""
+        return DagJobSpec(id=self.job_id or default_id, spec=self.to_spec(client),
+                          depends_on=self.dependencies, affinity=parse_affinity(self.affinity))
+
+    def _script_artifact(self, client: "TitanClient") -> ArtifactRef:
+        assert self.filename is not None
+        base = os.path.basename(self.filename)
+        interpreter = interpreter_for(base)
+        if self.script_content is not None:
+            data = self.script_content.encode() if isinstance(self.script_content, str) else bytes(self.script_content)
+            info = client.upload_bytes(base, data)
+        else:
+            if not os.path.isfile(self.filename):
+                raise InvalidRequest(f"filename {self.filename!r}: no such file")
+            info = client.upload_file(self.filename, base, cached=True)
+        return ArtifactRef(info.hash, info.size, ArtifactKind.FILE, base, executable=interpreter is None)
+
+
+def gate_id_for(job_id: str) -> str:
+    """The id of the approval gate put after ``job_id``."""
+    return HITL_GATE_PREFIX + job_id
+
+
+def expand_hitl(jobs: Sequence[TitanJob]) -> tuple[list[TitanJob], list[str]]:
+    """Inserts an approval gate after every job with a ``hitl_message``.
+
+    The gate ``hitl-gate-<job>`` depends on the job; the job's children are re-wired to depend
+    on the gate instead. Returns the new job list (each gate right after its job) and the gate
+    ids. Jobs without an id cannot have gates (nothing could name them as a parent).
+    """
+    gated = {j.job_id: j for j in jobs if j.hitl_message}
+    if not gated:
+        return list(jobs), []
+    if None in gated:
+        raise InvalidRequest("a job with hitl_message needs a job_id")
+    out: list[TitanJob] = []
+    gates: list[str] = []
+    for job in jobs:
+        deps = job.dependencies
+        if any(d in gated for d in deps):
+            job = _copy_with_parents(job, [gate_id_for(d) if d in gated else d for d in deps])
+        out.append(job)
+        if job.job_id in gated:
+            assert job.job_id is not None
+            gate = gate_id_for(job.job_id)
+            children = [j for j in jobs if job.job_id in j.dependencies]
+            affinities = {parse_affinity(c.affinity) for c in children}
+            affinity = Affinity.HARD if Affinity.HARD in affinities else (
+                Affinity.SOFT if Affinity.SOFT in affinities else Affinity.NONE)
+            out.append(_gate_job(gate, job.job_id, job.hitl_message or "", job.max_wait_seconds, affinity))
+            gates.append(gate)
+    return out, gates
+
+
+def _copy_with_parents(job: TitanJob, parents: list[str]) -> TitanJob:
+    import copy
+
+    clone = copy.copy(job)
+    clone.parents = parents
+    return clone
+
+
+def _gate_job(gate: str, parent: str, message: str, max_wait: float, affinity: Affinity) -> TitanJob:
+    """The gate job: runs :mod:`titan_sdk.hitl_gate` from the SDK shipped with it."""
+    return TitanJob(
+        gate, parents=[parent], affinity=affinity,
+        command=["python3", f"{SDK_DIR}/titan_sdk/hitl_gate.py", "--message", message,
+                 "--max-wait", f"{max_wait:g}"],
+        ship_sdk=True, name=gate,
+    )
