@@ -150,7 +150,8 @@ struct JobParser {
         var script: (path: String, node: Node, args: [String])?
         if isGate {
             if let given = file?.key ?? command?.key {
-                throw reader.error(given, path, "a gate runs nothing: give it 'hitl_message', not 'file' or 'command'")
+                throw reader.error(given, "\(path).\(file != nil ? "file" : "command")",
+                                   "a gate runs nothing: give it 'hitl_message', not 'file' or 'command'")
             }
             let gate = GateSpec(message: hitlMessage?.text ?? "Approve '\(id.text)'?", timeoutMs: maxWaitMs)
             let spec = JobSpec(command: [], environment: environment, requirements: requirements, priority: priority,

@@ -37,7 +37,7 @@ struct GatePipelineTests {
     }
 
     @Test func gateErrors() {
-        expectError("name: r\njobs:\n  - {id: g, type: gate, command: [x]}\n", line: 3, key: "jobs[0]", "a gate runs nothing")
+        expectError("name: r\njobs:\n  - {id: g, type: gate, command: [x]}\n", line: 3, key: "jobs[0].command", "a gate runs nothing")
         expectError("name: r\njobs:\n  - {id: a, command: [x], hitl_message: m}\n  - {id: hitl-gate-a, command: [y]}\n",
                     line: 3, key: "jobs[0].hitl_message", "'hitl-gate-a', which is taken")
         expectError("name: r\njobs:\n  - {id: a, command: [x], max_wait_seconds: -1}\n", line: 3, key: "jobs[0].max_wait_seconds")

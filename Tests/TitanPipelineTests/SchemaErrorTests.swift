@@ -199,7 +199,7 @@ struct SchemaErrorTests {
                     key: "jobs[0].args", "expected a string or a sequence of strings, got a mapping")
     }
 
-    @Test(arguments: ["service", "gate"])
+    @Test(arguments: ["service"])
     func unsupportedTypes(type: String) {
         expectError("name: etl\njobs:\n  - id: a\n    command: [x]\n    type: \(type)\n", line: 5,
                     key: "jobs[0].type", "'\(type)' jobs are not supported yet")
@@ -210,7 +210,7 @@ struct SchemaErrorTests {
                     key: "jobs[0].type", "expected 'run', 'service' or 'gate', got 'rnu'", "did you mean 'run'?")
     }
 
-    @Test(arguments: ["port: 8080", "hitl_message: approve?", "max_wait_seconds: 60", "port:"])
+    @Test(arguments: ["port: 8080", "port:"])
     func unsupportedKeys(line: String) {
         let key = String(line.prefix { $0 != ":" })
         expectError("name: etl\njobs:\n  - id: a\n    command: [x]\n    \(line)\n", line: 5,
