@@ -64,24 +64,8 @@ extension SchedulerActor {
         dags[dagId] = dag
         dagOrder.append(dagId)
         journal(.dagCreated(id: dagId, spec: spec, submittedAtMs: now))
-        var records: [JobRecord] = []
-        records.reserveCapacity(spec.jobs.count)
-        for (i, job) in spec.jobs.enumerated() {
-            let parents = job.dependsOn.map { "\(dagId)/\($0)" }
-            let info = JobInfo(id: fullIds[i], spec: job.spec, state: .pending, submittedAtMs: now,
-                               dagId: dagId, parents: parents)
-            let record = JobRecord(info: info, logLimit: config.logBytesPerJob)
-            record.waitingOn = parents.count
-            record.affinity = job.affinity
-            if record.info.spec.name.isEmpty { record.info.spec.name = job.id }
-            jobs[fullIds[i]] = record
-            recentOrder.append(fullIds[i])
-            noteAlias(fullIds[i])
-            records.append(record)
-        }
-        for (i, job) in spec.jobs.enumerated() {
-            for parent in job.dependsOn { jobs["\(dagId)/\(parent)"]?.children.append(fullIds[i]) }
-        }
+        let records = addJobs(spec.jobs, to: dagId, atMs: now)
+        for record in records { record.waitingOn = record.info.parents.count }
         // Roots, in topological (then submission) order.
         for i in order where records[i].waitingOn == 0 { release(records[i]) }
         return .success(dag)
@@ -233,34 +217,46 @@ extension SchedulerActor {
         journal(.dagExtended(id: dagId, jobs: added, atMs: now))
         let fullIds = added.map { "\(dagId)/\($0.id)" }
         dag.add(fullIds)
-        var records: [JobRecord] = []
-        for (i, job) in added.enumerated() {
-            let parents = job.dependsOn.map { "\(dagId)/\($0)" }
-            let info = JobInfo(id: fullIds[i], spec: job.spec, state: .pending, submittedAtMs: now, dagId: dagId, parents: parents)
-            let record = JobRecord(info: info, logLimit: config.logBytesPerJob)
-            record.affinity = job.affinity
-            if record.info.spec.name.isEmpty { record.info.spec.name = job.id }
-            jobs[fullIds[i]] = record
-            recentOrder.append(fullIds[i])
-            noteAlias(fullIds[i])
-            records.append(record)
-        }
-        for (i, job) in added.enumerated() {
-            for parent in job.dependsOn { jobs["\(dagId)/\(parent)"]?.children.append(fullIds[i]) }
-        }
+        let records = addJobs(added, to: dagId, atMs: now)
         reply(to: peer, requestId, .dagSubmitted(dagId: dagId, jobIds: allIds))
         publish(dag)
         // In topological order: a new job below a failed or cancelled one is skipped at once.
-        for i in order {
-            let job = records[i]
-            let parents = job.info.parents.compactMap { jobs[$0] }
-            if let bad = parents.first(where: { $0.info.state.isFinal && $0.info.state != .completed }) {
-                job.info.result = JobResult(error: "upstream \(bad.info.id) \(bad.info.state)")
-                finish(job, state: .skipped)
-                continue
-            }
-            job.waitingOn = parents.filter { $0.info.state != .completed }.count
-            if job.waitingOn == 0 { release(job) }
+        for i in order { settle(records[i], ready: release) }
+    }
+
+    /// Creates the records of `specs`, jobs of DAG `dagId`, with their parent and child links.
+    func addJobs(_ specs: [DagJobSpec], to dagId: String, atMs now: Int64) -> [JobRecord] {
+        var records: [JobRecord] = []
+        records.reserveCapacity(specs.count)
+        for job in specs {
+            let fullId = "\(dagId)/\(job.id)"
+            let info = JobInfo(id: fullId, spec: job.spec, state: .pending, submittedAtMs: now, dagId: dagId,
+                               parents: job.dependsOn.map { "\(dagId)/\($0)" })
+            let record = JobRecord(info: info, logLimit: config.logBytesPerJob)
+            record.affinity = job.affinity
+            if record.info.spec.name.isEmpty { record.info.spec.name = job.id }
+            jobs[fullId] = record
+            recentOrder.append(fullId)
+            noteAlias(fullId)
+            records.append(record)
         }
+        for (job, record) in zip(specs, records) {
+            for parent in job.dependsOn { jobs["\(dagId)/\(parent)"]?.children.append(record.info.id) }
+        }
+        return records
+    }
+
+    /// A pending DAG job whose parents may have ended already (a DAG grown while it runs, or
+    /// state replayed after a restart): skipped below a failed or cancelled parent, handed to
+    /// `ready` when every parent completed, otherwise left waiting for the rest.
+    func settle(_ job: JobRecord, ready: (JobRecord) -> Void) {
+        let parents = job.info.parents.compactMap { jobs[$0] }
+        if let bad = parents.first(where: { $0.info.state.isFinal && $0.info.state != .completed }) {
+            job.info.result = JobResult(error: "upstream \(bad.info.id) \(bad.info.state)")
+            finish(job, state: .skipped)
+            return
+        }
+        job.waitingOn = parents.filter { $0.info.state != .completed }.count
+        if job.waitingOn == 0 { ready(job) }
     }
 }

@@ -174,14 +174,7 @@ extension SchedulerActor {
         for dag in restoredDags {
             for id in dag.jobIds {
                 guard let job = jobs[id], job.info.state == .pending else { continue }
-                let parents = job.info.parents.compactMap { jobs[$0] }
-                if let bad = parents.first(where: { $0.info.state.isFinal && $0.info.state != .completed }) {
-                    job.info.result = JobResult(error: "upstream \(bad.info.id) \(bad.info.state)")
-                    finish(job, state: .skipped)
-                    continue
-                }
-                job.waitingOn = parents.filter { $0.info.state != .completed }.count
-                if job.waitingOn == 0 { activate(job) }
+                settle(job, ready: activate)
             }
             if dag.state.isFinal {
                 if dag.finishedAtMs == 0 { dagFinishedNow(dag) } else { retainFinishedDag(dag) }

@@ -426,12 +426,7 @@ public enum NativeCodec {
             w.write(dag)
             w.writeBool(follow)
         case .schedule(let spec):
-            w.writeString(spec.name)
-            w.writeString(spec.cron)
-            w.writeString(spec.timeZone)
-            w.writeString(spec.overlap)
-            w.writeString(spec.missed)
-            w.write(spec.dag)
+            w.write(spec)
         case .scheduled(let info):
             w.write(info)
         case .schedules(let infos):
@@ -575,6 +570,15 @@ extension BinaryWriter {
             w.writeStringArray(job.dependsOn)
             w.writeU8(job.affinity.rawValue)
         }
+    }
+
+    public mutating func write(_ spec: ScheduleSpec) {
+        writeString(spec.name)
+        writeString(spec.cron)
+        writeString(spec.timeZone)
+        writeString(spec.overlap)
+        writeString(spec.missed)
+        write(spec.dag)
     }
 
     public mutating func write(_ info: ScheduleInfo) {
@@ -730,13 +734,7 @@ extension BinaryReader {
             let dag = try readDagSpec { "" }
             return .submitDag(dag, follow: try readBool("follow"))
         case .schedule:
-            let name = try readString("name")
-            let cron = try readString("cron")
-            let timeZone = try readString("timeZone")
-            let overlap = try readString("overlap")
-            let missed = try readString("missed")
-            let dag = try readDagSpec { "dag." }
-            return .schedule(ScheduleSpec(name: name, cron: cron, timeZone: timeZone, overlap: overlap, missed: missed, dag: dag))
+            return .schedule(try readScheduleSpec())
         case .listSchedules:
             return .listSchedules
         case .unschedule:
@@ -919,6 +917,16 @@ extension BinaryReader {
             return DagJobSpec(id: id, spec: spec, dependsOn: dependsOn, affinity: affinity)
         }
         return DagSpec(name: name, jobs: jobs)
+    }
+
+    public mutating func readScheduleSpec() throws(ProtocolError) -> ScheduleSpec {
+        let name = try readString("name")
+        let cron = try readString("cron")
+        let timeZone = try readString("timeZone")
+        let overlap = try readString("overlap")
+        let missed = try readString("missed")
+        let dag = try readDagSpec { "dag." }
+        return ScheduleSpec(name: name, cron: cron, timeZone: timeZone, overlap: overlap, missed: missed, dag: dag)
     }
 
     public mutating func readScheduleInfo(_ p: () -> String) throws(ProtocolError) -> ScheduleInfo {

@@ -128,17 +128,12 @@ import TitanRuntime
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // A zip whose second entry climbs out of the destination, made with Python's zipfile.
-        let make = Process()
-        make.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        make.arguments = ["python3", "-c", """
+        try runPython("""
             import zipfile, sys
             with zipfile.ZipFile(sys.argv[1], 'w') as z:
                 z.writestr('ok.txt', 'fine')
                 z.writestr('../../escaped.txt', 'owned')
-            """, dir + "/evil.zip"]
-        try make.run()
-        make.waitUntilExit()
-        #expect(make.terminationStatus == 0)
+            """, [dir + "/evil.zip"])
         let info = try await client.uploadArtifact(file: dir + "/evil.zip", kind: .archive)
         let job = try await client.submit(JobSpec(command: ["ls"], artifacts: [
             ArtifactRef(hash: info.hash, size: info.size, kind: .archive, destination: "unpacked"),

@@ -120,3 +120,14 @@ final class NodeProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 }
+
+/// Runs `python3 -c SCRIPT ARGS...` (e.g. to make a zip the way Python users do) and expects it
+/// to succeed.
+func runPython(_ script: String, _ arguments: [String]) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", script] + arguments
+    try process.run()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0, "python3 failed: \(script)")
+}

@@ -81,16 +81,12 @@ import TitanTestSupport
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-v1-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let make = Process()
-        make.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        make.arguments = ["python3", "-c", """
+        try runPython("""
             import zipfile, sys
             with zipfile.ZipFile(sys.argv[1], 'w') as z:
                 z.writestr('src/main.py', 'import sys; print("main", *sys.argv[1:]); print(open("data/in.txt").read().strip())')
                 z.writestr('data/in.txt', 'from the archive')
-            """, dir + "/proj.zip"]
-        try make.run()
-        make.waitUntilExit()
+            """, [dir + "/proj.zip"])
         let zip = try Data(contentsOf: URL(fileURLWithPath: dir + "/proj.zip")).base64EncodedString()
         #expect(try Self.call(port, 0x53, "proj.zip|\(zip)") == (0x50, "UPLOAD_SUCCESS"))
         #expect(try Self.call(port, 0x54, "proj.zip") == (0x52, zip))

@@ -88,12 +88,7 @@ extension JournalRecord {
             w.writeI64(atMs)
         case .scheduleSet(let spec, let createdAtMs):
             w.writeU8(Tag.scheduleSet.rawValue)
-            w.writeString(spec.name)
-            w.writeString(spec.cron)
-            w.writeString(spec.timeZone)
-            w.writeString(spec.overlap)
-            w.writeString(spec.missed)
-            w.write(spec.dag)
+            w.write(spec)
             w.writeI64(createdAtMs)
         case .scheduleState(let name, let lastFireMs, let lastDagId, let runs, let skipped):
             w.writeU8(Tag.scheduleState.rawValue)
@@ -144,15 +139,8 @@ extension JournalRecord {
                 let id = try r.readString("id")
                 self = .dagFinished(id: id, atMs: try r.readI64("atMs"))
             case .scheduleSet:
-                let name = try r.readString("name")
-                let cron = try r.readString("cron")
-                let timeZone = try r.readString("timeZone")
-                let overlap = try r.readString("overlap")
-                let missed = try r.readString("missed")
-                let dag = try r.readDagSpec { "dag." }
-                let createdAtMs = try r.readI64("createdAtMs")
-                self = .scheduleSet(ScheduleSpec(name: name, cron: cron, timeZone: timeZone, overlap: overlap, missed: missed,
-                                                 dag: dag), createdAtMs: createdAtMs)
+                let spec = try r.readScheduleSpec()
+                self = .scheduleSet(spec, createdAtMs: try r.readI64("createdAtMs"))
             case .scheduleState:
                 let name = try r.readString("name")
                 let lastFireMs = try r.readI64("lastFireMs")
