@@ -74,8 +74,7 @@ extension SchedulerActor {
     /// A job whose parents all completed (or a root) becomes ready, or waits out its delay
     /// (counted from the DAG's submission).
     func release(_ job: JobRecord) {
-        if job.affinity != .none, let parent = job.info.parents.first, let worker = jobs[parent]?.info.workerId,
-           !worker.isEmpty {
+        if job.affinity != .none, let worker = affinityWorker(of: job) {
             if job.affinity == .hard {
                 job.requirements.insert(Placement.pinTag(worker))
             } else {
@@ -88,6 +87,18 @@ extension SchedulerActor {
         } else {
             enqueue(job)
         }
+    }
+
+    /// The worker a job with affinity should follow: its first parent's, looking through approval
+    /// gates (they run nowhere) to the job above them.
+    func affinityWorker(of job: JobRecord) -> String? {
+        var current = job
+        for _ in 0 ..< 64 {  // gates above gates: bounded all the same
+            guard let parent = current.info.parents.first.flatMap({ jobs[$0] }) else { return nil }
+            if parent.info.spec.gate == nil { return parent.info.workerId.isEmpty ? nil : parent.info.workerId }
+            current = parent
+        }
+        return nil
     }
 
     /// A DAG job reached a final state: release or skip its children, update the DAG.

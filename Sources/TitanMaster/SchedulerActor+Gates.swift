@@ -61,7 +61,8 @@ extension SchedulerActor {
                 self?.assumeIsolated { s in
                     guard let job = s.jobs[id], job.info.state == .running else { return }
                     s.kvWrite(.set(key: Self.gateStatusPrefix + id, value: Array("TIMEOUT".utf8), expiresAtMs: nil))
-                    s.decide(job, approved: false, reason: "no decision within \((job.info.spec.gate?.timeoutMs ?? 0) / 1_000) s (TIMEOUT)")
+                    let seconds = Double(job.info.spec.gate?.timeoutMs ?? 0) / 1_000
+                    s.decide(job, approved: false, reason: "no decision within \(seconds) s (TIMEOUT)")
                     s.schedule()
                 }
             }

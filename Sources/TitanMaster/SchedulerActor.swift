@@ -381,6 +381,15 @@ public actor SchedulerActor: LoopBound {
             reply(to: peer, requestId, .error(.invalidRequest, "registration needs a worker id and at least one slot"))
             return
         }
+        if let current = registry[id], current.connected, current.peer !== peer, !registration.instance.isEmpty,
+           current.registration.instance != registration.instance {
+            // Another process with the same id: the one connected keeps it (replacing it would
+            // make the two take turns, each killing the other's jobs).
+            logger.warning("refused a second worker with a connected worker's id", metadata: ["worker": "\(id)"])
+            reply(to: peer, requestId, .error(.invalidRequest,
+                "worker id '\(id)' is in use by another connected worker process; give each worker its own --id"))
+            return
+        }
         let now = wallClockMs()
         let previous = registry.upsert(registration, peer: peer, nowMs: now)
         if let previous, previous.connected, previous.peer !== peer { previous.peer.close() }

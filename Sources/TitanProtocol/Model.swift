@@ -235,15 +235,19 @@ public struct Registration: Sendable, Equatable {
     public var permanent: Bool
     /// Attempts it is running now (after a reconnect), as (jobId, attempt).
     public var running: [AttemptRef]
+    /// Random per worker process: tells a reconnect of the same process from a second process
+    /// started with the same id.
+    public var instance: String
 
     public init(workerId: String, name: String, capabilities: [String], slots: UInt32, permanent: Bool,
-                running: [AttemptRef] = []) {
+                running: [AttemptRef] = [], instance: String = "") {
         self.workerId = workerId
         self.name = name
         self.capabilities = capabilities
         self.slots = slots
         self.permanent = permanent
         self.running = running
+        self.instance = instance
     }
 }
 

@@ -53,7 +53,7 @@
 ///     kv             op u8, key string, then by op: set value bytes, ttlMs u64; sadd/srem member
 ///                    string; incr by i64; get/del/smembers nothing
 ///     kvResult       kind u8, then value bytes? | integer i64 | members [string]
-///     extendDag      dagId string, jobs [DagJobSpec]
+///     extendDag      dagId string, DagSpec (its name is ignored)
 ///     getStats       (empty)
 ///     stats          queued u32, JobCounts, workers [WorkerInfo], recent [JobInfo]
 ///     dispatch       Dispatch
@@ -97,7 +97,7 @@
 ///     JobResult      exitCode i32?, signal i32?, error string?, startedAtMs i64, finishedAtMs i64,
 ///                    timedOut bool
 ///     Registration   workerId string, name string, capabilities [string], slots u32, permanent bool,
-///                    running [AttemptRef]
+///                    running [AttemptRef], instance string
 ///     Dispatch       jobId string, attempt u32, spec JobSpec
 ///     JobInfo        id string, spec JobSpec, state u8, attempts u32, workerId string,
 ///                    submittedAtMs i64, result JobResult?, pendingReason string, notBeforeMs i64,
@@ -546,6 +546,7 @@ extension BinaryWriter {
         writeU32(registration.slots)
         writeBool(registration.permanent)
         writeArray(registration.running) { $0.write($1) }
+        writeString(registration.instance)
     }
 
     public mutating func write(_ info: JobInfo) {
@@ -881,7 +882,7 @@ extension BinaryReader {
         let permanent = try readBool(p() + "permanent")
         let running = try readAttemptRefs(p() + "running")
         return Registration(workerId: workerId, name: name, capabilities: capabilities, slots: slots,
-                            permanent: permanent, running: running)
+                            permanent: permanent, running: running, instance: try readString(p() + "instance"))
     }
 
     public mutating func readJobInfo(_ p: () -> String) throws(ProtocolError) -> JobInfo {

@@ -84,6 +84,10 @@ public actor WorkerNode: LoopBound {
     var fetches = ArtifactFetches()
     /// DAG directories made by this process (one mkdir per DAG, not per job).
     private var createdDagDirectories: Set<String> = []
+    /// This process's registration token (see `Registration.instance`).
+    private let instance = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    /// Why the master last refused to register this worker, if it did.
+    public private(set) var lastRejection: String?
     /// Artifacts downloaded from the master since start (cache hits not counted).
     public internal(set) var artifactDownloads = 0
     let materializedArtifacts = MaterializedArtifacts()
@@ -180,7 +184,8 @@ public actor WorkerNode: LoopBound {
             for (ref, result) in unacked { send(.jobFinished(ref, result)) }
             send(.register(Registration(workerId: config.workerId, name: config.name,
                                         capabilities: config.capabilities, slots: config.slots,
-                                        permanent: config.permanent, running: Array(running.keys))))
+                                        permanent: config.permanent, running: Array(running.keys),
+                                        instance: instance)))
         }
     }
 
@@ -261,6 +266,11 @@ public actor WorkerNode: LoopBound {
             unacked.removeAll { $0.0 == ref }
         case .error(let code, let text):
             logger.error("master says: \(text) (\(code))")
+            if !registered {
+                // Registration refused: hang up and try again later (with backoff).
+                lastRejection = text
+                connection?.assumeIsolated { $0.close() }
+            }
         case .ping:
             send(.pong)
         default:

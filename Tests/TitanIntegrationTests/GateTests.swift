@@ -69,6 +69,29 @@ import TitanRuntime
         #expect(await cluster.stop() == 0)
     }
 
+    @Test func affinityLooksThroughAGateToTheJobAboveIt() async throws {
+        let cluster = try await EmbeddedCluster.start(workers: 2, slots: 1)
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        var dagIds: [String] = []
+        for _ in 0 ..< 6 {
+            let (dagId, _) = try await client.submitDag(DagSpec(name: "model", jobs: [
+                DagJobSpec(id: "train", spec: Self.sh("echo weights > model.txt")),
+                DagJobSpec(id: "review", spec: JobSpec(command: [], gate: GateSpec(message: "ok?")), dependsOn: ["train"]),
+                DagJobSpec(id: "publish", spec: Self.sh("cat model.txt"), dependsOn: ["review"], affinity: .hard),
+            ]))
+            try await client.decide("\(dagId)/review", approved: true)  // decided early: opens and passes
+            dagIds.append(dagId)
+        }
+        for dagId in dagIds {
+            let done = try await client.waitDag(dagId)
+            #expect(done.state == .completed, "\(done.jobs.map { ($0.id, $0.state, $0.result?.exitCode ?? -1) })")
+            let train = try await client.status("\(dagId)/train").workerId
+            #expect(try await client.status("\(dagId)/publish").workerId == train)
+        }
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+
     @Test func anOpenGateSurvivesAMasterRestart() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-gate-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -75,3 +75,32 @@ import TitanRuntime
         #expect(await loop.shutdown() == 0)
     }
 }
+
+@Suite struct DuplicateWorkerIdTests {
+    @Test func aSecondProcessWithTheSameIdIsRefusedAndTheFirstKeepsItsJobs() async throws {
+        let cluster = try await EmbeddedCluster.start(workers: 1)
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        let id = try await client.submit(JobSpec(command: ["sleep", "30"]))
+        try await waitUntil { try await client.status(id).state == .running }
+        var config = WorkerConfig()
+        config.workerId = "worker-1"  // the cluster's worker's id
+        config.masterPort = cluster.master.port
+        config.reconnect = Backoff(initialMs: 20, maxMs: 100)
+        let loop = EventLoop(name: "duplicate")
+        let duplicate = WorkerNode(loop: loop, config: config, logger: EmbeddedCluster.defaultLogger)
+        await duplicate.start()
+        try await waitUntil { await duplicate.lastRejection != nil }
+        #expect(await duplicate.lastRejection?.contains("in use by another connected worker process") == true)
+        #expect(await !duplicate.isRegistered)
+        // The first is untouched: still registered, its job still running there.
+        #expect(await cluster.workers[0].isRegistered)
+        let job = try await client.status(id)
+        #expect(job.state == .running)
+        #expect(job.attempts == 1)
+        await duplicate.stop()
+        #expect(await loop.shutdown() == 0)
+        try await client.cancel(id)
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+}

@@ -20,9 +20,9 @@ from .errors import (
 from .events import Subscription
 from .jobs import DEPLOY_PAYLOAD, RUN_PAYLOAD, SERVICE, TitanJob
 from .models import (
-    Affinity, ArtifactInfo, ArtifactKind, ArtifactRef, DagEvent, DagInfo, DagJobSpec, DagOutcome, DagSpec, DagState,
-    JobCounts, JobEvent, JobInfo, JobOutcome, JobResult, JobSpec, JobState, LogChunk, Output, OutputStream,
-    PendingApproval, WorkerInfo,
+    Affinity, ArtifactInfo, ArtifactKind, ArtifactRef, ClusterStats, DagEvent, DagInfo, DagJobSpec, DagOutcome,
+    DagSpec, DagState, GateSpec, JobCounts, JobEvent, JobInfo, JobOutcome, JobResult, JobSpec, JobState, LogChunk,
+    Output, OutputStream, PendingApproval, WorkerInfo,
 )
 
 __version__ = "0.1.0"
@@ -32,7 +32,8 @@ __all__ = [
     "RUN_PAYLOAD", "DEPLOY_PAYLOAD", "SERVICE",
     "TitanError", "NotFound", "InvalidRequest", "Unavailable", "ConnectionLost", "WaitTimeout", "NotSupported",
     "JobFailed", "ProtocolError", "InternalError", "ToolMissing", "ErrorCode",
-    "Affinity", "ArtifactInfo", "ArtifactKind", "ArtifactRef", "DagEvent", "DagInfo", "DagJobSpec", "DagOutcome",
-    "DagSpec", "DagState", "JobCounts", "JobEvent", "JobInfo", "JobOutcome", "JobResult", "JobSpec", "JobState",
-    "LogChunk", "Output", "OutputStream", "PendingApproval", "WorkerInfo",
+    "Affinity", "ArtifactInfo", "ArtifactKind", "ArtifactRef", "ClusterStats", "DagEvent", "DagInfo",
+    "DagJobSpec", "DagOutcome", "DagSpec", "DagState", "GateSpec", "JobCounts", "JobEvent", "JobInfo",
+    "JobOutcome", "JobResult", "JobSpec", "JobState", "LogChunk", "Output", "OutputStream", "PendingApproval",
+    "WorkerInfo",
 ]

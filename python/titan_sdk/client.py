@@ -22,13 +22,14 @@ import io
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import threading
 import time
 import zipfile
-from collections import deque
+from collections import OrderedDict, deque
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import IO, Any, Iterable, Iterator, Optional, Sequence, Union
@@ -36,15 +37,15 @@ from typing import IO, Any, Iterable, Iterator, Optional, Sequence, Union
 from . import protocol as p
 from .connection import Connection
 from .errors import (
-    ConnectionLost, InvalidRequest, JobFailed, NotFound, NotSupported, ProtocolError, TitanError, ToolMissing,
-    WaitTimeout,
+    ConnectionLost, InvalidRequest, JobFailed, NotFound, ProtocolError, ToolMissing, WaitTimeout,
 )
 from .events import Push, Subscription
 from .jobs import (
     HITL_MESSAGE, HITL_QUEUE, HITL_STATUS, HITL_TS, SDK_DIR, TitanJob, expand_hitl,
 )
 from .models import (
-    ArtifactData, ArtifactInfo, ArtifactKind, ArtifactRange, ArtifactRef, DagEvent, DagInfo, DagJobSpec, DagOutcome, DagSpec,
+    ArtifactData, ArtifactInfo, ArtifactKind, ArtifactRange, ArtifactRef, ClusterStats, DagEvent, DagInfo,
+    DagJobSpec, DagOutcome, DagSpec,
     JobEvent, JobInfo, JobOutcome, JobSpec, KVOp, KVOperation, KVResult, LogChunk, Outcome, Output,
     PendingApproval, ScheduleInfo, ScheduleSpec, UploadChunk, WorkerInfo,
 )
@@ -57,6 +58,11 @@ CHUNK_BYTES = 1 << 20
 CHUNK_WINDOW = 4
 
 JobLike = Union[TitanJob, JobSpec]
+
+#: Ids the master makes: ``job-N``, ``dag-N``, ``dag-N/JOB``.
+_NATIVE_ID = re.compile(r"(job|dag)-[0-9]+(/.+)?\Z")
+#: Short job ids remembered per client (see ``TitanClient._remember``).
+_ALIASES_LIMIT = 10_000
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -90,13 +96,20 @@ class TitanClient:
     :param request_timeout: seconds to wait for a reply before raising
         :class:`~titan_sdk.errors.WaitTimeout` (``None``: wait forever).
     :param auto_reconnect: reconnect on the next call after the connection dropped.
+    :param gate_mode: how ``hitl_message`` gates are made: ``"native"`` (default: the master
+        holds the gate, no process and no worker slot, the DAG resumes the moment a decision is
+        written) or ``"script"`` (a gate job runs :mod:`titan_sdk.hitl_gate` on a worker and
+        polls the KV store, as the original SDK's gates did). Both use the same KV keys.
 
     The connection is made on first use (or by :meth:`connect`) and lives until :meth:`close`.
     """
 
     def __init__(self, host: Optional[str] = None, port: Optional[int] = None, *,
                  connect_timeout: float = 5.0, request_timeout: Optional[float] = 60.0,
-                 auto_reconnect: bool = True) -> None:
+                 auto_reconnect: bool = True, gate_mode: str = "native") -> None:
+        if gate_mode not in ("native", "script"):
+            raise InvalidRequest(f"gate_mode: expected 'native' or 'script', got {gate_mode!r}")
+        self.gate_mode = gate_mode
         if host and port is None and (host.count(":") == 1 or (host.startswith("[") and "]:" in host)):
             self.host, self.port = parse_address(host)
         else:
@@ -112,6 +125,8 @@ class TitanClient:
         self._upload_ids = itertools.count(1)
         self._uploads: dict[Any, ArtifactInfo] = {}
         self._sdk_artifact: Optional[ArtifactRef] = None
+        self._aliases: "OrderedDict[str, str]" = OrderedDict()
+        self._aliases_lock = threading.Lock()
 
     # =========================================================================================
     # Connection
@@ -167,6 +182,7 @@ class TitanClient:
         try:
             return future.result(timeout)
         except FutureTimeout:
+            future.cancel()  # a late reply is dropped
             raise WaitTimeout(f"no {what} from master {self.address} within {timeout:g}s") from None
 
     def _call(self, message: Any, expect: Optional[type] = None, *, on_reply: Any = None,
@@ -245,7 +261,7 @@ class TitanClient:
         titan_jobs = [j for j in jobs if isinstance(j, TitanJob)]
         gates: list[str] = []
         if len(titan_jobs) == len(jobs):
-            expanded, gates = expand_hitl(titan_jobs)
+            expanded, gates = expand_hitl(titan_jobs, native=self.gate_mode == "native")
             items: Sequence[Union[TitanJob, DagJobSpec]] = expanded
         else:
             items = jobs
@@ -270,6 +286,7 @@ class TitanClient:
         specs, gates = self._dag_jobs(jobs)
         reply = self._call(p.SubmitDag(DagSpec(name, specs), follow), p.DagSubmitted,
                            on_reply=self._follow_hook("dag_id") if follow else None)
+        self._remember(reply.job_ids)
         self._clear_gates(reply.dag_id, gates)
         return reply.dag_id
 
@@ -278,6 +295,7 @@ class TitanClient:
         jobs' full ids."""
         reply = self._call(p.SubmitDag(dag, follow), p.DagSubmitted,
                            on_reply=self._follow_hook("dag_id") if follow else None)
+        self._remember(reply.job_ids)
         return reply.dag_id, list(reply.job_ids)
 
     def extend_dag(self, jobs: Sequence[Union[TitanJob, DagJobSpec]], dag_id: Optional[str] = None) -> list[str]:
@@ -292,8 +310,46 @@ class TitanClient:
             raise InvalidRequest("extend_dag: no dag_id given and TITAN_DAG_ID is not set (not inside a DAG job?)")
         specs, gates = self._dag_jobs(jobs)
         reply = self._call(p.ExtendDag(dag_id, specs), p.DagSubmitted)
+        self._remember(reply.job_ids)
         self._clear_gates(dag_id, gates)
         return list(reply.job_ids)
+
+    # -- ids as the original SDK named them ----------------------------------------------------
+
+    def _remember(self, full_ids: Iterable[str]) -> None:
+        """Remembers DAG jobs by their short id, so calls may name them as the original SDK's
+        users did: ``extract`` or ``DAG-extract`` for the latest ``dag-N/extract`` this client
+        submitted (ids that look like the master's own, ``job-N``/``dag-N``, are never aliased)."""
+        with self._aliases_lock:
+            for full in full_ids:
+                short = full.partition("/")[2]
+                if short and not _NATIVE_ID.match(short):
+                    self._aliases[short] = full
+                    self._aliases.move_to_end(short)
+            while len(self._aliases) > _ALIASES_LIMIT:
+                self._aliases.popitem(last=False)
+
+    def _alias(self, id: str) -> str:
+        """The full id a short id stands for (see :meth:`_remember`), else ``id`` itself."""
+        if _NATIVE_ID.match(id):
+            return id
+        with self._aliases_lock:
+            full = self._aliases.get(id)
+            if full is None and id.startswith("DAG-"):
+                full = self._aliases.get(id[4:])
+        return full or id
+
+    def _canonical(self, id: str) -> str:
+        """The id the master pushes events under: local aliases first, then the master's own
+        (``DAG-x`` names the latest job with that short id, e.g. one submitted over the
+        original protocol)."""
+        full = self._alias(id)
+        if _NATIVE_ID.match(full):
+            return full
+        try:
+            return self.job(full).id
+        except NotFound:
+            return full
 
     def submit_yaml(self, path: str, timeout: float = 120.0) -> str:
         """Original SDK: submits a YAML pipeline; returns its DAG id.
@@ -315,10 +371,9 @@ class TitanClient:
             if message.lower().startswith("error: "):
                 message = message[len("error: "):]
             raise InvalidRequest(f"titan submit {path}: {message or 'exit status ' + str(done.returncode)}")
-        lines = [line for line in done.stdout.splitlines() if line.strip().startswith("{")]
         try:
-            data = json.loads(lines[-1])
-        except (IndexError, ValueError):
+            data, _ = json.JSONDecoder().raw_decode(done.stdout[done.stdout.index("{"):])
+        except ValueError:
             raise ProtocolError(f"titan submit {path}: unexpected output {done.stdout.strip()!r}") from None
         dag = data.get("dag") or data.get("id") or data.get("name")
         if not isinstance(dag, str):
@@ -332,7 +387,7 @@ class TitanClient:
         """A :class:`~titan_sdk.events.Subscription` to job and/or DAG ids (low level: prefer
         :meth:`events`, :meth:`wait`, :meth:`stream_logs`). Close it when done."""
         id_list = [ids] if isinstance(ids, str) else list(ids)
-        return self._conn().router.subscribe(id_list, logs)
+        return self._conn().router.subscribe([self._canonical(i) for i in id_list], logs)
 
     def events(self, id: str, *, logs: bool = False, timeout: Optional[float] = None) -> Iterator[Push]:
         """Yields a job's (or DAG's) events as they happen, until it ends.
@@ -349,6 +404,7 @@ class TitanClient:
     def stream_logs(self, id: str, *, timeout: Optional[float] = None, stderr: bool = True) -> Iterator[str]:
         """Yields a job's output lines (without the newline) as it prints them, from the first
         one, until the job ends. For a DAG id, every job's lines, prefixed ``[job] ``."""
+        id = self._canonical(id)
         with self.subscribe(id, logs=True) as sub:
             for item in sub.iter(timeout):
                 if not isinstance(item, Output):
@@ -373,8 +429,11 @@ class TitanClient:
         return self.wait_all([id], timeout)[id]
 
     def wait_all(self, ids: Iterable[str], timeout: Optional[float] = None) -> dict[str, Outcome]:
-        """Waits for every job/DAG in ``ids`` (all followed at once); returns their outcomes."""
-        id_list = list(dict.fromkeys(ids))
+        """Waits for every job/DAG in ``ids`` (all followed at once); returns their outcomes,
+        keyed by the ids as given."""
+        asked = list(dict.fromkeys(ids))
+        canonical = {a: self._canonical(a) for a in asked}
+        id_list = list(dict.fromkeys(canonical.values()))
         conn = self._conn()
         finals: dict[str, Union[JobEvent, DagEvent]] = {}
         missing = []
@@ -392,14 +451,11 @@ class TitanClient:
                     left = [i for i in missing if i not in sub.finals]
                     shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
                     raise WaitTimeout(f"{shown} did not finish within {timeout:g}s") from None
-        outcomes: dict[str, Outcome] = {}
+        by_id: dict[str, Outcome] = {}
         for id in id_list:
             final = finals[id]
-            if isinstance(final, JobEvent):
-                outcomes[id] = JobOutcome.from_event(final)
-            else:
-                outcomes[id] = self._dag_outcome(final)
-        return outcomes
+            by_id[id] = JobOutcome.from_event(final) if isinstance(final, JobEvent) else self._dag_outcome(final)
+        return {a: by_id[canonical[a]] for a in asked}
 
     def _dag_outcome(self, event: DagEvent) -> DagOutcome:
         try:
@@ -421,7 +477,7 @@ class TitanClient:
     def cancel(self, id: str) -> None:
         """Cancels a job (killing its process group) or a whole DAG; in a DAG, what depends on a
         cancelled job is skipped. Raises InvalidRequest if it already finished."""
-        self._call(p.Cancel(id), p.Ok)
+        self._call(p.Cancel(self._alias(id)), p.Ok)
 
     def stop_service(self, id: str) -> bool:
         """Original SDK: stops a service. Services are not built yet: cancels the job. Returns
@@ -438,6 +494,7 @@ class TitanClient:
     def status(self, id: str) -> Union[JobInfo, DagInfo]:
         """Everything the master knows about a job (:class:`~titan_sdk.models.JobInfo`) or a
         DAG (:class:`~titan_sdk.models.DagInfo`, with its jobs)."""
+        id = self._alias(id)
         if "/" not in id and id.startswith("dag-"):
             try:
                 return self.dag(id)
@@ -455,7 +512,7 @@ class TitanClient:
 
     def job(self, job_id: str) -> JobInfo:
         """A job's :class:`~titan_sdk.models.JobInfo` (NotFound if unknown)."""
-        return self._call(p.GetStatus(job_id), JobInfo)
+        return self._call(p.GetStatus(self._alias(job_id)), JobInfo)
 
     def dag(self, dag_id: str) -> DagInfo:
         """A DAG's :class:`~titan_sdk.models.DagInfo` with its jobs (NotFound if unknown)."""
@@ -483,9 +540,14 @@ class TitanClient:
         """The workers the master knows."""
         return self._call(p.ListWorkers(), p.Workers).workers
 
+    def stats(self) -> ClusterStats:
+        """The cluster at a glance: jobs queued for a worker, jobs by state, workers, and
+        recently finished jobs."""
+        return self._call(p.GetStats(), ClusterStats)
+
     def logs(self, job_id: str) -> list[LogChunk]:
         """A job's stored output, as chunks tagged stdout/stderr."""
-        return self._call(p.GetLogs(job_id), p.Logs).chunks
+        return self._call(p.GetLogs(self._alias(job_id)), p.Logs).chunks
 
     def fetch_logs(self, job_id: str) -> str:
         """Original SDK: a job's output so far (stdout and stderr, in order) as text."""
@@ -496,9 +558,7 @@ class TitanClient:
     def schedule(self, name: str, cron: str, jobs: Sequence[Union[TitanJob, DagJobSpec]], *, time_zone: str = "",
                  overlap: str = "skip", missed: str = "skip") -> ScheduleInfo:
         """Registers (or replaces) a cron schedule that submits ``jobs`` as a DAG each time."""
-        specs, gates = self._dag_jobs(jobs)
-        if gates:
-            raise NotSupported("approval gates in scheduled pipelines are not supported")
+        specs, _ = self._dag_jobs(jobs)  # gates need no CLEARED key: each run's gate sets WAITING itself
         spec = ScheduleSpec(name, cron, time_zone, overlap, missed, DagSpec(name, specs))
         return self._call(p.Schedule(spec), ScheduleInfo)
 
@@ -689,11 +749,19 @@ class TitanClient:
     # Human approval gates
 
     def _clear_gates(self, dag_id: str, gates: Sequence[str]) -> None:
-        if gates:
-            self._kv_many([KVOperation(KVOp.SET, f"{HITL_STATUS}{dag_id}/{g}", value=b"CLEARED") for g in gates])
+        """The original convention: a gate's status is CLEARED until it starts waiting. Set only
+        where no status exists yet, so a gate that already opened (WAITING) or a decision given
+        in advance is never overwritten."""
+        if not gates:
+            return
+        keys = [f"{HITL_STATUS}{dag_id}/{g}" for g in gates]
+        current = self._kv_many([KVOperation(KVOp.GET, k) for k in keys])
+        unset = [k for k, r in zip(keys, current) if r.value is None]
+        if unset:
+            self._kv_many([KVOperation(KVOp.SET, k, value=b"CLEARED") for k in unset])
 
     def pending_approvals(self) -> list[PendingApproval]:
-        """Approval gates waiting for a decision, oldest first."""
+        """Approval gates waiting for a decision, oldest first (native and script gates)."""
         gates = self.store_smembers(HITL_QUEUE)
         if not gates:
             return []
@@ -705,13 +773,14 @@ class TitanClient:
         pending = []
         for i, gate in enumerate(gates):
             status, message, ts = values[3 * i: 3 * i + 3]
-            if status != b"WAITING":
-                continue
+            if status in (b"APPROVED", b"REJECTED", b"TIMEOUT", b"CANCELLED"):
+                continue  # decided: its gate is on its way out of the queue
             try:
                 since = float((ts or b"0").decode())
             except ValueError:
                 since = 0.0
-            pending.append(PendingApproval(gate, (message or b"").decode("utf-8", "replace"), since))
+            pending.append(PendingApproval(gate, (message or b"").decode("utf-8", "replace"), since,
+                                           (status or b"WAITING").decode("utf-8", "replace")))
         pending.sort(key=lambda a: (a.since, a.gate_id))
         return pending
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from . import protocol
 from .codec import FrameDecoder, FrameError
-from .errors import ConnectionLost, ProtocolError, TitanError, error_from_code
+from .errors import ConnectionLost, ProtocolError, error_from_code
 from .events import Router
 from .models import DagEvent, JobEvent, Output
 
@@ -214,4 +214,4 @@ def _fail(future: Future, error: BaseException) -> None:
         pass
 
 
-__all__ = ["Connection", "ReplyHook", "TitanError"]
+__all__ = ["Connection", "ReplyHook"]

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""A human approval gate: the job :meth:`TitanClient.submit_dag` puts after a job that has a
-``hitl_message``. It holds the jobs after it until someone decides.
+"""A human approval gate that runs as a job: what :meth:`TitanClient.submit_dag` puts after a
+job that has a ``hitl_message`` when the client uses ``gate_mode="script"`` (the original SDK's
+way; the default ``"native"`` mode asks the master for a gate that runs no process instead,
+with the same keys). It holds the jobs after it until someone decides.
 
 The convention (the original Titan's), all in the master's KV store, for a gate ``G``:
 

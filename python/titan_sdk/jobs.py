@@ -19,7 +19,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 from .errors import InvalidRequest, NotSupported
-from .models import Affinity, ArtifactKind, ArtifactRef, DagJobSpec, JobSpec
+from .models import Affinity, ArtifactKind, ArtifactRef, DagJobSpec, GateSpec, JobSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import TitanClient
@@ -124,6 +124,9 @@ class TitanJob:
     :param ship_sdk: ship this SDK with the job (extracted under ``.titan/sdk``, put on
         ``PYTHONPATH``) so its scripts can ``import titan_sdk`` on workers that lack it.
     :param working_directory: run there instead of the job's (or DAG's) directory.
+    :param gate: make this job a human approval gate asking this message: it runs nothing and
+        holds no worker slot; it completes when approved and fails when rejected or after
+        ``max_wait_seconds`` (see :meth:`TitanClient.approve`). Like YAML ``type: gate``.
     """
 
     job_id: Optional[str] = None
@@ -149,6 +152,7 @@ class TitanJob:
     name: Optional[str] = None
     ship_sdk: bool = False
     working_directory: str = ""
+    gate: Optional[str] = None
 
     def __post_init__(self) -> None:
         kind = (self.job_type or RUN_PAYLOAD).upper()
@@ -158,7 +162,10 @@ class TitanJob:
                 f"run it as a RUN_PAYLOAD job (it runs to completion) or wait for service support")
         if kind != RUN_PAYLOAD:
             raise InvalidRequest(f"job_type: unknown job type {self.job_type!r} (expected RUN_PAYLOAD)")
-        if self.command is None and self.filename is None and self.script_content is None:
+        if self.gate is not None:
+            if self.command is not None or self.filename is not None or self.script_content is not None:
+                raise InvalidRequest("a gate runs nothing: give it a message (gate=...), not a command or a file")
+        elif self.command is None and self.filename is None and self.script_content is None:
             raise InvalidRequest("a job needs a command, a filename or script_content")
         if self.script_content is not None and not self.filename:
             raise InvalidRequest("script_content needs a filename (its extension picks the interpreter)")
@@ -180,6 +187,10 @@ class TitanJob:
 
     def to_spec(self, client: "TitanClient") -> JobSpec:
         """The wire-level spec, uploading scripts (or looking up archives) through ``client``."""
+        if self.gate is not None:
+            return JobSpec(command=[], requirements=parse_requirements(self.requirement), priority=int(self.priority),
+                           name=self.name or self.job_id or "", delay_ms=int(self.delay),
+                           gate=GateSpec(self.gate, _seconds_to_ms(self.max_wait_seconds, "max_wait_seconds")))
         args = split_args(self.args)
         artifacts: list[ArtifactRef] = []
         if self.command is not None:
@@ -247,12 +258,19 @@ def gate_id_for(job_id: str) -> str:
     return HITL_GATE_PREFIX + job_id
 
 
-def expand_hitl(jobs: Sequence[TitanJob]) -> tuple[list[TitanJob], list[str]]:
-    """Inserts an approval gate after every job with a ``hitl_message``.
+def expand_hitl(jobs: Sequence[TitanJob], native: bool = True) -> tuple[list[TitanJob], list[str]]:
+    """Inserts an approval gate after every job with a ``hitl_message`` (the original SDK's
+    convention).
 
     The gate ``hitl-gate-<job>`` depends on the job; the job's children are re-wired to depend
-    on the gate instead. Returns the new job list (each gate right after its job) and the gate
-    ids. Jobs without an id cannot have gates (nothing could name them as a parent).
+    on the gate. A child that had the job as its first parent and uses affinity keeps the job
+    first (``[job, gate, ...]``): affinity follows the first parent, and the job's worker is the
+    one holding its files. Returns the new job list (each gate right after its job) and the
+    gate ids.
+
+    ``native=True`` makes master-side gates (``JobSpec.gate``: no process, no worker slot, the
+    DAG resumes the moment a decision is written); ``native=False`` makes gate jobs that run
+    :mod:`titan_sdk.hitl_gate` on a worker and poll the KV store, as the original SDK did.
     """
     gated = {j.job_id: j for j in jobs if j.hitl_message}
     if not gated:
@@ -264,16 +282,24 @@ def expand_hitl(jobs: Sequence[TitanJob]) -> tuple[list[TitanJob], list[str]]:
     for job in jobs:
         deps = job.dependencies
         if any(d in gated for d in deps):
-            job = _copy_with_parents(job, [gate_id_for(d) if d in gated else d for d in deps])
+            rewired = [gate_id_for(d) if d in gated else d for d in deps]
+            if deps[0] in gated and parse_affinity(job.affinity) is not Affinity.NONE:
+                rewired.insert(0, deps[0])
+            job = _copy_with_parents(job, rewired)
         out.append(job)
         if job.job_id in gated:
             assert job.job_id is not None
             gate = gate_id_for(job.job_id)
-            children = [j for j in jobs if job.job_id in j.dependencies]
-            affinities = {parse_affinity(c.affinity) for c in children}
-            affinity = Affinity.HARD if Affinity.HARD in affinities else (
-                Affinity.SOFT if Affinity.SOFT in affinities else Affinity.NONE)
-            out.append(_gate_job(gate, job.job_id, job.hitl_message or "", job.max_wait_seconds, affinity))
+            message = job.hitl_message or ""
+            if native:
+                out.append(TitanJob(gate, parents=[job.job_id], gate=message, name=gate,
+                                    max_wait_seconds=job.max_wait_seconds))
+            else:
+                children = [j for j in jobs if job.job_id in j.dependencies]
+                affinities = {parse_affinity(c.affinity) for c in children}
+                affinity = Affinity.HARD if Affinity.HARD in affinities else (
+                    Affinity.SOFT if Affinity.SOFT in affinities else Affinity.NONE)
+                out.append(_script_gate_job(gate, job.job_id, message, job.max_wait_seconds, affinity))
             gates.append(gate)
     return out, gates
 
@@ -286,8 +312,8 @@ def _copy_with_parents(job: TitanJob, parents: list[str]) -> TitanJob:
     return clone
 
 
-def _gate_job(gate: str, parent: str, message: str, max_wait: float, affinity: Affinity) -> TitanJob:
-    """The gate job: runs :mod:`titan_sdk.hitl_gate` from the SDK shipped with it."""
+def _script_gate_job(gate: str, parent: str, message: str, max_wait: float, affinity: Affinity) -> TitanJob:
+    """A polling gate job: runs :mod:`titan_sdk.hitl_gate` from the SDK shipped with it."""
     return TitanJob(
         gate, parents=[parent], affinity=affinity,
         command=["python3", f"{SDK_DIR}/titan_sdk/hitl_gate.py", "--message", message,

@@ -87,8 +87,19 @@ class ArtifactRef:
 
 
 @dataclass
+class GateSpec:
+    """A human approval gate (master-side): no process runs; the job waits, holding no worker
+    slot, until ``titan:hitl:status:<job id>`` says APPROVED or REJECTED, or ``timeout_ms``
+    passes (0: no limit)."""
+
+    message: str
+    timeout_ms: int = 172_800_000
+
+
+@dataclass
 class JobSpec:
-    """What to run: the wire-level job description (times in milliseconds)."""
+    """What to run: the wire-level job description (times in milliseconds). With ``gate`` set
+    the job is an approval gate and ``command`` is ignored."""
 
     command: list[str]
     environment: dict[str, str] = field(default_factory=dict)
@@ -101,6 +112,7 @@ class JobSpec:
     timeout_ms: int = 0
     delay_ms: int = 0
     artifacts: list[ArtifactRef] = field(default_factory=list)
+    gate: Optional[GateSpec] = None
 
 
 @dataclass
@@ -165,6 +177,7 @@ class Registration:
     slots: int
     permanent: bool
     running: list[AttemptRef] = field(default_factory=list)
+    instance: str = ""  # random per worker process (tells a reconnect from a second process)
 
 
 @dataclass
@@ -270,6 +283,17 @@ class DagEvent:
     dag_id: str
     state: DagState
     counts: JobCounts
+
+
+@dataclass
+class ClusterStats:
+    """The cluster at a glance (``getStats``): jobs queued for a worker, jobs by state, the
+    workers, and recently finished jobs (oldest first)."""
+
+    queued: int
+    counts: JobCounts
+    workers: list[WorkerInfo]
+    recent: list[JobInfo]
 
 
 @dataclass

@@ -38,16 +38,17 @@ ERROR_CODE = EnumOf(ErrorCode, U16, what="error code")
 ATTEMPT_REF = StructOf(m.AttemptRef, [("job_id", STRING), ("attempt", U32)])
 ARTIFACT_REF = StructOf(m.ArtifactRef, [
     ("hash", STRING), ("size", U64), ("kind", ARTIFACT_KIND), ("destination", STRING), ("executable", BOOL)])
+GATE_SPEC = StructOf(m.GateSpec, [("message", STRING), ("timeout_ms", U64)])
 JOB_SPEC = StructOf(m.JobSpec, [
     ("command", STRINGS), ("environment", STRING_DICT), ("working_directory", STRING), ("requirements", STRINGS),
     ("priority", I32), ("name", STRING), ("retries", U32), ("retry_delay_ms", U64), ("timeout_ms", U64),
-    ("delay_ms", U64), ("artifacts", ArrayOf(ARTIFACT_REF))])
+    ("delay_ms", U64), ("artifacts", ArrayOf(ARTIFACT_REF)), ("gate", OptionalOf(GATE_SPEC))])
 JOB_RESULT = StructOf(m.JobResult, [
     ("exit_code", OptionalOf(I32)), ("signal", OptionalOf(I32)), ("error", OptionalOf(STRING)),
     ("started_at_ms", I64), ("finished_at_ms", I64), ("timed_out", BOOL)])
 REGISTRATION = StructOf(m.Registration, [
     ("worker_id", STRING), ("name", STRING), ("capabilities", STRINGS), ("slots", U32), ("permanent", BOOL),
-    ("running", ArrayOf(ATTEMPT_REF))])
+    ("running", ArrayOf(ATTEMPT_REF)), ("instance", STRING)])
 DISPATCH = StructOf(m.Dispatch, [("job_id", STRING), ("attempt", U32), ("spec", JOB_SPEC)])
 JOB_INFO = StructOf(m.JobInfo, [
     ("id", STRING), ("spec", JOB_SPEC), ("state", JOB_STATE), ("attempts", U32), ("worker_id", STRING),
@@ -76,6 +77,8 @@ SCHEDULE_SPEC = StructOf(m.ScheduleSpec, [
 SCHEDULE_INFO = StructOf(m.ScheduleInfo, [
     ("name", STRING), ("cron", STRING), ("time_zone", STRING), ("overlap", STRING), ("missed", STRING),
     ("next_fire_ms", I64), ("last_fire_ms", I64), ("last_dag_id", STRING), ("runs", U32), ("skipped", U32)])
+CLUSTER_STATS = StructOf(m.ClusterStats, [
+    ("queued", U32), ("counts", JOB_COUNTS), ("workers", ArrayOf(WORKER_INFO)), ("recent", ArrayOf(JOB_INFO))])
 ARTIFACT_INFO = StructOf(m.ArtifactInfo, [("name", STRING), ("hash", STRING), ("size", U64), ("kind", ARTIFACT_KIND)])
 UPLOAD_CHUNK = StructOf(m.UploadChunk, [
     ("upload_id", U32), ("name", STRING), ("kind", ARTIFACT_KIND), ("offset", U64), ("data", BYTES), ("last", BOOL)])
@@ -324,6 +327,11 @@ class ExtendDag(Message):
 
 
 @dataclass
+class GetStats(Message):
+    NAME = "getStats"
+
+
+@dataclass
 class Submitted(Message):
     NAME = "submitted"
     job_id: str
@@ -379,7 +387,7 @@ class _ExtendDagCodec(Codec[ExtendDag]):
 
 AnyMessage = Union[Message, m.Registration, m.Dispatch, m.ArtifactRange, m.ArtifactData, m.UploadChunk,
                    m.ArtifactInfo, m.KVOperation, m.KVResult, m.JobInfo, m.JobEvent, m.Output, m.DagInfo,
-                   m.DagEvent, m.ScheduleInfo]
+                   m.DagEvent, m.ScheduleInfo, m.ClusterStats]
 
 #: opcode -> (name, class, payload codec)
 _TABLE: dict[int, tuple[str, type, Codec[Any]]] = {}
@@ -444,6 +452,8 @@ _register(0x4D, "artifactStored", m.ArtifactInfo, ARTIFACT_INFO)
 _register(0x60, "kv", m.KVOperation, KV_OPERATION)
 _register(0x61, "kvResult", m.KVResult, KV_RESULT)
 _register(0x62, "extendDag", ExtendDag, _ExtendDagCodec())
+_register(0x63, "getStats", GetStats, _fields(GetStats))
+_register(0x64, "stats", m.ClusterStats, CLUSTER_STATS)
 
 #: Every opcode this SDK knows, by message name.
 OPCODES: dict[str, int] = {name: op for op, (name, _, _) in _TABLE.items()}

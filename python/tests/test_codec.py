@@ -1,0 +1,301 @@
+"""The native codec without a cluster: every message round-trips, frames survive any split of
+the byte stream, bad payloads are reported naming the field, layouts match the Swift encoder."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from titan_sdk import models as m
+from titan_sdk import protocol as p
+from titan_sdk.codec import FrameDecoder, FrameError, Reader, Writer, encode_frame
+from titan_sdk.errors import ErrorCode, InvalidRequest, ProtocolError
+
+SPEC = m.JobSpec(
+    command=["python3", "step.py", "--n", "é"],
+    environment={"B": "2", "A": "1", "UNICODE": "ünï"},
+    working_directory="/tmp/x",
+    requirements=["GPU", "HIGH_MEM"],
+    priority=-3,
+    name="step",
+    retries=2,
+    retry_delay_ms=1500,
+    timeout_ms=60_000,
+    delay_ms=10,
+    artifacts=[m.ArtifactRef("a" * 64, 12, m.ArtifactKind.FILE, "step.py", True),
+               m.ArtifactRef("b" * 64, 2 ** 40, m.ArtifactKind.ARCHIVE, "", False)],
+)
+RESULT = m.JobResult(exit_code=-1, signal=None, error="not found", started_at_ms=1, finished_at_ms=2 ** 62,
+                     timed_out=True)
+GATE = m.JobSpec([], name="hitl-gate-a", gate=m.GateSpec("Ship it? ✓", 3_600_000))
+INFO = m.JobInfo("dag-1/a", SPEC, m.JobState.SKIPPED, 3, "w1", -5, RESULT, "waiting", 7, "dag-1", ["dag-1/p"])
+COUNTS = m.JobCounts(1, 2, 3, 4, 5, 6)
+DAG_JOB = m.DagJobSpec("a", SPEC, ["p", "q"], m.Affinity.HARD)
+DAG_INFO = m.DagInfo("dag-1", "etl", m.DagState.FAILED, 10, 20, COUNTS, [INFO, INFO])
+SCHEDULE = m.ScheduleInfo("nightly", "0 3 * * *", "Europe/Paris", "skip", "run-once", 1, 2, "dag-9", 3, 4)
+WORKER = m.WorkerInfo("w1", "host", ["GENERAL"], 4, 1, True, 12, ["job-1"], "SUSPECT")
+REF = m.AttemptRef("job-1", 2)
+
+#: One representative value of every message, by opcode.
+SAMPLES = {
+    0x01: p.Ok(),
+    0x02: p.Error(ErrorCode.NOT_FOUND, "no job 'x'"),
+    0x03: p.Ping(),
+    0x04: p.Pong(),
+    0x10: m.Registration("w1", "host", ["GPU"], 8, False, [REF], "k3x9"),
+    0x11: p.Heartbeat([REF, m.AttemptRef("dag-1/x", 1)]),
+    0x13: p.JobOutput(REF, m.OutputStream.STDERR, b"line\n\x00\xff"),
+    0x14: p.JobFinished(REF, RESULT),
+    0x15: m.ArtifactRange("c" * 64, 2 ** 33, 1 << 20),
+    0x20: p.Registered("w1", 1000, "m-abc"),
+    0x21: m.Dispatch("job-1", 1, SPEC),
+    0x22: p.Kill(REF),
+    0x23: p.AckFinished(REF),
+    0x24: m.ArtifactData("c" * 64, 0, 3, b"abc"),
+    0x30: p.Submit(SPEC, True),
+    0x31: p.GetStatus("job-1"),
+    0x32: p.ListWorkers(),
+    0x33: p.ListJobs(50),
+    0x34: p.Subscribe("dag-1", True),
+    0x35: p.Unsubscribe("job-1"),
+    0x36: p.Cancel("job-1"),
+    0x37: p.GetLogs("job-1"),
+    0x38: p.SubmitDag(m.DagSpec("etl", [DAG_JOB, m.DagJobSpec("b", m.JobSpec(["true"])), m.DagJobSpec("g", GATE)]),
+                      False),
+    0x39: p.GetDag("dag-1"),
+    0x3A: p.ListDags(5),
+    0x3B: p.Schedule(m.ScheduleSpec("nightly", "@daily", "", "skip", "skip", m.DagSpec("etl", [DAG_JOB]))),
+    0x3C: p.ListSchedules(),
+    0x3D: p.Unschedule("nightly"),
+    0x3E: m.UploadChunk(7, "data.bin", m.ArtifactKind.ARCHIVE, 1 << 20, b"\x01\x02", True),
+    0x3F: p.GetArtifact("data.bin"),
+    0x40: p.Submitted("job-1"),
+    0x41: INFO,
+    0x42: p.Workers([WORKER, WORKER]),
+    0x43: p.Jobs([INFO]),
+    0x44: p.Logs("job-1", [m.LogChunk(m.OutputStream.STDOUT, b"a\n"), m.LogChunk(m.OutputStream.STDERR, b"")]),
+    0x45: m.JobEvent("dag-1/a", m.JobState.FAILED, 2, "w2", RESULT),
+    0x46: m.Output("job-1", m.OutputStream.STDOUT, b"hello\n"),
+    0x47: p.DagSubmitted("dag-1", ["dag-1/a", "dag-1/b"]),
+    0x48: DAG_INFO,
+    0x49: p.Dags([DAG_INFO]),
+    0x4A: m.DagEvent("dag-1", m.DagState.RUNNING, COUNTS),
+    0x4B: SCHEDULE,
+    0x4C: p.Schedules([SCHEDULE]),
+    0x4D: m.ArtifactInfo("data.bin", "d" * 64, 99, m.ArtifactKind.FILE),
+    0x60: m.KVOperation(m.KVOp.SET, "k", value=b"\x00v", ttl_ms=500),
+    0x61: m.KVResult(m.KVResultKind.MEMBERS, members=["a", "b"]),
+    0x62: p.ExtendDag("dag-1", [DAG_JOB]),
+    0x63: p.GetStats(),
+    0x64: m.ClusterStats(3, COUNTS, [WORKER], [INFO, m.JobInfo("g", GATE, m.JobState.RUNNING)]),
+}
+
+KV_OPERATIONS = [
+    m.KVOperation(m.KVOp.GET, "k"),
+    m.KVOperation(m.KVOp.SET, "k", value=b"", ttl_ms=0),
+    m.KVOperation(m.KVOp.DEL, "k"),
+    m.KVOperation(m.KVOp.SADD, "s", member="x"),
+    m.KVOperation(m.KVOp.SREM, "s", member="x"),
+    m.KVOperation(m.KVOp.SMEMBERS, "s"),
+    m.KVOperation(m.KVOp.INCR, "n", by=-(2 ** 63)),
+]
+KV_RESULTS = [
+    m.KVResult(m.KVResultKind.VALUE, value=None),
+    m.KVResult(m.KVResultKind.VALUE, value=b"\xff"),
+    m.KVResult(m.KVResultKind.INTEGER, integer=-7),
+    m.KVResult(m.KVResultKind.MEMBERS, members=[]),
+]
+
+
+def roundtrip(message: object, request_id: int = 42) -> tuple[int, object]:
+    frame = p.encode(request_id, message)
+    assert frame[0] == 2 and frame[2] == 0 and frame[3] == 0
+    assert int.from_bytes(frame[4:8], "big") == len(frame) - 8
+    return p.decode(frame[1], frame[8:])
+
+
+def test_every_opcode_has_a_sample() -> None:
+    assert set(SAMPLES) == set(p.OPCODES.values())
+
+
+@pytest.mark.parametrize("opcode", sorted(SAMPLES), ids=lambda op: p.message_name(op))
+def test_message_round_trip(opcode: int) -> None:
+    message = SAMPLES[opcode]
+    assert p.opcode_of(message) == opcode
+    rid, decoded = roundtrip(message, request_id=0xFFFFFFFF)
+    assert rid == 0xFFFFFFFF
+    assert decoded == message
+
+
+@pytest.mark.parametrize("message", KV_OPERATIONS + KV_RESULTS, ids=repr)
+def test_kv_variants_round_trip(message: object) -> None:
+    assert roundtrip(message)[1] == message
+
+
+def test_layout_matches_swift_encoder() -> None:
+    # getStatus("job-1") with request id 7: header, rid, string.
+    assert p.encode(7, p.GetStatus("job-1")) == bytes.fromhex("02310000 0000000d 00000007 00000005") + b"job-1"
+    # Primitives as in BinaryCodingTests.swift: bytes, UTF-8 string, optional, array, dictionary.
+    w = Writer()
+    w.raw(b"\x00\x7c\xff")
+    w.string("é")
+    assert bytes(w.buf) == bytes([0, 0, 0, 3, 0, 0x7C, 0xFF, 0, 0, 0, 2, 0xC3, 0xA9])
+    # kv set: op, key, value bytes, ttl u64.
+    payload = p.encode_payload(1, m.KVOperation(m.KVOp.SET, "k", value=b"v", ttl_ms=2))
+    assert payload == bytes.fromhex("00000001 02 00000001 6b 00000001 76 0000000000000002")
+    # extendDag carries a DagSpec with an empty name after the DAG id.
+    payload = p.encode_payload(1, p.ExtendDag("d", []))
+    assert payload == bytes.fromhex("00000001 00000001 64 00000000 00000000")
+    # A JobSpec ends with its optional gate: absent (0), or 1, message, timeout u64.
+    payload = p.encode_payload(1, p.Submit(m.JobSpec(["x"]), True))
+    assert payload.endswith(bytes.fromhex("00000000 00 01"))  # artifacts [], gate absent, follow
+    payload = p.encode_payload(1, p.Submit(m.JobSpec([], gate=m.GateSpec("ok?", 5)), False))
+    assert payload.endswith(bytes.fromhex("00000000 01 00000003") + b"ok?" + bytes.fromhex("0000000000000005 00"))
+    # A JobResult's optionals: exit code present (i32), signal absent, error absent.
+    payload = p.encode_payload(0, m.JobEvent("j", m.JobState.COMPLETED, 1, "w", m.JobResult(exit_code=0)))
+    assert payload.endswith(bytes.fromhex("01 01 00000000 00 00 0000000000000000 0000000000000000 00"))
+
+
+def test_dictionaries_are_written_sorted() -> None:
+    a = p.encode(1, p.Submit(m.JobSpec(["x"], {"b": "1", "a": "2"})))
+    b = p.encode(1, p.Submit(m.JobSpec(["x"], {"a": "2", "b": "1"})))
+    assert a == b
+    assert a.index(b"a") < a.index(b"b", a.index(b"a"))
+
+
+def frames_stream() -> tuple[bytes, list[tuple[int, object]]]:
+    expected = [(i + 1, SAMPLES[op]) for i, op in enumerate(sorted(SAMPLES))]
+    big = m.Output("job-9", m.OutputStream.STDOUT, bytes(range(256)) * 4096)  # 1 MiB
+    expected.append((0, big))
+    return b"".join(p.encode(rid, msg) for rid, msg in expected), expected
+
+
+def decode_stream(chunks: list[bytes]) -> list[tuple[int, object]]:
+    decoder = FrameDecoder()
+    out = []
+    for chunk in chunks:
+        decoder.feed(chunk)
+        while (frame := decoder.next()) is not None:
+            out.append(p.decode(frame[1], frame[3]))
+    assert decoder.buffered == 0
+    return out
+
+
+def test_stream_decoded_whole() -> None:
+    data, expected = frames_stream()
+    assert decode_stream([data]) == expected
+
+
+def test_stream_decoded_byte_by_byte() -> None:
+    data, expected = frames_stream()
+    small = data[: -(1 << 20) - 30]  # byte-by-byte over everything but the 1 MiB frame (speed)
+    cut = len(small)
+    chunks = [small[i:i + 1] for i in range(cut)] + [data[cut:]]
+    assert decode_stream(chunks) == expected
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_stream_decoded_in_random_splits(seed: int) -> None:
+    data, expected = frames_stream()
+    rng = random.Random(seed)
+    chunks, i = [], 0
+    while i < len(data):
+        n = rng.choice([1, 2, 3, 7, 8, 9, 100, 4096, 70_000])
+        chunks.append(data[i:i + n])
+        i += n
+    assert decode_stream(chunks) == expected
+
+
+def test_frame_errors_are_sticky() -> None:
+    decoder = FrameDecoder()
+    decoder.feed(bytes([7, 1, 0, 0, 0, 0, 0, 0]))
+    with pytest.raises(FrameError, match="unsupported protocol version 7"):
+        decoder.next()
+    decoder.feed(p.encode(1, p.Ping()))
+    with pytest.raises(FrameError):
+        decoder.next()
+
+
+def test_frame_too_large_is_rejected_from_its_header() -> None:
+    decoder = FrameDecoder()
+    decoder.feed(bytes([2, 1, 0, 0, 0x01, 0x00, 0x00, 0x01]))  # 16 MiB + 1
+    with pytest.raises(FrameError, match="frame too large"):
+        decoder.next()
+
+
+def test_partial_frame_waits_for_more() -> None:
+    decoder = FrameDecoder()
+    frame = encode_frame(0x01, b"\x00\x00\x00\x05")
+    decoder.feed(frame[:5])
+    assert decoder.next() is None
+    decoder.feed(frame[5:])
+    assert decoder.next() == (2, 0x01, 0, b"\x00\x00\x00\x05")
+
+
+@pytest.mark.parametrize("payload, message", [
+    (bytes.fromhex("00000001 00000005 6a6f62"), "field 'id': truncated (count 5 needs at least 5 bytes, 3 left)"),
+    (bytes.fromhex("00000001 00000001 61 00"), "trailing bytes: 1 after the last field"),
+    (bytes.fromhex("000000"), "field 'requestId': truncated (needs 4 bytes, 3 left)"),
+    (bytes.fromhex("00000001 00000002 c328"), "field 'id': invalid UTF-8"),
+])
+def test_malformed_payloads_name_the_field(payload: bytes, message: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        p.decode(0x31, payload)
+    assert str(info.value) == f"malformed payload for opcode 0x31 (getStatus): {message}"
+    assert info.value.code is ErrorCode.MALFORMED_PAYLOAD
+
+
+def test_malformed_nested_fields() -> None:
+    good = p.encode_payload(1, m.JobEvent("j", m.JobState.COMPLETED, 1, "w", m.JobResult(exit_code=0)))
+    bad_state = bytearray(good)
+    bad_state[4 + 4 + 1] = 9  # the state byte after the job id "j"
+    with pytest.raises(ProtocolError, match="field 'state': unknown job state 9"):
+        p.decode(0x45, bytes(bad_state))
+    with pytest.raises(ProtocolError, match=r"field 'result.exit_code': invalid optional tag 7"):
+        p.decode(0x45, good[:-24] + b"\x07" + good[-23:])
+    with pytest.raises(ProtocolError, match=r"field 'spec.command\[1\]': truncated"):
+        p.decode(0x30, p.encode_payload(1, p.Submit(m.JobSpec(["a", "bb"])))[:17])
+
+
+def test_duplicate_dictionary_key_is_malformed() -> None:
+    w = Writer()
+    w.u32(1)
+    p.STRINGS.write(w, ["x"])
+    w.u32(2)
+    for _ in range(2):
+        w.string("K")
+        w.string("v")
+    with pytest.raises(ProtocolError, match="duplicate key 'K'"):
+        p.decode(0x30, bytes(w.buf) + bytes(200))
+
+
+def test_invalid_bool_and_unknown_opcode() -> None:
+    with pytest.raises(ProtocolError, match=r"field 'logs': invalid bool 2"):
+        p.decode(0x34, bytes.fromhex("00000001 00000001 61 02"))
+    with pytest.raises(ProtocolError, match="unknown opcode 0x7f"):
+        p.decode(0x7F, b"\x00\x00\x00\x01")
+
+
+def test_values_that_do_not_fit_are_refused_before_sending() -> None:
+    with pytest.raises(InvalidRequest, match=r"field 'spec.priority'"):
+        p.encode(1, p.Submit(m.JobSpec(["x"], priority=2 ** 40)))
+    with pytest.raises(InvalidRequest, match=r"field 'spec.command\[0\]'"):
+        p.encode(1, p.Submit(m.JobSpec([None])))  # type: ignore[list-item]
+
+
+def test_request_larger_than_a_frame_is_refused() -> None:
+    jobs = [m.DagJobSpec(f"j{i}", m.JobSpec(["x" * 100_000])) for i in range(200)]  # ~20 MB
+    with pytest.raises(InvalidRequest, match="request too large"):
+        p.encode(1, p.SubmitDag(m.DagSpec("big", jobs)))
+
+
+def test_reader_counts_are_bounded_by_the_bytes_left() -> None:
+    r = Reader(bytes.fromhex("00000003 0102"))
+    with pytest.raises(Exception, match="count 3 needs at least 3 bytes, 2 left"):
+        r.raw()
+
+
+def test_request_id_of() -> None:
+    assert p.request_id_of(b"\x00\x00\x01\x00rest") == 256
+    assert p.request_id_of(b"\x01") == 0
