@@ -68,24 +68,44 @@ struct RunCommand: AsyncParsableCommand {
 
     private var argv: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
 
-    /// Scripts run with their interpreter; a local script path is made absolute so the worker
-    /// finds it.
+    /// The local script to ship, when the program is one (a file here, named with a path or a
+    /// `.py`/`.sh` name): it is uploaded and put in the job's directory on the worker, which
+    /// needs no shared filesystem.
+    var localScript: String? {
+        let program = argv[0]
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: program, isDirectory: &isDirectory), !isDirectory.boolValue,
+              program.contains("/") || program.hasSuffix(".py") || program.hasSuffix(".sh") else { return nil }
+        return program
+    }
+
+    /// Scripts run with their interpreter, by the name they are shipped under.
     func jobCommand() -> [String] {
         var args = argv
         let program = args[0]
-        let isFile = FileManager.default.fileExists(atPath: program)
-        let absolute = isFile && !program.hasPrefix("/")
-            ? FileManager.default.currentDirectoryPath + "/" + program : program
+        let shipped = localScript.map { URL(fileURLWithPath: $0).lastPathComponent }
         if program.hasSuffix(".py") {
-            args[0] = absolute
+            args[0] = shipped ?? program
             args.insert("python3", at: 0)
         } else if program.hasSuffix(".sh") {
-            args[0] = absolute
+            args[0] = shipped ?? program
             args.insert("bash", at: 0)
-        } else if isFile && program.contains("/") {
-            args[0] = absolute
+        } else if let shipped {
+            args[0] = "./" + shipped
         }
         return args
+    }
+
+    /// The job, with its script uploaded first when it ships one.
+    func spec(using client: TitanClient) async throws -> JobSpec {
+        var spec = spec()
+        if let script = localScript {
+            let info = try await client.uploadArtifact(file: script, name: "run-" + URL(fileURLWithPath: script).lastPathComponent)
+            let executable = !script.hasSuffix(".py") && !script.hasSuffix(".sh")
+            spec.artifacts = [ArtifactRef(hash: info.hash, size: info.size, kind: .file,
+                                          destination: URL(fileURLWithPath: script).lastPathComponent, executable: executable)]
+        }
+        return spec
     }
 
     func spec() -> JobSpec {
@@ -101,14 +121,13 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let spec = spec()
         if detach {
-            let id = try await withClient(client) { try await $0.submit(spec) }
+            let id = try await withClient(client) { try await $0.submit(try await spec(using: $0)) }
             print(json ? try Output.json(["id": id]) : id)
             return
         }
         let code: Int32 = try await withClient(client) { client in
-            let (id, updates) = try await client.submitAndFollow(spec)
+            let (id, updates) = try await client.submitAndFollow(try await spec(using: client))
             let interrupt = Interrupt.onCtrlC { try? await client.cancel(id) }
             defer { interrupt.cancel() }
             var final: JobEvent?

@@ -23,6 +23,15 @@ import TitanProtocol
         #expect(json.stdout.contains("\"state\" : \"COMPLETED\""))
         #expect(json.stdout.contains("\"workerId\" : \"w1\""))
 
+        // A local script is shipped: it runs from the job's own directory on the worker.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-run-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("echo \"$0 $1 in $(basename \"$PWD\")\"\n".utf8).write(to: URL(fileURLWithPath: dir + "/greet.sh"))
+        let shipped = try await Tools.run("titan", ["run", dir + "/greet.sh", "hi"], environment: env)
+        #expect(shipped.status == 0, "\(shipped.stderr)")
+        #expect(shipped.stdout.hasPrefix("greet.sh hi in job-"), "\(shipped.stdout)")
+
         let timedOut = try await Tools.run("titan", ["run", "--timeout", "0.2", "--", "sleep", "30"], environment: env)
         #expect(timedOut.status == 124)
         #expect(timedOut.stderr.contains("timed out"))
