@@ -47,6 +47,21 @@ static inline int titan_tcp_bind(uv_tcp_t *tcp, const char *host, int port) {
     return uv_tcp_bind(tcp, (const struct sockaddr *)&ss, 0);
 }
 
+/// True when nothing listens on TCP `port` (all addresses): binds a throwaway socket and closes
+/// it. Used to pick a free port for a service.
+static inline int titan_tcp_port_is_free(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((unsigned short)port);
+    addr.sin_addr.s_addr = htonl(INADDR_ANY);
+    int ok = bind(fd, (const struct sockaddr *)&addr, sizeof addr) == 0;
+    close(fd);
+    return ok;
+}
+
 /// Starts a connect to an IPv4 or IPv6 literal address. Returns a libuv error code.
 static inline int titan_tcp_connect(uv_connect_t *req, uv_tcp_t *tcp, const char *host, int port, uv_connect_cb cb) {
     struct sockaddr_storage ss;

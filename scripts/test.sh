@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build --build-tests
 BUILD=debug TITAN_PORT=${TITAN_SMOKE_PORT:-19090} scripts/local-cluster.sh --no-wait
-swift test --skip-build
-TITAN_BIN_DIR="$PWD/.build/debug" python/run-tests.sh
-TITAN_BIN_DIR="$PWD/.build/debug" python3 -m pytest -q -p no:cacheprovider python/compat_tests
+# Bounded, so a hung test fails the run instead of stalling it.
+timeout 1200 swift test --skip-build
+TITAN_BIN_DIR="$PWD/.build/debug" timeout 600 python/run-tests.sh
+TITAN_BIN_DIR="$PWD/.build/debug" timeout 300 python3 -m pytest -q -p no:cacheprovider python/compat_tests

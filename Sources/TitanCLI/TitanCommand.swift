@@ -10,5 +10,6 @@ struct TitanCommand: AsyncParsableCommand {
         subcommands: [RunCommand.self, SubmitCommand.self, StatusCommand.self, LogsCommand.self, JobsCommand.self,
                       DagsCommand.self, SchedulesCommand.self, UnscheduleCommand.self, WorkersCommand.self,
                       CancelCommand.self, UploadCommand.self, KVCommand.self, ApprovalsCommand.self,
-                      ApproveCommand.self, RejectCommand.self])
+                      ApproveCommand.self, RejectCommand.self, DeployCommand.self, ServicesCommand.self, StopCommand.self,
+                      RestartCommand.self])
 }

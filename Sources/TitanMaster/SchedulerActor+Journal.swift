@@ -129,6 +129,9 @@ extension SchedulerActor {
                                           runs: s.runs, skipped: s.skipped))
         }
         for mutation in kv.snapshotMutations() { records.append(.kv(mutation.encoded())) }
+        for record in services.values.sorted(by: { $0.spec.name < $1.spec.name }) where !record.stopped {
+            records.append(.serviceSet(record.spec))
+        }
         return records.map { $0.encoded() }
     }
 
@@ -196,6 +199,20 @@ extension SchedulerActor {
                 t.start(afterMs: reclaimAfterMs) { [weak self] in self?.assumeIsolated { $0.reclaimUnreported() } }
             }
         }
+        // Services: their workers keep them running; each is adopted when its worker reports it,
+        // and placed anew if none does within the reclaim window.
+        for (name, spec) in state.services {
+            let record = ServiceRecord(spec: spec)
+            record.awaitingReport = true
+            services[name] = record
+        }
+        if !state.services.isEmpty && reclaimTimer == nil {
+            let timer = LoopTimer(loop: eventLoop)
+            reclaimTimer = timer
+            timer.assumeIsolated { t in
+                t.start(afterMs: reclaimAfterMs) { [weak self] in self?.assumeIsolated { $0.reclaimUnreported() } }
+            }
+        }
         for (name, s) in state.schedules {
             guard case .success(let record) = makeSchedule(s.spec, createdAtMs: s.createdAtMs) else {
                 logger.error("a journaled schedule is no longer valid; dropped", metadata: ["name": "\(name)"])
@@ -250,6 +267,11 @@ extension SchedulerActor {
         reclaimTimer = nil
         let lost = awaitingWorkers.values.flatMap { $0 }
         awaitingWorkers = [:]
+        for record in services.values where record.awaitingReport {
+            record.awaitingReport = false
+            record.generation += 1
+            place(record)
+        }
         guard !lost.isEmpty else { return }
         logger.warning("re-queueing attempts no worker reported after the restart", metadata: ["attempts": "\(lost.count)"])
         for ref in lost { requeueIfCurrent(ref) }

@@ -103,6 +103,8 @@ public actor SchedulerActor: LoopBound {
     /// The latest DAG job with each short id that starts with `DAG-` (the original Titan's ids:
     /// its clients ask for `DAG-extract`, not `dag-7/DAG-extract`).
     var v1Aliases: [String: String] = [:]
+    /// Services by name.
+    var services: [String: ServiceRecord] = [:]
     /// Open approval gates: their status key → job id; and their deadlines.
     var openGates: [String: String] = [:]
     var gateTimers: [String: LoopTimer] = [:]
@@ -183,6 +185,8 @@ public actor SchedulerActor: LoopBound {
             cancel(resolve(jobId), peer: peer, requestId: rid)
         case .getStats:
             reply(to: peer, rid, .stats(clusterStats()))
+        case .deployService, .listServices, .stopService, .restartService, .serviceReport:
+            handleService(envelope.message, from: peer, requestId: rid)
         case .getLogs(let asked):
             let jobId = resolve(asked)
             guard let job = jobs[jobId] else {
@@ -202,7 +206,7 @@ public actor SchedulerActor: LoopBound {
             }
         case .ok, .error, .pong, .registered, .dispatch, .kill, .ackFinished, .submitted, .status,
              .workers, .jobs, .logs, .event, .output, .dagSubmitted, .dag, .dags, .dagEvent, .scheduled, .schedules,
-             .artifactData, .artifactStored, .kvResult, .stats:
+             .artifactData, .artifactStored, .kvResult, .stats, .serviceInfos, .runService, .endService:
             reply(to: peer, rid, .error(.invalidRequest, "message \(envelope.message.name) is not a request to the master"))
         }
     }
@@ -400,7 +404,7 @@ public actor SchedulerActor: LoopBound {
             if let job = jobs[ref.jobId], job.info.state == .running, job.info.attempts == ref.attempt,
                job.info.workerId == id {
                 kept.insert(ref)
-            } else if adopt(ref, workerId: id) {
+            } else if adopt(ref, workerId: id) || adoptService(ref, workerId: id) {
                 kept.insert(ref)
             } else {
                 push(to: peer, .kill(ref))
@@ -439,6 +443,7 @@ public actor SchedulerActor: LoopBound {
             if entry.connected { entry.peer.close() }
             for ref in entry.running { requeueIfCurrent(ref) }
             failJobsPinned(to: id)
+            replaceServices(of: id)
         }
     }
 
@@ -456,6 +461,15 @@ public actor SchedulerActor: LoopBound {
     }
 
     func requeueIfCurrent(_ ref: AttemptRef) {
+        if ref.jobId.hasPrefix("svc/") {
+            // A service placement its worker no longer has (or a dead worker's): place it anew.
+            if let record = services[String(ref.jobId.dropFirst(4))], record.generation == ref.attempt, !record.stopped {
+                record.generation += 1
+                record.info.workerId = ""
+                place(record)
+            }
+            return
+        }
         guard let job = jobs[ref.jobId], job.info.state == .running, job.info.attempts == ref.attempt else { return }
         move(job, to: .pending)
         enqueue(job)
@@ -615,6 +629,7 @@ public actor SchedulerActor: LoopBound {
 
     /// Dispatches every queued job that can be placed now, best first across all queues.
     public func schedule() {
+        if !services.isEmpty { placePendingServices() }
         guard queue.count > 0 else { return }
         var capacity: [String: WorkerCapacity] = [:]
         for c in registry.capacities where c.accepting && c.free > 0 { capacity[c.id] = c }

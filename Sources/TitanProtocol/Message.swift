@@ -67,6 +67,20 @@ public enum Message: Sendable, Equatable {
     case extendDag(dagId: String, jobs: [DagJobSpec])
     /// Cluster-wide counts, workers and recent jobs; answered with `.stats`.
     case getStats
+    /// Deploy (or replace) a service; answered with `.serviceInfos` holding it.
+    case deployService(ServiceSpec)
+    case listServices
+    /// Stop a service for good (`.ok`), or restart it now.
+    case stopService(name: String)
+    case restartService(name: String)
+
+    // MARK: services, master ↔ worker
+    /// Run this service (placement `generation`) and keep it alive per its policy.
+    case runService(name: String, generation: UInt32, ServiceSpec)
+    /// Stop this placement of the service (SIGTERM, then SIGKILL).
+    case endService(name: String, generation: UInt32)
+    /// Worker → master: a service's state changed.
+    case serviceReport(ServiceReport)
 
     // MARK: master → client
     case submitted(jobId: String)
@@ -90,6 +104,7 @@ public enum Message: Sendable, Equatable {
     case artifactStored(ArtifactInfo)
     case kvResult(KVResult)
     case stats(ClusterStats)
+    case serviceInfos([ServiceInfo])
 }
 
 /// A piece of a job's stored output.

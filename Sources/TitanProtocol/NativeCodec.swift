@@ -35,6 +35,10 @@
 ///     0x60 kv                      0x61 kvResult
 ///     0x62 extendDag
 ///     0x63 getStats                0x64 stats
+///     0x65 deployService           0x66 serviceInfos
+///     0x67 listServices
+///     0x68 stopService             (master → worker) 0x6A runService, 0x6B endService
+///     0x69 restartService          (worker → master) 0x6C serviceReport
 ///
 /// Payloads (after the request id):
 ///
@@ -56,6 +60,14 @@
 ///     extendDag      dagId string, DagSpec (its name is ignored)
 ///     getStats       (empty)
 ///     stats          queued u32, JobCounts, workers [WorkerInfo], recent [JobInfo]
+///     deployService  ServiceSpec      serviceInfos [ServiceInfo]      listServices (empty)
+///     stopService, restartService     name string
+///     runService     name string, generation u32, ServiceSpec
+///     endService     name string, generation u32
+///     serviceReport  name, generation u32, state, pid i32, port i32, restarts u32, lastExit, startedAtMs i64
+///     ServiceSpec    name, command [string], environment {string: string}, requirements [string],
+///                    restart string, port i32, health string, artifacts [ArtifactRef]
+///     ServiceInfo    ServiceSpec, state, workerId, pid i32, port i32, restarts u32, lastExit, startedAtMs i64
 ///     dispatch       Dispatch
 ///     kill           AttemptRef
 ///     ackFinished    AttemptRef
@@ -165,6 +177,14 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
     case extendDag = 0x62
     case getStats = 0x63
     case stats = 0x64
+    case deployService = 0x65
+    case serviceInfos = 0x66
+    case listServices = 0x67
+    case stopService = 0x68
+    case restartService = 0x69
+    case runService = 0x6A
+    case endService = 0x6B
+    case serviceReport = 0x6C
 
     /// The message's name, as in `Message`.
     public var name: String {
@@ -218,6 +238,14 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
         case .extendDag: "extendDag"
         case .getStats: "getStats"
         case .stats: "stats"
+        case .deployService: "deployService"
+        case .serviceInfos: "serviceInfos"
+        case .listServices: "listServices"
+        case .stopService: "stopService"
+        case .restartService: "restartService"
+        case .runService: "runService"
+        case .endService: "endService"
+        case .serviceReport: "serviceReport"
         }
     }
 }
@@ -346,6 +374,14 @@ public enum NativeCodec {
         case .extendDag: .extendDag
         case .getStats: .getStats
         case .stats: .stats
+        case .deployService: .deployService
+        case .serviceInfos: .serviceInfos
+        case .listServices: .listServices
+        case .stopService: .stopService
+        case .restartService: .restartService
+        case .runService: .runService
+        case .endService: .endService
+        case .serviceReport: .serviceReport
         }
     }
 
@@ -355,7 +391,7 @@ public enum NativeCodec {
         let header = w.beginFrame(version: TitanProto.nativeVersion, opcode: opcode(of: envelope.message), flags: flags)
         w.writeU32(envelope.requestId)
         switch envelope.message {
-        case .ok, .ping, .pong, .listWorkers, .listSchedules, .getStats:
+        case .ok, .ping, .pong, .listWorkers, .listSchedules, .getStats, .listServices:
             break
         case .error(let code, let message):
             w.writeU16(code.rawValue)
@@ -408,6 +444,21 @@ public enum NativeCodec {
         case .extendDag(let dagId, let jobs):
             w.writeString(dagId)
             w.write(DagSpec(name: "", jobs: jobs))
+        case .deployService(let spec):
+            w.write(spec)
+        case .serviceInfos(let infos):
+            w.writeArray(infos) { $0.write($1) }
+        case .stopService(let name), .restartService(let name):
+            w.writeString(name)
+        case .runService(let name, let generation, let spec):
+            w.writeString(name)
+            w.writeU32(generation)
+            w.write(spec)
+        case .endService(let name, let generation):
+            w.writeString(name)
+            w.writeU32(generation)
+        case .serviceReport(let report):
+            w.write(report)
         case .stats(let stats):
             w.writeU32(stats.queued)
             w.write(stats.counts)
@@ -759,6 +810,27 @@ extension BinaryReader {
             return .extendDag(dagId: dagId, jobs: try readDagSpec { "" }.jobs)
         case .getStats:
             return .getStats
+        case .deployService:
+            return .deployService(try readServiceSpec { "" })
+        case .serviceInfos:
+            return .serviceInfos(try readArray("services", minElementSize: 40) {
+                (r: inout BinaryReader, i: Int) throws(ProtocolError) in try r.readServiceInfo { "services[\(i)]." }
+            })
+        case .listServices:
+            return .listServices
+        case .stopService:
+            return .stopService(name: try readString("name"))
+        case .restartService:
+            return .restartService(name: try readString("name"))
+        case .runService:
+            let name = try readString("name")
+            let generation = try readU32("generation")
+            return .runService(name: name, generation: generation, try readServiceSpec { "spec." })
+        case .endService:
+            let name = try readString("name")
+            return .endService(name: name, generation: try readU32("generation"))
+        case .serviceReport:
+            return .serviceReport(try readServiceReport())
         case .stats:
             let queued = try readU32("queued")
             let counts = try readJobCounts { "counts." }

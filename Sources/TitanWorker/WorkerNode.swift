@@ -27,6 +27,14 @@ public struct WorkerConfig: Sendable {
     public var killGraceMs: UInt64 = 2_000
     /// DAG directories untouched this long are removed (checked at start, then hourly).
     public var dagDirectoryRetentionSeconds: Double = 7 * 86_400
+    /// Services: restart delays (doubling, capped), a run this long resets them, health checks
+    /// this often, and failed checks during this long after a start do not count.
+    public var serviceBackoff = Backoff(initialMs: 500, maxMs: 30_000)
+    public var serviceStableAfterMs: Int64 = 10_000
+    public var serviceHealthIntervalMs: UInt64 = 1_000
+    public var serviceStartGraceMs: UInt64 = 10_000
+    /// Ports for services deployed with `--port auto`.
+    public var servicePorts = 20_000...29_999
 
     public init() {}
 
@@ -82,6 +90,9 @@ public actor WorkerNode: LoopBound {
     /// Disk work for artifacts (writing downloads, copying, extracting), off the loop.
     let artifactQueue = DispatchQueue(label: "titan.worker.artifacts", qos: .utility)
     var fetches = ArtifactFetches()
+    /// Services supervised here, by name.
+    var services: [String: LocalService] = [:]
+    var portAllocator: PortAllocator
     /// DAG directories made by this process (one mkdir per DAG, not per job).
     private var createdDagDirectories: Set<String> = []
     /// This process's registration token (see `Registration.instance`).
@@ -101,6 +112,7 @@ public actor WorkerNode: LoopBound {
         try? FileManager.default.createDirectory(atPath: config.workDirectory, withIntermediateDirectories: true)
         self.config = config
         pidRegistry = PidRegistry(path: config.workDirectory + "/running.pids")
+        portAllocator = PortAllocator(range: config.servicePorts)
         self.logger = logger
         do {
             artifactCache = try ArtifactCache(directory: config.workDirectory + "/artifacts")
@@ -184,7 +196,7 @@ public actor WorkerNode: LoopBound {
             for (ref, result) in unacked { send(.jobFinished(ref, result)) }
             send(.register(Registration(workerId: config.workerId, name: config.name,
                                         capabilities: config.capabilities, slots: config.slots,
-                                        permanent: config.permanent, running: Array(running.keys),
+                                        permanent: config.permanent, running: Array(running.keys) + serviceRefs,
                                         instance: instance)))
         }
     }
@@ -258,12 +270,21 @@ public actor WorkerNode: LoopBound {
             registeredWaiters = []
             for w in waiters { w.resume() }
             resumeFetches()
+            reportAllServices()
         case .dispatch(let dispatch):
             run(dispatch)
         case .kill(let ref):
-            kill(ref)
+            if ref.jobId.hasPrefix("svc/") {
+                endService(String(ref.jobId.dropFirst(4)), generation: ref.attempt)
+            } else {
+                kill(ref)
+            }
         case .ackFinished(let ref):
             unacked.removeAll { $0.0 == ref }
+        case .runService(let name, let generation, let spec):
+            runService(name, generation: generation, spec)
+        case .endService(let name, let generation):
+            endService(name, generation: generation)
         case .error(let code, let text):
             logger.error("master says: \(text) (\(code))")
             if !registered {
@@ -372,7 +393,7 @@ public actor WorkerNode: LoopBound {
     }
 
     /// The worker's environment with `extra` added (and winning), as `K=V` strings.
-    private func environment(adding extra: [String: String]) -> [String] {
+    func environment(adding extra: [String: String]) -> [String] {
         // Drop base entries the job overrides (rare: only when it sets a variable we also have).
         var result = extra.keys.contains(where: { baseEnvironment[$0] != nil })
             ? baseEnvironmentStrings.filter { entry in
@@ -469,15 +490,16 @@ public actor WorkerNode: LoopBound {
         if !stopping {
             stopping = true
             for ref in Array(running.keys) { kill(ref) }
+            for service in Array(services.values) { endService(service.spec.name, generation: service.generation) }
             failFetches("the worker is stopping")
             finishStopIfDone()
         }
-        if running.isEmpty && connection == nil && reconnectTimer == nil { return }
+        if running.isEmpty && services.isEmpty && connection == nil && reconnectTimer == nil { return }
         await withCheckedContinuation { stopWaiters.append($0) }
     }
 
-    private func finishStopIfDone() {
-        guard stopping, running.isEmpty else { return }
+    func finishStopIfDone() {
+        guard stopping, running.isEmpty, services.isEmpty else { return }
         if let connection {
             // Results were sent; flush them, then close. connectionLost comes back here.
             connection.assumeIsolated { $0.closeAfterFlush() }

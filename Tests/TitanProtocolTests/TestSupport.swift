@@ -160,6 +160,19 @@ enum Fixtures {
         ("getStats", 72, .getStats),
         ("stats", 73, .stats(ClusterStats(queued: 3, counts: counts, workers: [worker, emptyWorker], recent: [jobInfo, pendingInfo]))),
         ("stats empty", 74, .stats(ClusterStats(queued: 0, counts: JobCounts(), workers: [], recent: []))),
+        ("deployService", 75, .deployService(ServiceSpec(name: "api|ü", command: ["python3", "server.py", "{port}"],
+                                                         environment: ["K": "v"], requirements: ["GPU"], restart: "on-failure",
+                                                         port: 0, health: "http:/health", artifacts: spec.artifacts))),
+        ("serviceInfos", 76, .serviceInfos([ServiceInfo(spec: ServiceSpec(name: "a", command: ["x"]), state: "HEALTHY",
+                                                        workerId: "w1", pid: 4242, port: 20001, restarts: 3, lastExit: "exit 1",
+                                                        startedAtMs: 1_700_000_000_000)])),
+        ("listServices", 77, .listServices),
+        ("stopService", 78, .stopService(name: "api")),
+        ("restartService", 79, .restartService(name: "api")),
+        ("runService", 0, .runService(name: "api", generation: 7, ServiceSpec(name: "api", command: ["x"], port: 8080))),
+        ("endService", 0, .endService(name: "api", generation: UInt32.max)),
+        ("serviceReport", 0, .serviceReport(ServiceReport(name: "api", generation: 2, state: "CRASH_LOOP", pid: -1, port: 0,
+                                                          restarts: 9, lastExit: "signal 9", startedAtMs: -1))),
     ]
 
     static let samples: [Sample] = messages.map { Sample(name: $0.0, envelope: Envelope(requestId: $0.1, message: $0.2)) }

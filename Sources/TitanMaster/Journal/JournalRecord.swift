@@ -24,10 +24,13 @@ enum JournalRecord: Equatable, Sendable {
     case scheduleRemoved(name: String)
     /// A KV write (a `KVMutation`'s bytes).
     case kv([UInt8])
+    /// A service deployed (or replaced), and stopped for good.
+    case serviceSet(ServiceSpec)
+    case serviceStopped(name: String)
 
     enum Tag: UInt8 {
         case instance = 1, counters, jobCreated, dagCreated, jobState, dagFinished, scheduleSet, scheduleState,
-             scheduleRemoved, kv, dagExtended
+             scheduleRemoved, kv, dagExtended, serviceSet, serviceStopped
     }
 }
 
@@ -68,6 +71,12 @@ extension JournalRecord {
             w.writeString(id)
             w.write(spec)
             w.writeI64(submittedAtMs)
+        case .serviceSet(let spec):
+            w.writeU8(Tag.serviceSet.rawValue)
+            w.write(spec)
+        case .serviceStopped(let name):
+            w.writeU8(Tag.serviceStopped.rawValue)
+            w.writeString(name)
         case .dagExtended(let id, let jobs, let atMs):
             w.writeU8(Tag.dagExtended.rawValue)
             w.writeString(id)
@@ -152,6 +161,10 @@ extension JournalRecord {
                 self = .scheduleRemoved(name: try r.readString("name"))
             case .kv:
                 self = .kv(try r.readBytes("bytes"))
+            case .serviceSet:
+                self = .serviceSet(try r.readServiceSpec { "service." })
+            case .serviceStopped:
+                self = .serviceStopped(name: try r.readString("name"))
             case .dagExtended:
                 let id = try r.readString("id")
                 let jobs = try r.readDagSpec { "" }.jobs

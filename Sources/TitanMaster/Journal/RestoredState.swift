@@ -32,6 +32,8 @@ struct RestoredState {
     var dags: [String: Dag] = [:]
     var schedules: [String: Schedule] = [:]
     var kv = KVState()
+    /// Services deployed and not stopped, by name.
+    var services: [String: ServiceSpec] = [:]
     var records = 0
 
     mutating func apply(_ record: JournalRecord) throws(JournalDecodeError) {
@@ -101,6 +103,10 @@ struct RestoredState {
             schedules[name]?.skipped = skipped
         case .scheduleRemoved(let name):
             schedules[name] = nil
+        case .serviceSet(let spec):
+            services[spec.name] = spec
+        case .serviceStopped(let name):
+            services[name] = nil
         case .kv(let bytes):
             do {
                 try kv.apply(try KVMutation(decoding: bytes))

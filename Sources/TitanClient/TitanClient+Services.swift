@@ -1,0 +1,39 @@
+import TitanProtocol
+
+/// Services: long-running processes the cluster keeps alive.
+extension TitanClient {
+    /// Deploys (or replaces) a service; returns it as placed.
+    public func deployService(_ spec: ServiceSpec) async throws -> ServiceInfo {
+        let reply = try await request(.deployService(spec))
+        guard case .serviceInfos(let infos) = reply, let info = infos.first else {
+            throw TitanClientError.unexpectedReply(expected: "serviceInfos", got: reply.name)
+        }
+        return info
+    }
+
+    public func services() async throws -> [ServiceInfo] {
+        let reply = try await request(.listServices)
+        guard case .serviceInfos(let infos) = reply else {
+            throw TitanClientError.unexpectedReply(expected: "serviceInfos", got: reply.name)
+        }
+        return infos
+    }
+
+    /// The service named `name`.
+    public func service(_ name: String) async throws -> ServiceInfo {
+        guard let info = try await services().first(where: { $0.spec.name == name }) else {
+            throw TitanClientError.server(.notFound, "no service '\(name)'")
+        }
+        return info
+    }
+
+    /// Stops a service for good: SIGTERM to its process group, SIGKILL after a grace period.
+    public func stopService(_ name: String) async throws {
+        _ = try await request(.stopService(name: name))
+    }
+
+    /// Restarts a service now (a new run, its crash-loop state cleared).
+    public func restartService(_ name: String) async throws {
+        _ = try await request(.restartService(name: name))
+    }
+}

@@ -1,0 +1,298 @@
+import Foundation
+import Synchronization
+import TitanLoop
+import TitanPolicy
+import TitanProtocol
+
+/// A service this worker supervises: one placement (`generation`) of it.
+struct LocalService {
+    var generation: UInt32
+    var spec: ServiceSpec
+    var supervisor: ServiceSupervisor
+    var process: ChildProcess?
+    var port: Int32 = 0
+    var startedAtMs: Int64 = 0
+    var restartTimer: LoopTimer?
+    var healthTimer: LoopTimer?
+    var killTimer: LoopTimer?
+    /// Consecutive failed checks since it was last healthy.
+    var healthFailures = 0
+    var healthy = false
+    /// Asked to end: no restart, and it goes once its process is gone.
+    var ending = false
+
+    var ref: AttemptRef { AttemptRef(jobId: "svc/" + spec.name, attempt: generation) }
+}
+
+/// Services: long-running processes kept alive here per their restart policy
+/// (`ServiceSupervisor`), with a port (fixed or chosen free), and health checks (TCP connect or
+/// HTTP GET). The master places them and hears of every change.
+extension WorkerNode {
+    func runService(_ name: String, generation: UInt32, _ spec: ServiceSpec) {
+        if let existing = services[name] {
+            if existing.generation == generation { return }
+            endService(name, generation: existing.generation)  // an older placement goes first
+        }
+        let mode = RestartMode(rawValue: spec.restart) ?? .always
+        let supervisor = ServiceSupervisor(config: .init(mode: mode, initialBackoffMs: Int64(config.serviceBackoff.initialMs),
+                                                         maxBackoffMs: Int64(config.serviceBackoff.maxMs),
+                                                         stableAfterMs: config.serviceStableAfterMs,
+                                                         crashLoopFailures: 5))
+        var service = LocalService(generation: generation, spec: spec, supervisor: supervisor)
+        if spec.port > 0 {
+            service.port = spec.port
+        } else if spec.port == 0 {
+            let inUse = Set(services.values.map { Int($0.port) })
+            guard let port = portAllocator.allocate(excluding: inUse, isFree: PortProbe.isFree) else {
+                return report(LocalService(generation: generation, spec: spec, supervisor: supervisor),
+                              state: "EXITED", lastExit: "no free port in \(portAllocator.range)")
+            }
+            service.port = Int32(port)
+        }
+        services[name] = service
+        let directory = config.workDirectory + "/services/" + name
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        guard !spec.artifacts.isEmpty else { return launch(name) }
+        prepareArtifacts(spec.artifacts, in: directory) { [self] result in
+            guard services[name]?.generation == generation else { return }
+            if case .failure(let error) = result {
+                return report(services.removeValue(forKey: name)!, state: "EXITED",
+                              lastExit: "cannot prepare artifacts: \(error.message)")
+            }
+            launch(name)
+        }
+    }
+
+    private func launch(_ name: String) {
+        guard var service = services[name], !service.ending else { return }
+        let generation = service.generation
+        let port = service.port
+        var extra = service.spec.environment
+        if port > 0 { extra["PORT"] = "\(port)" }
+        extra["TITAN_SERVICE"] = name
+        let command = service.spec.command.map { $0.replacingOccurrences(of: "{port}", with: "\(port)") }
+        let now = Time.wallMs()
+        do {
+            service.process = try ChildProcess.spawn(
+                loop: eventLoop, arguments: command, environment: environment(adding: extra),
+                workingDirectory: config.workDirectory + "/services/" + name,
+                onOutput: { _, _ in },  // services' output is not collected yet
+                onExit: { [self] exit in self.assumeIsolated { $0.serviceExited(name, generation, exit) } })
+        } catch {
+            _ = service.supervisor.handle(.started(atMs: now))
+            services[name] = service
+            return serviceExited(name, generation, nil, error: "\(error)")
+        }
+        service.startedAtMs = now
+        service.healthy = false
+        service.healthFailures = 0
+        _ = service.supervisor.handle(.started(atMs: now))
+        services[name] = service
+        if service.spec.health.isEmpty {
+            _ = services[name]!.supervisor.handle(.healthy(atMs: now))
+            services[name]!.healthy = true
+        } else {
+            armHealthCheck(name, afterMs: config.serviceHealthIntervalMs / 4)
+        }
+        report(services[name]!)
+    }
+
+    private func serviceExited(_ name: String, _ generation: UInt32, _ exit: ProcessExit?, error: String? = nil) {
+        guard var service = services[name], service.generation == generation else { return }
+        service.process = nil
+        service.healthTimer?.assumeIsolated { $0.close() }
+        service.healthTimer = nil
+        service.killTimer?.assumeIsolated { $0.close() }
+        service.killTimer = nil
+        if service.ending {
+            services[name] = nil
+            report(service, state: "STOPPED")
+            if stopping { finishStopIfDone() }
+            return
+        }
+        let decision = service.supervisor.handle(.exited(atMs: Time.wallMs(), exitCode: error == nil ? exit?.exitCode : 127,
+                                                         signal: exit?.signal))
+        services[name] = service
+        apply(decision, to: name, lastExit: error)
+    }
+
+    private func apply(_ decision: RestartDecision, to name: String, lastExit: String? = nil) {
+        guard let service = services[name] else { return }
+        switch decision {
+        case .restart(let afterMs):
+            let timer = service.restartTimer ?? LoopTimer(loop: eventLoop)
+            services[name]!.restartTimer = timer
+            timer.assumeIsolated { t in
+                t.start(afterMs: UInt64(max(0, afterMs))) { [self] in self.assumeIsolated { $0.launch(name) } }
+            }
+            report(services[name]!, lastExit: lastExit)
+        case .stayDown, .crashLoop, .none:
+            report(services[name]!, lastExit: lastExit)
+        }
+    }
+
+    // MARK: health
+
+    private func armHealthCheck(_ name: String, afterMs: UInt64) {
+        guard services[name] != nil else { return }
+        let timer = services[name]!.healthTimer ?? LoopTimer(loop: eventLoop)
+        services[name]!.healthTimer = timer
+        timer.assumeIsolated { t in
+            t.start(afterMs: afterMs) { [self] in self.assumeIsolated { $0.checkHealth(name) } }
+        }
+    }
+
+    private func checkHealth(_ name: String) {
+        guard let service = services[name], service.process != nil, !service.ending else { return }
+        let generation = service.generation
+        let health = service.spec.health
+        let path = health.hasPrefix("http:") ? String(health.dropFirst(5)) : nil
+        TCPConnection.connect(loop: eventLoop, host: "127.0.0.1", port: Int(service.port)) { [self] result in
+            self.assumeIsolated { worker in
+                switch result {
+                case .failure:
+                    worker.healthResult(name, generation, ok: false)
+                case .success(let conn):
+                    guard let path else {
+                        conn.assumeIsolated { $0.close() }
+                        return worker.healthResult(name, generation, ok: true)
+                    }
+                    HTTPProbe.get(conn, path: path.isEmpty ? "/" : path) { ok in
+                        worker.assumeIsolated { $0.healthResult(name, generation, ok: ok) }
+                    }
+                }
+            }
+        }
+    }
+
+    private func healthResult(_ name: String, _ generation: UInt32, ok: Bool) {
+        guard var service = services[name], service.generation == generation, service.process != nil, !service.ending else { return }
+        let now = Time.wallMs()
+        if ok {
+            service.healthFailures = 0
+            if !service.healthy {
+                service.healthy = true
+                _ = service.supervisor.handle(.healthy(atMs: now))
+                services[name] = service
+                report(service)
+            } else {
+                services[name] = service
+            }
+            return armHealthCheck(name, afterMs: config.serviceHealthIntervalMs)
+        }
+        service.healthFailures += 1
+        // Starting: failures count only after the grace period; healthy: after a few in a row.
+        let starting = !service.healthy && now - service.startedAtMs < Int64(config.serviceStartGraceMs)
+        services[name] = service
+        guard !starting && service.healthFailures >= 3 else {
+            return armHealthCheck(name, afterMs: service.healthy ? config.serviceHealthIntervalMs : config.serviceHealthIntervalMs / 4)
+        }
+        logger.warning("service failed its health check; restarting per policy", metadata: ["service": "\(name)"])
+        let decision = services[name]!.supervisor.handle(.healthCheckFailed(atMs: now))
+        signalService(name, SIGTERM)
+        apply(decision, to: name, lastExit: "health check failed")
+    }
+
+    // MARK: stop
+
+    /// Ends a placement: SIGTERM to its process group, SIGKILL after the grace period; final.
+    func endService(_ name: String, generation: UInt32) {
+        guard var service = services[name], service.generation == generation else { return }
+        service.ending = true
+        _ = service.supervisor.handle(.stopRequested)
+        service.restartTimer?.assumeIsolated { $0.close() }
+        service.restartTimer = nil
+        service.healthTimer?.assumeIsolated { $0.close() }
+        service.healthTimer = nil
+        services[name] = service
+        guard service.process != nil else {
+            services[name] = nil
+            if service.port > 0 && service.spec.port == 0 { portAllocator.release(Int(service.port)) }
+            return report(service, state: "STOPPED")
+        }
+        if service.spec.port == 0 && service.port > 0 { portAllocator.release(Int(service.port)) }
+        signalService(name, SIGTERM)
+    }
+
+    private func signalService(_ name: String, _ signal: Int32) {
+        guard let process = services[name]?.process else { return }
+        process.assumeIsolated { _ = $0.signalGroup(signal) }
+        guard signal == SIGTERM else { return }
+        let generation = services[name]!.generation
+        let timer = services[name]!.killTimer ?? LoopTimer(loop: eventLoop)
+        services[name]!.killTimer = timer
+        timer.assumeIsolated { t in
+            t.start(afterMs: config.killGraceMs) { [self] in
+                self.assumeIsolated { w in
+                    guard w.services[name]?.generation == generation, let p = w.services[name]?.process else { return }
+                    p.assumeIsolated { _ = $0.signalGroup(SIGKILL) }
+                }
+            }
+        }
+    }
+
+    // MARK: reports
+
+    private func report(_ service: LocalService, state: String? = nil, lastExit: String? = nil) {
+        let exitText = lastExit ?? service.supervisor.lastExit.map { exit in
+            if let code = exit.exitCode { return "exit \(code)" }
+            if let signal = exit.signal { return "signal \(signal)" }
+            return exit.healthCheckFailed ? "health check failed" : ""
+        } ?? ""
+        send(.serviceReport(ServiceReport(
+            name: service.spec.name, generation: service.generation, state: state ?? service.supervisor.state.rawValue,
+            pid: service.process?.pid ?? 0, port: service.port, restarts: UInt32(service.supervisor.restarts),
+            lastExit: exitText, startedAtMs: service.process == nil ? 0 : service.startedAtMs)))
+    }
+
+    /// After a (re)registration: the master hears where every service stands.
+    func reportAllServices() {
+        for service in services.values where !service.ending { report(service) }
+    }
+
+    /// What a (re)registration reports besides job attempts.
+    var serviceRefs: [AttemptRef] { services.values.filter { !$0.ending }.map(\.ref) }
+}
+
+/// A minimal HTTP GET for health checks: the status line's code says healthy (2xx, 3xx) or not.
+enum HTTPProbe {
+    static func get(_ conn: TCPConnection, path: String, _ done: @escaping @Sendable (Bool) -> Void) {
+        let state = ProbeState()
+        conn.assumeIsolated { c in
+            c.start(onRead: { bytes in
+                guard let ok = state.received(bytes) else { return }
+                done(ok)
+                conn.assumeIsolated { $0.close() }
+            }, onClose: { _ in
+                if state.finish() { done(false) }
+            })
+            c.send(Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8))
+        }
+    }
+}
+
+/// The answer read so far, until its status line is complete.
+final class ProbeState: Sendable {
+    private let state = Mutex<(bytes: [UInt8], answered: Bool)>(([], false))
+
+    /// The verdict once the status line is in (once), else nil.
+    func received(_ bytes: [UInt8]) -> Bool? {
+        state.withLock { s -> Bool? in
+            guard !s.answered else { return nil }
+            s.bytes.append(contentsOf: bytes)
+            guard let end = s.bytes.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+            s.answered = true
+            let parts = String(decoding: s.bytes[..<end], as: UTF8.self).split(separator: " ")
+            let code = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
+            return (200..<400).contains(code)
+        }
+    }
+
+    /// True if no verdict was given yet (the connection closed first).
+    func finish() -> Bool {
+        state.withLock { s in
+            defer { s.answered = true }
+            return !s.answered
+        }
+    }
+}
