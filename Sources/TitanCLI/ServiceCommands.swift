@@ -24,10 +24,11 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(help: "tcp or http:/path.") var health: String?
     @Option(name: .customLong("env"), help: "NAME=VALUE (repeatable).") var environment: [String] = []
     @Flag(help: "Print JSON.") var json = false
-    @Argument(parsing: .captureForPassthrough, help: "The program or script and its arguments.") var command: [String] = []
+    @Argument(help: "The script or program (or give the whole command after --).") var program: String?
+    @Argument(parsing: .postTerminator, help: "Its arguments, after --.") var arguments: [String] = []
 
     func run() async throws {
-        let argv = command.first == "--" ? Array(command.dropFirst()) : command
+        let argv = (program.map { [$0] } ?? []) + arguments
         guard let program = argv.first else { throw ValidationError("nothing to deploy: give a program or script") }
         let portValue: Int32
         switch port {

@@ -72,6 +72,37 @@ import TitanProtocol
         #expect(await master.terminate() == 0)
     }
 
+    @Test func deployServicesAndStop() async throws {
+        let master = try await NodeProcess(["--role", "master", "--port", "0"])
+        let env = ["TITAN_MASTER": "127.0.0.1:\(try #require(master.port))"]
+        let worker = try await NodeProcess(["--role", "worker", "--master", env["TITAN_MASTER"]!, "--id", "w1"])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-deploy-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A local script, shipped; it serves HTTP on the port it is given.
+        try Data("""
+            import http.server, os
+            http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), http.server.SimpleHTTPRequestHandler).serve_forever()
+            """.utf8).write(to: URL(fileURLWithPath: dir + "/web.py"))
+        let deployed = try await Tools.run("titan", ["deploy", dir + "/web.py", "--port", "auto", "--health", "http:/"], environment: env)
+        #expect(deployed.status == 0, "\(deployed.stderr)")
+        #expect(deployed.stdout.hasPrefix("web "), "\(deployed.stdout)")
+        try await waitUntil(seconds: 20) {
+            try await Tools.run("titan", ["services"], environment: env).stdout.contains("HEALTHY")
+        }
+        let listed = try await Tools.run("titan", ["services", "--json"], environment: env).stdout
+        let services = try #require(try JSONSerialization.jsonObject(with: Data(listed.utf8)) as? [[String: Any]])
+        #expect(services.first?["workerId"] as? String == "w1", "\(listed)")
+        #expect((services.first?["port"] as? Int ?? 0) >= 20_000, "\(listed)")
+        #expect((services.first?["spec"] as? [String: Any])?["health"] as? String == "http:/", "\(listed)")
+        #expect(try await Tools.run("titan", ["deploy", "--restart", "sometimes", "--", "sleep", "1"], environment: env).status != 0)
+        #expect(try await Tools.run("titan", ["stop", "web"], environment: env).status == 0)
+        try await waitUntil { try await Tools.run("titan", ["services"], environment: env).stdout.contains("STOPPED") }
+        #expect(try await Tools.run("titan", ["stop", "nope"], environment: env).status != 0)
+        #expect(await worker.terminate() == 0)
+        #expect(await master.terminate() == 0)
+    }
+
     @Test func badUsageAndUnreachableMastersGiveClearErrors() async throws {
         let nothing = try await Tools.run("titan", ["run"])
         #expect(nothing.status != 0)
