@@ -60,7 +60,7 @@ let package = Package(
         // Master + workers embedded in one process.
         .target(name: "TitanRuntime", dependencies: ["TitanMaster", "TitanWorker", "TitanLoop", "TitanPolicy"], swiftSettings: strict),
         .executableTarget(name: "TitanNode", dependencies: [
-            "TitanRuntime", "TitanProtocol", "TitanStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TitanRuntime", "TitanProtocol", "TitanStore", "TitanPolicy", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "TitanCLI", dependencies: [

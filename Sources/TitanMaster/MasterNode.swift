@@ -31,6 +31,8 @@ public struct MasterConfig: Sendable {
     /// After a restart, attempts the journal says were running are re-queued if their worker
     /// has not re-registered and reported them within this (or `deadAfterMs`, if longer).
     public var reclaimAfterRestartMs: Int64 = 10_000
+    /// Elastic capacity; nil: none.
+    public var scaling: ScalingConfig?
 
     public init() {}
 }
@@ -45,6 +47,8 @@ public actor MasterNode: LoopBound {
     private let listener: TCPListener
     private let monitor: HeartbeatMonitor
     private let logStore: LogStore?
+    /// Set when the master scales capacity.
+    public private(set) var scaler: ScalerActor?
     private var sessions: [ObjectIdentifier: MasterSession] = [:]
     private let logger: Logger
 
@@ -164,6 +168,14 @@ public actor MasterNode: LoopBound {
                 }
             }
         }
+        if let scaling = config.scaling {
+            let scaler = ScalerActor(loop: loop, config: scaling, scheduler: scheduler,
+                                     masterAddress: "\(config.host == "0.0.0.0" ? "127.0.0.1" : config.host):\(listener.port)",
+                                     workDirectory: (config.dataDirectory ?? FileManager.default.temporaryDirectory.path) + "/scaled",
+                                     logger: logger)
+            node.assumeIsolated { $0.scaler = scaler }
+            scaler.assumeIsolated { $0.start() }
+        }
         let checkEvery = UInt64(max(50, min(config.suspectAfterMs, config.deadAfterMs) / 4))
         monitor.assumeIsolated { $0.start(everyMs: checkEvery) }
         logger.info("master listening", metadata: ["address": "\(config.host):\(listener.port)"])
@@ -183,6 +195,7 @@ public actor MasterNode: LoopBound {
 
     /// Stops listening, closes every connection and timer. Returns when all are closed.
     public func stop() async {
+        await scaler?.stop()
         await monitor.stop()
         await scheduler.close()
         await scheduler.closeJournal()

@@ -14,11 +14,13 @@ struct WorkerRegistry {
         var lastHeardMs: Int64
         /// Attempts dispatched to it and not yet reported finished.
         var running: Set<AttemptRef> = []
+        /// Being retired by the scaler: no new work; it leaves when its work is done.
+        var draining = false
 
         var capacity: WorkerCapacity {
             WorkerCapacity(id: registration.workerId, capabilities: capabilities,
                            slots: Int(registration.slots), running: running.count,
-                           accepting: connected && !suspect)
+                           accepting: connected && !suspect && !draining)
         }
     }
 
@@ -52,6 +54,10 @@ struct WorkerRegistry {
         guard let id = byPeer.removeValue(forKey: ObjectIdentifier(peer)) else { return nil }
         entries[id]?.connected = false
         return id
+    }
+
+    mutating func drain(_ id: String) {
+        entries[id]?.draining = true
     }
 
     mutating func remove(_ id: String) -> Entry? {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Synchronization
 import TitanLoop
+import TitanPolicy
 import TitanProtocol
 import TitanStore
 import TitanRuntime
@@ -38,6 +39,21 @@ struct TitanNodeCommand: AsyncParsableCommand {
 
     @Option(help: "Master: when the append-only file is fsynced: always (before acknowledging; group commit), everysec, no.")
     var fsync: FsyncChoice = .everysec
+
+    @Option(help: "Master: an elastic pool, POOL:MIN:MAX[:SLOTS] (repeatable): ephemeral workers with capability POOL are started when its jobs queue and retired when idle.")
+    var scale: [String] = []
+
+    @Option(name: .customLong("scale-hook"), help: "Master: a shell command run as HOOK up POOL COUNT / HOOK down POOL WORKER (e.g. to provision VMs).")
+    var scaleHook: String?
+
+    @Option(name: .customLong("scale-spawn"), help: "Master: local (start worker processes here) or none (the hook only).")
+    var scaleSpawn = "local"
+
+    @Option(name: .customLong("scale-idle-ms"), help: "Master: an ephemeral worker idle this long is retired.")
+    var scaleIdleMs: Int64 = 45_000
+
+    @Option(name: .customLong("scale-cooldown-ms"), help: "Master: a pool grows at most once per this long.")
+    var scaleCooldownMs: Int64 = 30_000
 
     @Option(name: .customLong("heartbeat-ms"), help: "Master: heartbeat period asked of workers.")
     var heartbeatMs: UInt32 = 1_000
@@ -110,6 +126,7 @@ struct TitanNodeCommand: AsyncParsableCommand {
             config.suspectAfterMs = suspectAfterMs
             config.deadAfterMs = deadAfterMs
             config.fsync = fsync.policy
+            if !scale.isEmpty { config.scaling = try scalingConfig() }
             let node: MasterNode
             do {
                 node = try await MasterNode.start(config: config, loop: loop, logger: logger)
@@ -149,6 +166,24 @@ struct TitanNodeCommand: AsyncParsableCommand {
         await stop()
         let rc = await loop.shutdown()
         if rc != 0 { logger.warning("event loop closed with open handles (\(UVError(rc)))") }
+    }
+
+    private func scalingConfig() throws -> ScalingConfig {
+        var pools: [String: PoolConfig] = [:]
+        for text in scale {
+            let parts = text.split(separator: ":").map(String.init)
+            guard (3...4).contains(parts.count), let min = Int(parts[1]), let max = Int(parts[2]), min >= 0, max >= min, max > 0,
+                  let slots = parts.count == 4 ? Int(parts[3]) : 4, slots > 0, !parts[0].isEmpty else {
+                throw ValidationError("--scale: expected POOL:MIN:MAX[:SLOTS] with 0 <= MIN <= MAX, MAX > 0, got '\(text)'")
+            }
+            pools[parts[0].uppercased()] = PoolConfig(slotsPerWorker: slots, minEphemeral: min, maxEphemeral: max,
+                                                      scaleUpCooldownMs: scaleCooldownMs, idleRetireAfterMs: scaleIdleMs)
+        }
+        guard ["local", "none"].contains(scaleSpawn) else { throw ValidationError("--scale-spawn: expected local or none") }
+        let me = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
+        let binary = FileManager.default.isExecutableFile(atPath: me) ? me : ProcessInfo.processInfo.arguments[0]
+        return ScalingConfig(pools: pools, spawnCommand: scaleSpawn == "local" ? [binary, "--role", "worker", "--log-level", "warning"] : nil,
+                             hook: scaleHook)
     }
 
     /// One unbuffered line on stdout, so scripts reading it (e.g. for the port) see it at once.

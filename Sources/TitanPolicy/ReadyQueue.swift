@@ -32,6 +32,9 @@ public struct ReadyQueue: Sendable {
     /// The requirement sets that have waiting jobs.
     public var requirementSets: [Set<String>] { Array(queues.keys) }
 
+    /// How many jobs wait with exactly these requirements.
+    public func count(_ requirements: Set<String>) -> Int { queues[requirements]?.count ?? 0 }
+
     /// The best job waiting with exactly these requirements, without removing it: its id,
     /// priority and submission order.
     public func peek(_ requirements: Set<String>) -> (jobId: String, priority: Int32, sequence: UInt64)? {
