@@ -12,10 +12,19 @@ final class ServiceRecord {
     var stopped = false
     /// After a restart: waiting for its worker to report it (any generation is adopted).
     var awaitingReport = false
+    /// Its recent output (all runs), and who follows it.
+    var logs = LogBuffer(limitBytes: 256 << 10)
+    var watchers: [ObjectIdentifier: (peer: any Peer, logs: Bool)] = [:]
 
     init(spec: ServiceSpec) {
         self.spec = spec
         info = ServiceInfo(spec: spec, state: "PENDING")
+    }
+
+    /// An event for followers: RUNNING while it lives, COMPLETED once stopped (ends `logs -f`).
+    var event: JobEvent {
+        JobEvent(jobId: "svc/" + spec.name, state: info.state == "STOPPED" ? .completed : .running,
+                 attempt: generation, workerId: info.workerId)
     }
 
     var ref: AttemptRef { AttemptRef(jobId: "svc/" + spec.name, attempt: generation) }
@@ -133,6 +142,10 @@ extension SchedulerActor {
         }
         record.info = ServiceInfo(spec: record.spec, state: report.state, workerId: workerId, pid: report.pid, port: report.port,
                                   restarts: report.restarts, lastExit: report.lastExit, startedAtMs: report.startedAtMs)
+        if report.state == "STOPPED" && record.stopped {
+            for (_, watcher) in record.watchers { push(to: watcher.peer, .event(record.event)) }
+            record.watchers = [:]
+        }
         if !record.holdsSlot {
             registry[workerId]?.running.remove(record.ref)
             if report.state == "STOPPED" && !record.stopped {
@@ -141,6 +154,29 @@ extension SchedulerActor {
                 place(record)
             }
         }
+    }
+
+    /// `NAME` or `svc/NAME`.
+    func service(named id: String) -> ServiceRecord? {
+        services[id.hasPrefix("svc/") ? String(id.dropFirst(4)) : id]
+    }
+
+    func serviceOutput(_ ref: AttemptRef, _ stream: OutputChannel, _ bytes: [UInt8]) {
+        guard let record = services[String(ref.jobId.dropFirst(4))], record.generation == ref.attempt else { return }
+        record.logs.append(stream, bytes)
+        for (_, watcher) in record.watchers where watcher.logs {
+            push(to: watcher.peer, .output(jobId: ref.jobId, stream, bytes))
+        }
+    }
+
+    /// Following a service: its recent output, then what it prints, until it is stopped.
+    func subscribe(service record: ServiceRecord, logs: Bool, peer: any Peer, requestId: UInt32) {
+        reply(to: peer, requestId, .ok)
+        if logs {
+            for chunk in record.logs.retained { push(to: peer, .output(jobId: "svc/" + record.spec.name, chunk.stream, chunk.bytes)) }
+        }
+        push(to: peer, .event(record.event))
+        if record.info.state != "STOPPED" { record.watchers[ObjectIdentifier(peer)] = (peer, logs) }
     }
 
     /// A (re)registering worker reports a service placement: keep it if it is current.

@@ -189,6 +189,9 @@ public actor SchedulerActor: LoopBound {
             handleService(envelope.message, from: peer, requestId: rid)
         case .getLogs(let asked):
             let jobId = resolve(asked)
+            if jobs[jobId] == nil, let record = service(named: jobId) {
+                return reply(to: peer, rid, .logs(jobId: "svc/" + record.spec.name, Array(record.logs.retained)))
+            }
             guard let job = jobs[jobId] else {
                 reply(to: peer, rid, .error(.notFound, "no job '\(jobId)'"))
                 return
@@ -220,6 +223,7 @@ public actor SchedulerActor: LoopBound {
             dags[id]?.watchers[key] = nil
         }
         watchedJobs[key] = nil
+        for record in services.values where !record.watchers.isEmpty { record.watchers[key] = nil }
         artifacts?.abandonUploads(peer: Self.peerKey(peer))
         if let id = registry.disconnected(peer) {
             logger.info("worker disconnected", metadata: ["worker": "\(id)"])
@@ -295,6 +299,9 @@ public actor SchedulerActor: LoopBound {
     }
 
     func subscribe(_ jobId: String, logs: Bool, peer: any Peer, requestId: UInt32) {
+        if let record = service(named: jobId) {
+            return subscribe(service: record, logs: logs, peer: peer, requestId: requestId)
+        }
         if let dag = dags[jobId] {
             subscribe(dag: dag, logs: logs, peer: peer, requestId: requestId)
             return
@@ -477,6 +484,7 @@ public actor SchedulerActor: LoopBound {
     }
 
     func output(_ ref: AttemptRef, _ stream: OutputChannel, _ bytes: [UInt8]) {
+        if ref.jobId.hasPrefix("svc/") { return serviceOutput(ref, stream, bytes) }
         guard let job = jobs[ref.jobId], job.info.attempts == ref.attempt else { return }
         job.logs.append(stream, bytes)
         logStore?.send(.append(jobId: ref.jobId, stream, bytes))

@@ -76,7 +76,10 @@ extension WorkerNode {
             service.process = try ChildProcess.spawn(
                 loop: eventLoop, arguments: command, environment: environment(adding: extra),
                 workingDirectory: config.workDirectory + "/services/" + name,
-                onOutput: { _, _ in },  // services' output is not collected yet
+                onOutput: { [self] fd, bytes in
+                    self.assumeIsolated { $0.send(.jobOutput(AttemptRef(jobId: "svc/" + name, attempt: generation),
+                                                             fd == 1 ? .stdout : .stderr, bytes)) }
+                },
                 onExit: { [self] exit in self.assumeIsolated { $0.serviceExited(name, generation, exit) } })
         } catch {
             _ = service.supervisor.handle(.started(atMs: now))

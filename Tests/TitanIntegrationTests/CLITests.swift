@@ -96,6 +96,8 @@ import TitanProtocol
         #expect((services.first?["port"] as? Int ?? 0) >= 20_000, "\(listed)")
         #expect((services.first?["spec"] as? [String: Any])?["health"] as? String == "http:/", "\(listed)")
         #expect(try await Tools.run("titan", ["deploy", "--restart", "sometimes", "--", "sleep", "1"], environment: env).status != 0)
+        // Its output (the HTTP server logs each request to stderr; the health checks are requests).
+        try await waitUntil { try await Tools.run("titan", ["logs", "web"], environment: env).stderr.contains("GET / HTTP/1.0") }
         #expect(try await Tools.run("titan", ["stop", "web"], environment: env).status == 0)
         try await waitUntil { try await Tools.run("titan", ["services"], environment: env).stdout.contains("STOPPED") }
         #expect(try await Tools.run("titan", ["stop", "nope"], environment: env).status != 0)

@@ -39,8 +39,12 @@ import TitanRuntime
         let client = try await TitanClient.connect(to: cluster.masterAddress)
         let dir = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        _ = try await client.deployService(ServiceSpec(name: "flaky", command: ["sh", "-c", "echo run >> \(dir)/runs; exit 3"]))
+        _ = try await client.deployService(ServiceSpec(name: "flaky", command: ["sh", "-c", "echo run >> \(dir)/runs; echo starting; exit 3"]))
         try await waitUntil { try await client.service("flaky").state == "CRASH_LOOP" }
+        // Its output, every run's, is kept on the master.
+        try await waitUntil {
+            String(decoding: try await client.logs("flaky").flatMap(\.bytes), as: UTF8.self) == String(repeating: "starting\n", count: 5)
+        }
         let info = try await client.service("flaky")
         #expect(info.restarts == 4)
         #expect(info.lastExit == "exit 3")
