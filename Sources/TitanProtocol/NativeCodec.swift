@@ -568,17 +568,19 @@ extension BinaryWriter {
         writeU64(spec.retryDelayMs)
         writeU64(spec.timeoutMs)
         writeU64(spec.delayMs)
-        writeArray(spec.artifacts) { w, a in
-            w.writeString(a.hash)
-            w.writeU64(a.size)
-            w.writeU8(a.kind.rawValue)
-            w.writeString(a.destination)
-            w.writeBool(a.executable)
-        }
+        writeArray(spec.artifacts) { $0.write($1) }
         writeOptional(spec.gate) { w, gate in
             w.writeString(gate.message)
             w.writeU64(gate.timeoutMs)
         }
+    }
+
+    public mutating func write(_ ref: ArtifactRef) {
+        writeString(ref.hash)
+        writeU64(ref.size)
+        writeU8(ref.kind.rawValue)
+        writeString(ref.destination)
+        writeBool(ref.executable)
     }
 
     public mutating func write(_ result: JobResult) {
@@ -910,15 +912,7 @@ extension BinaryReader {
         let retryDelayMs = try readU64(p() + "retryDelayMs")
         let timeoutMs = try readU64(p() + "timeoutMs")
         let delayMs = try readU64(p() + "delayMs")
-        let artifacts = try readArray(p() + "artifacts", minElementSize: MinimumSize.artifactRef) {
-            (r: inout BinaryReader, i: Int) throws(ProtocolError) in
-            let hash = try r.readString(p() + "artifacts[\(i)].hash")
-            let size = try r.readU64(p() + "artifacts[\(i)].size")
-            let kind = try r.readArtifactKind(p() + "artifacts[\(i)].kind")
-            let destination = try r.readString(p() + "artifacts[\(i)].destination")
-            return ArtifactRef(hash: hash, size: size, kind: kind, destination: destination,
-                               executable: try r.readBool(p() + "artifacts[\(i)].executable"))
-        }
+        let artifacts = try readArtifactRefs { p() + "artifacts" }
         let gate = try readOptional(p() + "gate") { (r: inout BinaryReader) throws(ProtocolError) in
             let message = try r.readString(p() + "gate.message")
             return GateSpec(message: message, timeoutMs: try r.readU64(p() + "gate.timeoutMs"))
@@ -927,6 +921,17 @@ extension BinaryReader {
                        requirements: requirements, priority: priority, name: name, retries: retries,
                        retryDelayMs: retryDelayMs, timeoutMs: timeoutMs, delayMs: delayMs, artifacts: artifacts,
                        gate: gate)
+    }
+
+    public mutating func readArtifactRefs(_ field: () -> String) throws(ProtocolError) -> [ArtifactRef] {
+        try readArray(field(), minElementSize: MinimumSize.artifactRef) { (r: inout BinaryReader, i: Int) throws(ProtocolError) in
+            let hash = try r.readString(field() + "[\(i)].hash")
+            let size = try r.readU64(field() + "[\(i)].size")
+            let kind = try r.readArtifactKind(field() + "[\(i)].kind")
+            let destination = try r.readString(field() + "[\(i)].destination")
+            return ArtifactRef(hash: hash, size: size, kind: kind, destination: destination,
+                               executable: try r.readBool(field() + "[\(i)].executable"))
+        }
     }
 
     public mutating func readArtifactKind(_ field: @autoclosure () -> String) throws(ProtocolError) -> ArtifactKind {

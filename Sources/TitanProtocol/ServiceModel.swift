@@ -94,13 +94,7 @@ extension BinaryWriter {
         writeString(spec.restart)
         writeI32(spec.port)
         writeString(spec.health)
-        writeArray(spec.artifacts) { w, a in
-            w.writeString(a.hash)
-            w.writeU64(a.size)
-            w.writeU8(a.kind.rawValue)
-            w.writeString(a.destination)
-            w.writeBool(a.executable)
-        }
+        writeArray(spec.artifacts) { $0.write($1) }
     }
 
     public mutating func write(_ info: ServiceInfo) {
@@ -135,15 +129,7 @@ extension BinaryReader {
         let restart = try readString(p() + "restart")
         let port = try readI32(p() + "port")
         let health = try readString(p() + "health")
-        let artifacts = try readArray(p() + "artifacts", minElementSize: 18) {
-            (r: inout BinaryReader, i: Int) throws(ProtocolError) in
-            let hash = try r.readString(p() + "artifacts[\(i)].hash")
-            let size = try r.readU64(p() + "artifacts[\(i)].size")
-            let kind = try r.readArtifactKind(p() + "artifacts[\(i)].kind")
-            let destination = try r.readString(p() + "artifacts[\(i)].destination")
-            return ArtifactRef(hash: hash, size: size, kind: kind, destination: destination,
-                               executable: try r.readBool(p() + "artifacts[\(i)].executable"))
-        }
+        let artifacts = try readArtifactRefs { p() + "artifacts" }
         return ServiceSpec(name: name, command: command, environment: environment, requirements: requirements,
                            restart: restart, port: port, health: health, artifacts: artifacts)
     }
