@@ -89,6 +89,12 @@ SAMPLES = {
     0x62: p.ExtendDag("dag-1", [DAG_JOB]),
     0x63: p.GetStats(),
     0x64: m.ClusterStats(3, COUNTS, [WORKER], [INFO, m.JobInfo("g", GATE, m.JobState.RUNNING)]),
+    0x65: p.DeployService(m.ServiceSpec("api|ü", ["python3", "s.py", "{port}"], {"K": "v"}, ["GPU"], "on-failure", 0,
+                                        "http:/health")),
+    0x66: p.ServiceInfos([m.ServiceInfo(m.ServiceSpec("a", ["x"]), "HEALTHY", "w1", 4242, 20001, 3, "exit 1", 17)]),
+    0x67: p.ListServices(),
+    0x68: p.StopService("api"),
+    0x69: p.RestartService("api"),
 }
 
 KV_OPERATIONS = [

@@ -43,7 +43,7 @@ from .events import Push, Subscription
 from .jobs import (
     HITL_MESSAGE, HITL_QUEUE, HITL_STATUS, HITL_TS, SDK_DIR, TitanJob, expand_hitl,
 )
-from .models import (
+from .models import (ServiceInfo, ServiceSpec, 
     ArtifactData, ArtifactInfo, ArtifactKind, ArtifactRange, ArtifactRef, ClusterStats, DagEvent, DagInfo,
     DagJobSpec, DagOutcome, DagSpec,
     JobEvent, JobInfo, JobOutcome, JobSpec, KVOp, KVOperation, KVResult, LogChunk, Outcome, Output,
@@ -480,13 +480,45 @@ class TitanClient:
         self._call(p.Cancel(self._alias(id)), p.Ok)
 
     def stop_service(self, id: str) -> bool:
-        """Original SDK: stops a service. Services are not built yet: cancels the job. Returns
-        False if it had already finished."""
+        """Original SDK: stops a service for good (SIGTERM, then SIGKILL). An id that names no
+        service but a job (the original ran services as DAG jobs) cancels the job. Returns False
+        if there was nothing left to stop."""
+        name = id[4:] if id.startswith("DAG-") and not any(s.spec.name == id for s in self.services()) else id
+        try:
+            self._call(p.StopService(name), p.Ok)
+            return True
+        except NotFound:
+            pass
         try:
             self.cancel(id)
             return True
         except InvalidRequest:
             return False
+
+    def deploy_service(self, name: str, command: list[str], *, port: Optional[int] = None, auto_port: bool = False,
+                       health: str = "", restart: str = "always", requirement: Optional[str] = None,
+                       env: Optional[dict[str, str]] = None) -> ServiceInfo:
+        """Deploys (or replaces) a long-running service, kept alive per ``restart`` (always,
+        on-failure, never). ``auto_port`` lets the worker pick a free port (``PORT`` in its
+        environment, ``{port}`` in ``command``); ``health`` is "tcp" or "http:/path"."""
+        spec = ServiceSpec(name=name, command=list(command), environment=dict(env or {}),
+                           requirements=[requirement.upper()] if requirement and requirement.upper() != "GENERAL" else [],
+                           restart=restart, port=0 if auto_port else (port if port is not None else -1), health=health)
+        return self._call(p.DeployService(spec), p.ServiceInfos).services[0]
+
+    def services(self) -> list[ServiceInfo]:
+        """Every service: state, worker, pid, port, restarts, last exit."""
+        return self._call(p.ListServices(), p.ServiceInfos).services
+
+    def service(self, name: str) -> ServiceInfo:
+        for info in self.services():
+            if info.spec.name == name:
+                return info
+        raise NotFound(f"no service '{name}'")
+
+    def restart_service(self, name: str) -> None:
+        """Restarts a service now (a new run; a crash loop is cleared)."""
+        self._call(p.RestartService(name), p.Ok)
 
     # =========================================================================================
     # Queries

@@ -297,6 +297,38 @@ class ClusterStats:
 
 
 @dataclass
+class ServiceSpec:
+    """A long-running process the cluster keeps alive. ``port``: -1 none, 0 a free one chosen
+    by the worker (passed as ``PORT`` and in place of ``{port}`` in ``command``), else that
+    port. ``health``: "" (none), "tcp" or "http:/path". ``restart``: always, on-failure, never."""
+
+    name: str
+    command: list[str]
+    environment: dict[str, str] = field(default_factory=dict)
+    requirements: list[str] = field(default_factory=list)
+    restart: str = "always"
+    port: int = -1
+    health: str = ""
+    artifacts: list[ArtifactRef] = field(default_factory=list)
+
+
+@dataclass
+class ServiceInfo:
+    """A service as the master shows it: state (PENDING, STARTING, HEALTHY, RESTARTING,
+    CRASH_LOOP, STOPPING, STOPPED, EXITED), where it runs, its pid and port, restarts, how its
+    last run ended, and when the current one started (ms since the epoch; 0 if none)."""
+
+    spec: ServiceSpec
+    state: str
+    worker_id: str = ""
+    pid: int = 0
+    port: int = 0
+    restarts: int = 0
+    last_exit: str = ""
+    started_at_ms: int = 0
+
+
+@dataclass
 class ScheduleSpec:
     """A pipeline run on a cron schedule."""
 

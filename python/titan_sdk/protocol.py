@@ -79,6 +79,12 @@ SCHEDULE_INFO = StructOf(m.ScheduleInfo, [
     ("next_fire_ms", I64), ("last_fire_ms", I64), ("last_dag_id", STRING), ("runs", U32), ("skipped", U32)])
 CLUSTER_STATS = StructOf(m.ClusterStats, [
     ("queued", U32), ("counts", JOB_COUNTS), ("workers", ArrayOf(WORKER_INFO)), ("recent", ArrayOf(JOB_INFO))])
+SERVICE_SPEC = StructOf(m.ServiceSpec, [
+    ("name", STRING), ("command", STRINGS), ("environment", STRING_DICT), ("requirements", STRINGS),
+    ("restart", STRING), ("port", I32), ("health", STRING), ("artifacts", ArrayOf(ARTIFACT_REF))])
+SERVICE_INFO = StructOf(m.ServiceInfo, [
+    ("spec", SERVICE_SPEC), ("state", STRING), ("worker_id", STRING), ("pid", I32), ("port", I32), ("restarts", U32),
+    ("last_exit", STRING), ("started_at_ms", I64)])
 ARTIFACT_INFO = StructOf(m.ArtifactInfo, [("name", STRING), ("hash", STRING), ("size", U64), ("kind", ARTIFACT_KIND)])
 UPLOAD_CHUNK = StructOf(m.UploadChunk, [
     ("upload_id", U32), ("name", STRING), ("kind", ARTIFACT_KIND), ("offset", U64), ("data", BYTES), ("last", BOOL)])
@@ -332,6 +338,35 @@ class GetStats(Message):
 
 
 @dataclass
+class DeployService(Message):
+    NAME = "deployService"
+    spec: m.ServiceSpec
+
+
+@dataclass
+class ListServices(Message):
+    NAME = "listServices"
+
+
+@dataclass
+class StopService(Message):
+    NAME = "stopService"
+    name: str
+
+
+@dataclass
+class RestartService(Message):
+    NAME = "restartService"
+    name: str
+
+
+@dataclass
+class ServiceInfos(Message):
+    NAME = "serviceInfos"
+    services: list[m.ServiceInfo]
+
+
+@dataclass
 class Submitted(Message):
     NAME = "submitted"
     job_id: str
@@ -454,6 +489,11 @@ _register(0x61, "kvResult", m.KVResult, KV_RESULT)
 _register(0x62, "extendDag", ExtendDag, _ExtendDagCodec())
 _register(0x63, "getStats", GetStats, _fields(GetStats))
 _register(0x64, "stats", m.ClusterStats, CLUSTER_STATS)
+_register(0x65, "deployService", DeployService, _fields(DeployService, ("spec", SERVICE_SPEC)))
+_register(0x66, "serviceInfos", ServiceInfos, _fields(ServiceInfos, ("services", ArrayOf(SERVICE_INFO))))
+_register(0x67, "listServices", ListServices, _fields(ListServices))
+_register(0x68, "stopService", StopService, _fields(StopService, ("name", STRING)))
+_register(0x69, "restartService", RestartService, _fields(RestartService, ("name", STRING)))
 
 #: Every opcode this SDK knows, by message name.
 OPCODES: dict[str, int] = {name: op for op, (name, _, _) in _TABLE.items()}
