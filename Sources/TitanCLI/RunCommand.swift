@@ -68,42 +68,19 @@ struct RunCommand: AsyncParsableCommand {
 
     private var argv: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
 
-    /// The local script to ship, when the program is one (a file here, named with a path or a
-    /// `.py`/`.sh` name): it is uploaded and put in the job's directory on the worker, which
-    /// needs no shared filesystem.
-    var localScript: String? {
-        let program = argv[0]
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: program, isDirectory: &isDirectory), !isDirectory.boolValue,
-              program.contains("/") || program.hasSuffix(".py") || program.hasSuffix(".sh") else { return nil }
-        return program
-    }
-
-    /// Scripts run with their interpreter, by the name they are shipped under.
+    /// Scripts run with their interpreter; a local one by the name it is shipped under.
     func jobCommand() -> [String] {
-        var args = argv
-        let program = args[0]
-        let shipped = localScript.map { URL(fileURLWithPath: $0).lastPathComponent }
-        if program.hasSuffix(".py") {
-            args[0] = shipped ?? program
-            args.insert("python3", at: 0)
-        } else if program.hasSuffix(".sh") {
-            args[0] = shipped ?? program
-            args.insert("bash", at: 0)
-        } else if let shipped {
-            args[0] = "./" + shipped
-        }
-        return args
+        let program = argv[0]
+        if let script = LocalScript.path(program) { return LocalScript.command(script) + argv.dropFirst() }
+        if let interpreter = ScriptCommand.interpreter(for: program) { return [interpreter] + argv }
+        return argv
     }
 
     /// The job, with its script uploaded first when it ships one.
     func spec(using client: TitanClient) async throws -> JobSpec {
         var spec = spec()
-        if let script = localScript {
-            let info = try await client.uploadArtifact(file: script, name: "run-" + URL(fileURLWithPath: script).lastPathComponent)
-            let executable = !script.hasSuffix(".py") && !script.hasSuffix(".sh")
-            spec.artifacts = [ArtifactRef(hash: info.hash, size: info.size, kind: .file,
-                                          destination: URL(fileURLWithPath: script).lastPathComponent, executable: executable)]
+        if let script = LocalScript.path(argv[0]) {
+            spec.artifacts = [try await LocalScript.ship(script, namePrefix: "run", using: client)]
         }
         return spec
     }

@@ -49,15 +49,10 @@ struct DeployCommand: AsyncParsableCommand {
             var spec = ServiceSpec(name: serviceName, command: argv, environment: env,
                                    requirements: Capabilities.parse(capabilities), restart: restart, port: portValue,
                                    health: health ?? "")
-            if FileManager.default.fileExists(atPath: program), program.contains("/") || program.hasSuffix(".py") || program.hasSuffix(".sh") {
-                // Ship the script (run from the service's directory on the worker).
-                let file = URL(fileURLWithPath: program).lastPathComponent
-                let uploaded = try await client.uploadArtifact(file: program, name: "svc-" + file)
-                let direct = !file.hasSuffix(".py") && !file.hasSuffix(".sh")
-                spec.artifacts = [ArtifactRef(hash: uploaded.hash, size: uploaded.size, kind: .file, destination: file,
-                                              executable: direct)]
-                spec.command = (file.hasSuffix(".py") ? ["python3", file] : file.hasSuffix(".sh") ? ["bash", file] : ["./" + file])
-                    + argv.dropFirst()
+            if let script = LocalScript.path(program) {
+                // Shipped, and run from the service's directory on the worker.
+                spec.artifacts = [try await LocalScript.ship(script, namePrefix: "svc", using: client)]
+                spec.command = LocalScript.command(script) + argv.dropFirst()
             }
             return try await client.deployService(spec)
         }

@@ -195,7 +195,7 @@ enum V1Bridge {
             }
             entry = job.file
             ref = ArtifactRef(hash: info.hash, size: info.size, kind: .file, destination: job.file,
-                              executable: interpreter(job.file) == nil)
+                              executable: ScriptCommand.interpreter(for: job.file) == nil)
         case .runArchive, .startArchiveService:
             let slash = job.file.firstIndex(of: "/")!
             let zip = String(job.file[..<slash])
@@ -205,7 +205,7 @@ enum V1Bridge {
             }
             ref = ArtifactRef(hash: info.hash, size: info.size, kind: .archive, destination: "")
         }
-        return JobSpec(command: command(entry) + job.args, environment: environment,
+        return JobSpec(command: ScriptCommand.command(for: entry) + job.args, environment: environment,
                        requirements: [job.requirement.uppercased()], priority: job.priority, name: job.id,
                        delayMs: job.delayMs, artifacts: [ref])
     }
@@ -215,21 +215,10 @@ enum V1Bridge {
         guard let info = store.info(named: file) else {
             throw V1Error("ERROR: '\(file)' has not been deployed (DEPLOY_SCRIPT)")
         }
-        return JobSpec(command: command(file), environment: port > 0 ? ["PORT": "\(port)"] : [:],
+        return JobSpec(command: ScriptCommand.command(for: file), environment: port > 0 ? ["PORT": "\(port)"] : [:],
                        requirements: [requirement.uppercased()], name: file,
                        artifacts: [ArtifactRef(hash: info.hash, size: info.size, kind: .file, destination: file,
-                                               executable: interpreter(file) == nil)])
-    }
-
-    static func interpreter(_ path: String) -> String? {
-        let lowered = path.lowercased()
-        if lowered.hasSuffix(".py") { return "python3" }
-        if lowered.hasSuffix(".sh") { return "bash" }
-        return nil
-    }
-
-    static func command(_ path: String) -> [String] {
-        interpreter(path).map { [$0, path] } ?? ["./" + path]
+                                               executable: ScriptCommand.interpreter(for: file) == nil)])
     }
 
     // MARK: stats

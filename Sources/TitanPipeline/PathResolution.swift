@@ -55,20 +55,6 @@ enum PathResolution {
         URL(fileURLWithPath: path).resolvingSymlinksInPath().path
     }
 
-    /// The command running the script at `path`: `.py` with python3, `.sh` with bash, anything
-    /// else executed directly (`./path` when relative, so that `PATH` is not searched).
-    static func scriptCommand(_ path: String) -> [String] {
-        if let interpreter = interpreter(for: path) { return [interpreter, path] }
-        return [path.hasPrefix("/") ? path : "./" + path]
-    }
-
-    /// python3 for `.py`, bash for `.sh`, nil for anything else.
-    static func interpreter(for path: String) -> String? {
-        let lowered = (path.split(separator: "/").last.map(String.init) ?? path).lowercased()
-        if lowered.hasSuffix(".py") { return "python3" }
-        if lowered.hasSuffix(".sh") { return "bash" }
-        return nil
-    }
 
     /// `path` relative to `directory` (both absolute and normalised), or nil when it is not inside.
     static func relative(_ path: String, to directory: String) -> String? {

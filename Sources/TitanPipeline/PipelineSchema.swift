@@ -55,18 +55,12 @@ struct PipelineSchema {
                     onlyWithSchedule.append((key, entry.value))
                 }
             case "overlap":
-                if let text = try reader.optionalString(entry.value, at: key) {
-                    guard Self.overlapValues.contains(text) else {
-                        throw reader.error(entry.value, key, "expected one of \(Self.overlapValues.joined(separator: ", ")), got '\(text)'")
-                    }
+                if let text = try choice(entry, among: Self.overlapValues) {
                     overlap = text
                     onlyWithSchedule.append((key, entry.value))
                 }
             case "on_missed":
-                if let text = try reader.optionalString(entry.value, at: key) {
-                    guard Self.missedValues.contains(text) else {
-                        throw reader.error(entry.value, key, "expected one of \(Self.missedValues.joined(separator: ", ")), got '\(text)'")
-                    }
+                if let text = try choice(entry, among: Self.missedValues) {
                     missed = text
                     onlyWithSchedule.append((key, entry.value))
                 }
@@ -149,6 +143,15 @@ struct PipelineSchema {
         jobs = result
     }
 
+    /// A string that must be one of `values` (nil when null).
+    private func choice(_ entry: MappingEntry, among values: [String]) throws(PipelineError) -> String? {
+        guard let text = try reader.optionalString(entry.value, at: entry.name) else { return nil }
+        guard values.contains(text) else {
+            throw reader.error(entry.value, entry.name, "expected one of \(values.joined(separator: ", ")), got '\(text)'")
+        }
+        return text
+    }
+
     /// `project: true` is the pipeline file's folder; a string names a folder (relative to it);
     /// `false` or null, none.
     private func projectFolder(_ node: Node) throws(PipelineError) -> (path: String, node: Node)? {
@@ -192,10 +195,10 @@ struct PipelineSchema {
                     throw reader.error(script.node, key, "'\(script.path)' and '\(other)' would both be shipped as '\(destination)'; rename one")
                 }
                 byDestination[destination] = script.path
-                let executable = PathResolution.interpreter(for: script.path) == nil
+                let executable = ScriptCommand.interpreter(for: script.path) == nil
                 scripts[jobs[i].job.id] = LocalFile(path: script.path, destination: destination, executable: executable)
             }
-            jobs[i].job.spec.command = PathResolution.scriptCommand(destination) + script.args
+            jobs[i].job.spec.command = ScriptCommand.command(for: destination) + script.args
         }
         return scripts
     }
