@@ -96,7 +96,11 @@ struct TitanNodeCommand: AsyncParsableCommand {
                                   ("--permanent", permanent), ("--id", id != nil)] where given {
                 throw ValidationError("\(flag) is a worker option; this is --role master")
             }
+            if !scale.isEmpty { _ = try scalingConfig() }  // checked before anything starts
         case .worker:
+            for (flag, given) in [("--scale", !scale.isEmpty), ("--scale-hook", scaleHook != nil)] where given {
+                throw ValidationError("\(flag) is a master option; this is --role worker")
+            }
             if let slots, slots == 0 { throw ValidationError("--slots: must be at least 1") }
             if let cap, Capabilities.parse([cap]).isEmpty { throw ValidationError("--cap: no capability tags in '\(cap)'") }
         }
