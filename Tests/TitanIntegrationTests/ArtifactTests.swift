@@ -128,7 +128,7 @@ import TitanRuntime
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // A zip whose second entry climbs out of the destination, made with Python's zipfile.
-        try runPython("""
+        try await runPython("""
             import zipfile, sys
             with zipfile.ZipFile(sys.argv[1], 'w') as z:
                 z.writestr('ok.txt', 'fine')

@@ -1,5 +1,7 @@
 import Foundation
+import Synchronization
 import Testing
+import TitanLoop
 
 /// The built `titan` and `titan-node` executables (next to the test bundle) run as real
 /// processes.
@@ -24,82 +26,131 @@ enum Tools {
     /// Runs a tool to completion (killed after `timeout` seconds, which fails the test).
     static func run(_ name: String, _ arguments: [String], environment: [String: String] = [:],
                     timeout: Double = 20) async throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path(name))
-        process.arguments = arguments
+        let child = try await Spawned.start([path(name)] + arguments, environment: environment)
+        guard let status = await child.waitExit(timeout: timeout) else {
+            Issue.record("\(name) \(arguments) timed out after \(timeout) s")
+            child.signal(SIGKILL)
+            let status = await child.waitExit(timeout: 10) ?? -1
+            return Output(status: status, stdout: child.stdout, stderr: child.stderr)
+        }
+        return Output(status: status, stdout: child.stdout, stderr: child.stderr)
+    }
+}
+
+/// A child process started with the project's own spawner (`ChildProcess`: posix_spawn, pidfd,
+/// a libuv loop), not Foundation's `Process`, whose `run()` crashes now and then on Linux with
+/// Swift 6.3.1 (an over-read of `/proc/self/fd` entries, swift-corelibs-foundation#5472).
+final class Spawned: Sendable {
+    /// One loop for every child the tests start.
+    static let loop = EventLoop(name: "test-spawner")
+
+    private struct State {
+        var stdout: [UInt8] = []
+        var stderr: [UInt8] = []
+        var exit: ProcessExit?
+    }
+
+    private let state = Mutex(State())
+    private let child: ChildProcess
+    let pid: Int32
+
+    private init(child: ChildProcess) {
+        self.child = child
+        pid = child.pid
+    }
+
+    /// Starts `arguments` with this process's environment plus `environment`. With
+    /// `echoStderr`, the child's stderr goes on to the test's as it comes.
+    static func start(_ arguments: [String], environment: [String: String] = [:],
+                      echoStderr: Bool = false) async throws -> Spawned {
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
-        process.environment = env
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        let exited = AsyncStream<Void>.makeStream()
-        process.terminationHandler = { _ in exited.continuation.finish() }
-        try process.run()
-        let outData = Task { await readToEnd(out.fileHandleForReading) }
-        let errData = Task { await readToEnd(err.fileHandleForReading) }
-        let watchdog = Task.detached {
-            try await Task.sleep(for: .seconds(timeout))
-            process.terminate()
+        let strings = env.map { "\($0.key)=\($0.value)" }
+        let box = Mutex<Spawned?>(nil)
+        let result: Result<Spawned, SpawnError> = await withCheckedContinuation { c in
+            loop.execute {
+                do throws(SpawnError) {
+                    let child = try ChildProcess.spawn(
+                        loop: loop, arguments: arguments, environment: strings,
+                        workingDirectory: FileManager.default.currentDirectoryPath,
+                        onOutput: { fd, bytes in
+                            guard let me = box.withLock({ $0 }) else { return }
+                            me.state.withLock { s in
+                                if fd == 1 { s.stdout += bytes } else { s.stderr += bytes }
+                            }
+                            if fd == 2 && echoStderr { FileHandle.standardError.write(Data(bytes)) }
+                        },
+                        onExit: { exit in box.withLock({ $0 })?.state.withLock { $0.exit = exit } })
+                    let spawned = Spawned(child: child)
+                    box.withLock { $0 = spawned }
+                    c.resume(returning: .success(spawned))
+                } catch {
+                    c.resume(returning: .failure(error))
+                }
+            }
         }
-        for await _ in exited.stream {}
-        watchdog.cancel()
-        if (try? await watchdog.value) != nil { Issue.record("\(name) \(arguments) timed out after \(timeout) s") }
-        return Output(status: process.terminationStatus,
-                      stdout: String(decoding: await outData.value, as: UTF8.self),
-                      stderr: String(decoding: await errData.value, as: UTF8.self))
+        return try result.get()
     }
-}
 
-/// Reads a pipe to EOF on a Dispatch thread: blocking reads must not occupy the cooperative
-/// thread pool (two of them would stall every other test on a 2-core machine).
-func readToEnd(_ handle: FileHandle) async -> Data {
-    await withCheckedContinuation { c in
-        DispatchQueue.global().async { c.resume(returning: handle.readDataToEndOfFile()) }
-    }
-}
+    var stdout: String { String(decoding: state.withLock { $0.stdout }, as: UTF8.self) }
+    var stderr: String { String(decoding: state.withLock { $0.stderr }, as: UTF8.self) }
 
-/// Reads one line (without the newline) on a Dispatch thread.
-func readLine(_ handle: FileHandle) async -> String {
-    await withCheckedContinuation { c in
-        DispatchQueue.global().async {
-            var line = Data()
-            while let byte = try? handle.read(upToCount: 1), let b = byte.first, b != 10 { line.append(b) }
-            c.resume(returning: String(decoding: line, as: UTF8.self))
+    /// The first line of stdout (without its newline), once it is complete; "" if the process
+    /// ends (or `timeout` passes) first.
+    func firstLine(timeout: Double = 30) async -> String {
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        while ContinuousClock.now < deadline {
+            let (out, ended) = state.withLock { ($0.stdout, $0.exit != nil) }
+            if let end = out.firstIndex(of: 10) { return String(decoding: out[..<end], as: UTF8.self) }
+            if ended { return String(decoding: out, as: UTF8.self) }
+            try? await Task.sleep(for: .milliseconds(2))
         }
+        return ""
+    }
+
+    /// The exit status (the signal number if a signal ended it, as Foundation reports it), or
+    /// nil if it is still running after `timeout`. Output is complete once this returns.
+    func waitExit(timeout: Double) async -> Int32? {
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        while ContinuousClock.now < deadline {
+            if let exit = state.withLock({ $0.exit }) { return exit.exitCode ?? exit.signal ?? -1 }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return nil
+    }
+
+    var isRunning: Bool { state.withLock { $0.exit == nil } }
+
+    /// Signals its process group (the child leads its own session, as jobs do).
+    func signal(_ sig: Int32) {
+        let child = child
+        Self.loop.execute { child.assumeIsolated { _ = $0.signalGroup(sig) } }
     }
 }
 
 /// A long-running `titan-node` process.
-final class NodeProcess: @unchecked Sendable {
-    // @unchecked: test helper; the Process is only touched from the test's task.
-    let process = Process()
+final class NodeProcess: Sendable {
+    let child: Spawned
     let firstLine: String
 
     /// Starts `titan-node ARGS` and waits for its first stdout line (the announce line).
     init(_ arguments: [String]) async throws {
-        process.executableURL = URL(fileURLWithPath: Tools.path("titan-node"))
         var arguments = arguments
         if arguments.contains("master") && !arguments.contains("--data-dir") {
             // Each test master gets its own data directory (the default ./titan-data is shared).
             arguments += ["--data-dir", FileManager.default.temporaryDirectory
                 .appendingPathComponent("titan-test-master-\(UUID().uuidString)").path]
         }
-        process.arguments = arguments + ["--log-level", "warning"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.standardError
-        try process.run()
-        firstLine = await readLine(out.fileHandleForReading)
+        child = try await Spawned.start([Tools.path("titan-node")] + arguments + ["--log-level", "warning"], echoStderr: true)
+        firstLine = await child.firstLine()
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { child.pid }
 
     /// The port from "titan master listening on HOST:PORT".
     var port: Int? { firstLine.split(separator: ":").last.flatMap { Int($0) } }
 
-    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+    func signal(_ sig: Int32) { child.signal(sig) }
 
     /// Sends SIGTERM and waits for the exit status.
     func terminate(timeout: Double = 10) async -> Int32 {
@@ -108,26 +159,17 @@ final class NodeProcess: @unchecked Sendable {
     }
 
     func waitExit(timeout: Double = 10) async -> Int32 {
-        let deadline = ContinuousClock.now + .seconds(timeout)
-        while process.isRunning && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        if process.isRunning {
-            Issue.record("titan-node did not exit within \(timeout) s")
-            signal(SIGKILL)
-            process.waitUntilExit()
-        }
-        return process.terminationStatus
+        if let status = await child.waitExit(timeout: timeout) { return status }
+        Issue.record("titan-node did not exit within \(timeout) s")
+        signal(SIGKILL)
+        return await child.waitExit(timeout: 10) ?? -1
     }
 }
 
 /// Runs `python3 -c SCRIPT ARGS...` (e.g. to make a zip the way Python users do) and expects it
 /// to succeed.
-func runPython(_ script: String, _ arguments: [String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script] + arguments
-    try process.run()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0, "python3 failed: \(script)")
+func runPython(_ script: String, _ arguments: [String]) async throws {
+    let child = try await Spawned.start(["python3", "-c", script] + arguments)
+    let status = await child.waitExit(timeout: 30)
+    #expect(status == 0, "python3 failed: \(script): \(child.stderr)")
 }

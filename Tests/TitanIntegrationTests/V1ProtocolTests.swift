@@ -81,7 +81,7 @@ import TitanTestSupport
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-v1-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try runPython("""
+        try await runPython("""
             import zipfile, sys
             with zipfile.ZipFile(sys.argv[1], 'w') as z:
                 z.writestr('src/main.py', 'import sys; print("main", *sys.argv[1:]); print(open("data/in.txt").read().strip())')
