@@ -71,7 +71,10 @@ import TitanProtocol
 
         var progressAtKills: [Int] = []
         for _ in 1...3 {
-            try await Task.sleep(for: .milliseconds(Int.random(in: 50...300)))  // a random moment, not a wait
+            // A random moment while the DAG runs: after a random number of further jobs.
+            // (Capped: the DAG has 2,000 such jobs.)
+            let target = min(Self.lines(ran).count + Int.random(in: 50...300), 1_900)
+            try await waitUntil(seconds: 60) { Self.lines(ran).count >= target }
             master.signal(SIGKILL)
             _ = await master.waitExit()
             progressAtKills.append(Self.lines(ran).count)
