@@ -29,12 +29,20 @@ SPEC = m.JobSpec(
 RESULT = m.JobResult(exit_code=-1, signal=None, error="not found", started_at_ms=1, finished_at_ms=2 ** 62,
                      timed_out=True)
 GATE = m.JobSpec([], name="hitl-gate-a", gate=m.GateSpec("Ship it? ✓", 3_600_000))
+SERVICE_JOB = m.JobSpec(["python3", "-m", "http.server", "{port}"], {"K": "v"}, requirements=["GPU"], name="web",
+                        artifacts=[m.ArtifactRef("a" * 64, 12, m.ArtifactKind.FILE, "page.html", False)],
+                        service=m.ServiceOptions("web-ü", "on-failure", 0, "http:/health", 3, True))
+DEFAULT_SERVICE_JOB = m.JobSpec(["sleep", "60"], service=m.ServiceOptions())
 INFO = m.JobInfo("dag-1/a", SPEC, m.JobState.SKIPPED, 3, "w1", -5, RESULT, "waiting", 7, "dag-1", ["dag-1/p"])
 COUNTS = m.JobCounts(1, 2, 3, 4, 5, 6)
 DAG_JOB = m.DagJobSpec("a", SPEC, ["p", "q"], m.Affinity.HARD)
 DAG_INFO = m.DagInfo("dag-1", "etl", m.DagState.FAILED, 10, 20, COUNTS, [INFO, INFO])
 SCHEDULE = m.ScheduleInfo("nightly", "0 3 * * *", "Europe/Paris", "skip", "run-once", 1, 2, "dag-9", 3, 4)
-WORKER = m.WorkerInfo("w1", "host", ["GENERAL"], 4, 1, True, 12, ["job-1"], "SUSPECT")
+WORKER = m.WorkerInfo("w1", "host", ["GENERAL"], 4, 1, True, 12, ["job-1"], "SUSPECT", ["api", "web#2"], -1)
+IDLE_WORKER = m.WorkerInfo("w2", "other", [], 2, 0, False, 3, [], "ALIVE", [], 45_000)
+SERVICE_SPEC = m.ServiceSpec("api|ü", ["python3", "s.py", "{port}"], {"K": "v"}, ["GPU"], "on-failure", 0,
+                             "http:/health", [m.ArtifactRef("b" * 64, 7, m.ArtifactKind.ARCHIVE, "", False)], 3,
+                             "dag-7")
 REF = m.AttemptRef("job-1", 2)
 
 #: One representative value of every message, by opcode.
@@ -49,7 +57,7 @@ SAMPLES = {
     0x14: p.JobFinished(REF, RESULT),
     0x15: m.ArtifactRange("c" * 64, 2 ** 33, 1 << 20),
     0x20: p.Registered("w1", 1000, "m-abc"),
-    0x21: m.Dispatch("job-1", 1, SPEC),
+    0x21: m.Dispatch("dag-2/web", 1, SERVICE_JOB),
     0x22: p.Kill(REF),
     0x23: p.AckFinished(REF),
     0x24: m.ArtifactData("c" * 64, 0, 3, b"abc"),
@@ -61,7 +69,9 @@ SAMPLES = {
     0x35: p.Unsubscribe("job-1"),
     0x36: p.Cancel("job-1"),
     0x37: p.GetLogs("job-1"),
-    0x38: p.SubmitDag(m.DagSpec("etl", [DAG_JOB, m.DagJobSpec("b", m.JobSpec(["true"])), m.DagJobSpec("g", GATE)]),
+    0x38: p.SubmitDag(m.DagSpec("etl", [DAG_JOB, m.DagJobSpec("b", m.JobSpec(["true"])), m.DagJobSpec("g", GATE),
+                                         m.DagJobSpec("web", SERVICE_JOB), m.DagJobSpec("db", DEFAULT_SERVICE_JOB),
+                                         m.DagJobSpec("use", m.JobSpec(["true"]), ["web", "db"])]),
                       False),
     0x39: p.GetDag("dag-1"),
     0x3A: p.ListDags(5),
@@ -72,8 +82,9 @@ SAMPLES = {
     0x3F: p.GetArtifact("data.bin"),
     0x40: p.Submitted("job-1"),
     0x41: INFO,
-    0x42: p.Workers([WORKER, WORKER]),
-    0x43: p.Jobs([INFO]),
+    0x42: p.Workers([WORKER, IDLE_WORKER]),
+    0x43: p.Jobs([INFO, m.JobInfo("dag-2/web", SERVICE_JOB, m.JobState.COMPLETED, 1, "w2", 5, m.JobResult(exit_code=0),
+                                  dag_id="dag-2")]),
     0x44: p.Logs("job-1", [m.LogChunk(m.OutputStream.STDOUT, b"a\n"), m.LogChunk(m.OutputStream.STDERR, b"")]),
     0x45: m.JobEvent("dag-1/a", m.JobState.FAILED, 2, "w2", RESULT),
     0x46: m.Output("job-1", m.OutputStream.STDOUT, b"hello\n"),
@@ -86,12 +97,12 @@ SAMPLES = {
     0x4D: m.ArtifactInfo("data.bin", "d" * 64, 99, m.ArtifactKind.FILE),
     0x60: m.KVOperation(m.KVOp.SET, "k", value=b"\x00v", ttl_ms=500),
     0x61: m.KVResult(m.KVResultKind.MEMBERS, members=["a", "b"]),
-    0x62: p.ExtendDag("dag-1", [DAG_JOB]),
+    0x62: p.ExtendDag("dag-1", [DAG_JOB, m.DagJobSpec("svc", DEFAULT_SERVICE_JOB, ["a"], m.Affinity.SOFT)]),
     0x63: p.GetStats(),
-    0x64: m.ClusterStats(3, COUNTS, [WORKER], [INFO, m.JobInfo("g", GATE, m.JobState.RUNNING)]),
-    0x65: p.DeployService(m.ServiceSpec("api|ü", ["python3", "s.py", "{port}"], {"K": "v"}, ["GPU"], "on-failure", 0,
-                                        "http:/health")),
-    0x66: p.ServiceInfos([m.ServiceInfo(m.ServiceSpec("a", ["x"]), "HEALTHY", "w1", 4242, 20001, 3, "exit 1", 17)]),
+    0x64: m.ClusterStats(3, COUNTS, [WORKER, IDLE_WORKER], [INFO, m.JobInfo("g", GATE, m.JobState.RUNNING)]),
+    0x65: p.DeployService(SERVICE_SPEC),
+    0x66: p.ServiceInfos([m.ServiceInfo(m.ServiceSpec("a", ["x"]), "HEALTHY", "w1", 4242, 20001, 3, "exit 1", 17),
+                          m.ServiceInfo(SERVICE_SPEC, "STARTING", "w2", 4243, 20002, 0, "", 18, 2)]),
     0x67: p.ListServices(),
     0x68: p.StopService("api"),
     0x69: p.RestartService("api"),
@@ -153,14 +164,88 @@ def test_layout_matches_swift_encoder() -> None:
     # extendDag carries a DagSpec with an empty name after the DAG id.
     payload = p.encode_payload(1, p.ExtendDag("d", []))
     assert payload == bytes.fromhex("00000001 00000001 64 00000000 00000000")
-    # A JobSpec ends with its optional gate: absent (0), or 1, message, timeout u64.
+    # A JobSpec ends with its optional gate: absent (0), or 1, message, timeout u64; then its
+    # optional service options.
     payload = p.encode_payload(1, p.Submit(m.JobSpec(["x"]), True))
-    assert payload.endswith(bytes.fromhex("00000000 00 01"))  # artifacts [], gate absent, follow
+    assert payload.endswith(bytes.fromhex("00000000 00 00 01"))  # artifacts [], gate absent, service absent, follow
     payload = p.encode_payload(1, p.Submit(m.JobSpec([], gate=m.GateSpec("ok?", 5)), False))
-    assert payload.endswith(bytes.fromhex("00000000 01 00000003") + b"ok?" + bytes.fromhex("0000000000000005 00"))
+    assert payload.endswith(bytes.fromhex("00000000 01 00000003") + b"ok?" + bytes.fromhex("0000000000000005 00 00"))
     # A JobResult's optionals: exit code present (i32), signal absent, error absent.
     payload = p.encode_payload(0, m.JobEvent("j", m.JobState.COMPLETED, 1, "w", m.JobResult(exit_code=0)))
     assert payload.endswith(bytes.fromhex("01 01 00000000 00 00 0000000000000000 0000000000000000 00"))
+
+
+def wstr(text: str) -> bytes:
+    """A string as the Swift encoder writes it: u32 byte count, UTF-8."""
+    data = text.encode()
+    return len(data).to_bytes(4, "big") + data
+
+
+def test_service_options_layout_matches_swift_encoder() -> None:
+    # JobSpec ... artifacts, gate?, service?: name, restart, port i32, health, replicas u32, keep bool.
+    options = m.ServiceOptions("web", "never", 0, "tcp", 2, True)
+    payload = p.encode_payload(1, p.Submit(m.JobSpec(["x"], service=options), False))
+    assert payload.endswith(bytes.fromhex("00000000 00 01") + wstr("web") + wstr("never")
+                            + bytes.fromhex("00000000") + wstr("tcp") + bytes.fromhex("00000002 01 00"))
+    # The defaults: no name, always, no port (-1), no health, one copy, stopped with its DAG.
+    payload = p.encode_payload(1, p.Submit(m.JobSpec(["x"], service=m.ServiceOptions()), True))
+    assert payload.endswith(bytes.fromhex("00 01") + wstr("") + wstr("always") + bytes.fromhex("ffffffff") + wstr("")
+                            + bytes.fromhex("00000001 00 01"))
+    assert roundtrip(p.Submit(m.JobSpec(["x"], service=options)))[1] == p.Submit(m.JobSpec(["x"], service=options))
+
+
+def test_service_spec_and_info_layout_matches_swift_encoder() -> None:
+    spec = m.ServiceSpec("a", ["x"], replicas=2, dag="d")
+    info = m.ServiceInfo(spec, "HEALTHY", "w1", 7, 20001, 1, "exit 1", 5, replica=1)
+    expected = (bytes.fromhex("00000009 00000001") + wstr("a") + bytes.fromhex("00000001") + wstr("x")
+                + bytes.fromhex("00000000 00000000") + wstr("always") + bytes.fromhex("ffffffff") + wstr("")
+                + bytes.fromhex("00000000")  # artifacts []
+                + bytes.fromhex("00000002") + wstr("d")  # replicas, dag
+                + wstr("HEALTHY") + wstr("w1") + bytes.fromhex("00000007 00004e21 00000001") + wstr("exit 1")
+                + bytes.fromhex("0000000000000005 00000001"))  # startedAtMs, replica
+    assert p.encode_payload(9, p.ServiceInfos([info])) == expected
+    assert p.decode(0x66, expected) == (9, p.ServiceInfos([info]))
+    # deployService: the spec alone, ending with replicas and dag.
+    assert p.encode_payload(1, p.DeployService(spec)).endswith(bytes.fromhex("00000000 00000002") + wstr("d"))
+
+
+def test_worker_info_layout_matches_swift_encoder() -> None:
+    worker = m.WorkerInfo("w", "n", [], 1, 0, False, 5, [], "ALIVE", ["api#1"], -1)
+    payload = p.encode_payload(1, p.Workers([worker]))
+    assert payload.endswith(wstr("ALIVE") + bytes.fromhex("00000001") + wstr("api#1")
+                            + bytes.fromhex("ffffffffffffffff"))
+    payload = p.encode_payload(1, p.Workers([m.WorkerInfo("w", "n", [], 1, 0, False, 5, [], idle_ms=1500)]))
+    assert payload.endswith(wstr("ALIVE") + bytes.fromhex("00000000 00000000000005dc"))
+
+
+def test_new_fields_default_as_in_swift() -> None:
+    assert m.ServiceOptions() == m.ServiceOptions("", "always", -1, "", 1, False)
+    spec = m.ServiceSpec("api", ["x"])
+    assert (spec.replicas, spec.dag) == (1, "")
+    assert m.JobSpec(["x"]).service is None
+    worker = m.WorkerInfo("w", "n", [], 1, 0, False, 0, [])
+    assert (worker.services, worker.idle_ms) == ([], -1)
+    assert m.ServiceInfo(spec, "PENDING").replica == 0
+
+
+def test_service_instance_names() -> None:
+    spec = m.ServiceSpec("api", ["x"], replicas=3)
+    assert [m.ServiceInfo(spec, "HEALTHY", replica=i).instance for i in range(3)] == ["api", "api#1", "api#2"]
+    assert [spec.instance_name(i) for i in range(3)] == ["api", "api#1", "api#2"]
+    decoded = roundtrip(SAMPLES[0x66])[1]
+    assert [i.instance for i in decoded.services] == ["a", "api|ü#2"]
+
+
+def test_malformed_service_options_name_the_field() -> None:
+    payload = p.encode_payload(1, p.Submit(m.JobSpec(["x"], service=m.ServiceOptions(keep=True)), False))
+    with pytest.raises(ProtocolError, match=r"field 'spec.service.keep': truncated"):
+        p.decode(0x30, payload[:-2])
+    bad = bytearray(payload)
+    bad[-2] = 2  # keep
+    with pytest.raises(ProtocolError, match=r"field 'spec.service.keep': invalid bool 2"):
+        p.decode(0x30, bytes(bad))
+    with pytest.raises(InvalidRequest, match=r"field 'spec.service.replicas'"):
+        p.encode(1, p.Submit(m.JobSpec(["x"], service=m.ServiceOptions(replicas=-1))))
 
 
 def test_dictionaries_are_written_sorted() -> None:

@@ -22,7 +22,7 @@ from .jobs import DEPLOY_PAYLOAD, RUN_PAYLOAD, SERVICE, TitanJob
 from .models import (
     Affinity, ArtifactInfo, ArtifactKind, ArtifactRef, ClusterStats, DagEvent, DagInfo, DagJobSpec, DagOutcome,
     DagSpec, DagState, GateSpec, JobCounts, JobEvent, JobInfo, JobOutcome, JobResult, JobSpec, JobState, LogChunk,
-    Output, OutputStream, PendingApproval, WorkerInfo,
+    Output, OutputStream, PendingApproval, ServiceInfo, ServiceOptions, ServiceSpec, WorkerInfo,
 )
 
 __version__ = "0.1.0"
@@ -35,5 +35,5 @@ __all__ = [
     "Affinity", "ArtifactInfo", "ArtifactKind", "ArtifactRef", "ClusterStats", "DagEvent", "DagInfo",
     "DagJobSpec", "DagOutcome", "DagSpec", "DagState", "GateSpec", "JobCounts", "JobEvent", "JobInfo",
     "JobOutcome", "JobResult", "JobSpec", "JobState", "LogChunk", "Output", "OutputStream", "PendingApproval",
-    "WorkerInfo",
+    "ServiceInfo", "ServiceOptions", "ServiceSpec", "WorkerInfo",
 ]

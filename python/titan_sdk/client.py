@@ -214,6 +214,9 @@ class TitanClient:
                 raise InvalidRequest("hitl_message gates the jobs after this one: submit it with submit_dag")
             if job.dependencies:
                 raise InvalidRequest("parents apply within a DAG: submit the jobs together with submit_dag")
+            if job.is_service:
+                raise InvalidRequest("a service job belongs to a DAG (it completes once healthy and stops with its "
+                                     "DAG): submit it with submit_dag, or deploy a lone service with deploy_service")
             return job.to_spec(self)
         raise TypeError(f"expected a TitanJob or JobSpec, got {type(job).__name__}")
 
@@ -480,39 +483,48 @@ class TitanClient:
         self._call(p.Cancel(self._alias(id)), p.Ok)
 
     def stop_service(self, id: str) -> bool:
-        """Original SDK: stops a service for good (SIGTERM, then SIGKILL). An id that names no
-        service but a job (the original ran services as DAG jobs) cancels the job. Returns False
-        if there was nothing left to stop."""
-        name = id[4:] if id.startswith("DAG-") and not any(s.spec.name == id for s in self.services()) else id
-        try:
-            self._call(p.StopService(name), p.Ok)
-            return True
-        except NotFound:
-            pass
-        try:
-            self.cancel(id)
-            return True
-        except InvalidRequest:
-            return False
+        """Original SDK: stops a service for good (SIGTERM, then SIGKILL), every copy of it. An
+        id that names no service but a job (the original ran services as DAG jobs) cancels the
+        job. Returns False if there was nothing left to stop."""
+        names = [id] + ([id[4:]] if id.startswith("DAG-") else [])
+        for name in names:
+            try:
+                self._call(p.StopService(name), p.Ok)
+                return True
+            except NotFound:
+                continue
+            except InvalidRequest as error:
+                if "already" in str(error):  # a job that has finished
+                    return False
+                raise
+        return False
 
     def deploy_service(self, name: str, command: list[str], *, port: Optional[int] = None, auto_port: bool = False,
                        health: str = "", restart: str = "always", requirement: Optional[str] = None,
-                       env: Optional[dict[str, str]] = None) -> ServiceInfo:
+                       env: Optional[dict[str, str]] = None, replicas: int = 1) -> ServiceInfo:
         """Deploys (or replaces) a long-running service, kept alive per ``restart`` (always,
         on-failure, never). ``auto_port`` lets the worker pick a free port (``PORT`` in its
-        environment, ``{port}`` in ``command``); ``health`` is "tcp" or "http:/path"."""
+        environment, ``{port}`` in ``command``); ``health`` is "tcp" or "http:/path".
+        ``replicas``: how many copies run, each on its own slot, spread over workers where
+        possible; the first is ``NAME``, the others ``NAME#1``, ``NAME#2``, ... (each listed by
+        :meth:`services`; :meth:`stop_service` stops them all). Returns the first copy's info."""
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+            raise InvalidRequest(f"replicas: must be at least 1 (got {replicas!r})")
         spec = ServiceSpec(name=name, command=list(command), environment=dict(env or {}),
                            requirements=[requirement.upper()] if requirement and requirement.upper() != "GENERAL" else [],
-                           restart=restart, port=0 if auto_port else (port if port is not None else -1), health=health)
+                           restart=restart, port=0 if auto_port else (port if port is not None else -1), health=health,
+                           replicas=replicas)
         return self._call(p.DeployService(spec), p.ServiceInfos).services[0]
 
     def services(self) -> list[ServiceInfo]:
-        """Every service: state, worker, pid, port, restarts, last exit."""
+        """Every service copy: state, worker, pid, port, restarts, last exit. A service with
+        replicas has one entry per copy (``info.instance``: ``NAME``, ``NAME#1``, ...)."""
         return self._call(p.ListServices(), p.ServiceInfos).services
 
     def service(self, name: str) -> ServiceInfo:
+        """One service copy by instance name: ``NAME`` (the first copy) or ``NAME#i``."""
         for info in self.services():
-            if info.spec.name == name:
+            if info.instance == name:
                 return info
         raise NotFound(f"no service '{name}'")
 

@@ -6,6 +6,8 @@ same defaults) and adds keyword-only options for new code::
     TitanJob("extract", "scripts/extract.py", args="--day 3")        # original style
     TitanJob(command=["echo", "hi"], retries=2, timeout=30)          # inline command
     TitanJob("step", script_content="print(42)", filename="step.py")  # inline script
+    TitanJob("web", command=["python3", "-m", "http.server", "{port}"],   # a service in a DAG
+             service=True, auto_port=True, health="tcp")
 
 Scripts (``filename`` / ``script_content``) are shipped as artifacts: uploaded to the master
 once (content-addressed) and put in the job's working directory by the worker, under their base
@@ -14,20 +16,25 @@ name. ``.py`` runs with ``python3``, ``.sh`` with ``bash``, anything else is exe
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Optional, Sequence, Union
 
-from .errors import InvalidRequest, NotSupported
-from .models import Affinity, ArtifactKind, ArtifactRef, DagJobSpec, GateSpec, JobSpec
+from .errors import InvalidRequest
+from .models import Affinity, ArtifactKind, ArtifactRef, DagJobSpec, GateSpec, JobSpec, ServiceOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import TitanClient
 
-#: Job types of the original SDK. Only RUN_PAYLOAD (run to completion) exists in this runtime.
+#: Job types of the original SDK: RUN_PAYLOAD runs to completion; DEPLOY_PAYLOAD and SERVICE
+#: make the job a service (``JobSpec.service``), like ``service=True``.
 RUN_PAYLOAD = "RUN_PAYLOAD"
 DEPLOY_PAYLOAD = "DEPLOY_PAYLOAD"
 SERVICE = "SERVICE"
+JOB_TYPES = (RUN_PAYLOAD, DEPLOY_PAYLOAD, SERVICE)
+#: A service's restart modes.
+RESTART_MODES = ("always", "on-failure", "never")
 
 #: Where the shipped SDK archive is extracted in a job's directory (see ``ship_sdk``).
 SDK_DIR = ".titan/sdk"
@@ -97,11 +104,12 @@ class TitanJob:
     :param filename: a local script to ship and run (``.py`` with python3, ``.sh`` with bash,
         else executed). With ``is_archive=True``: ``"ARCHIVE.zip/path/entry.py"``, an entry of a
         project archive uploaded earlier with :meth:`TitanClient.upload_project_folder`.
-    :param job_type: ``"RUN_PAYLOAD"``. Services (``DEPLOY_PAYLOAD``, ``SERVICE``) are not
-        supported yet and raise :class:`~titan_sdk.errors.NotSupported`.
+    :param job_type: ``"RUN_PAYLOAD"`` (run to completion), or ``"SERVICE"`` /
+        ``"DEPLOY_PAYLOAD"``: the job is a service, as with ``service=True`` (see below).
     :param args: arguments: a string split on spaces, or a list.
     :param parents: ids of jobs of the same DAG that must complete first.
     :param port: a service port in the original SDK; passed to the job as ``TITAN_JOB_PORT``.
+        For a service job it is also the service's fixed port (``PORT``, ``{port}``).
     :param is_archive: ``filename`` names an entry inside an uploaded archive.
     :param priority: higher runs first.
     :param delay: milliseconds before the job may start (from the DAG's submission).
@@ -127,6 +135,31 @@ class TitanJob:
     :param gate: make this job a human approval gate asking this message: it runs nothing and
         holds no worker slot; it completes when approved and fails when rejected or after
         ``max_wait_seconds`` (see :meth:`TitanClient.approve`). Like YAML ``type: gate``.
+
+    Services in a DAG (like YAML ``type: service``; keyword-only):
+
+    :param service: ``True`` to deploy this job's command (with its environment, requirement,
+        artifacts) as a long-running service instead of running it to completion; or a
+        :class:`~titan_sdk.models.ServiceOptions` giving every option at once (then leave the
+        keywords below unset). The job COMPLETES once every copy is HEALTHY, so the jobs
+        depending on it can use it; it FAILS if the service crash-loops or exits first. The
+        service is stopped when its DAG ends, unless ``keep=True``. The jobs depending on it
+        find it in their environment: ``TITAN_SVC_<ID>_PORT`` (first copy), ``_PORTS`` (all,
+        comma-separated), ``_NAME``, ``_WORKER``, ``<ID>`` being the service job's id in upper
+        case (other characters than letters and digits as ``_``). Only in DAGs
+        (:meth:`TitanClient.submit_dag`); a lone service is :meth:`TitanClient.deploy_service`.
+        ``job_type="SERVICE"`` (or ``"DEPLOY_PAYLOAD"``) is the same as ``service=True``.
+    :param service_name: the service's name (no ``/`` or ``#``). Default: named by the master
+        after the job (``DAGID.JOBID``, or ``JOBID`` with ``keep=True``). Copies after the
+        first are ``NAME#1``, ``NAME#2``, ...
+    :param auto_port: let the worker pick a free port, passed as ``PORT`` and in place of
+        ``{port}`` in the command (else ``port``, if given; else no port).
+    :param health: ``"tcp"`` (the port accepts connections) or ``"http:/PATH"`` (answers 2xx);
+        ``""``: healthy once started. A health check needs a port.
+    :param replicas: how many copies run, each on its own slot, spread over workers (more than
+        one needs ``auto_port``, not a fixed ``port``).
+    :param keep: keep the service running after its DAG ends.
+    :param restart: ``"always"``, ``"on-failure"`` or ``"never"``.
     """
 
     job_id: Optional[str] = None
@@ -153,15 +186,31 @@ class TitanJob:
     ship_sdk: bool = False
     working_directory: str = ""
     gate: Optional[str] = None
+    service: Union[None, bool, ServiceOptions] = None
+    service_name: Optional[str] = None
+    auto_port: bool = False
+    health: str = ""
+    replicas: int = 1
+    keep: bool = False
+    restart: str = "always"
 
     def __post_init__(self) -> None:
         kind = (self.job_type or RUN_PAYLOAD).upper()
-        if kind in (DEPLOY_PAYLOAD, SERVICE):
-            raise NotSupported(
-                f"job_type {kind}: long-running services are not supported by this Titan runtime yet; "
-                f"run it as a RUN_PAYLOAD job (it runs to completion) or wait for service support")
-        if kind != RUN_PAYLOAD:
-            raise InvalidRequest(f"job_type: unknown job type {self.job_type!r} (expected RUN_PAYLOAD)")
+        if kind not in JOB_TYPES:
+            raise InvalidRequest(f"job_type: unknown job type {self.job_type!r} "
+                                 f"(expected {', '.join(JOB_TYPES[:-1])} or {JOB_TYPES[-1]})")
+        if not (self.service is None or isinstance(self.service, (bool, ServiceOptions))):
+            raise InvalidRequest(f"service: expected True/False or a ServiceOptions, got {self.service!r}")
+        if self.service is False and kind != RUN_PAYLOAD:
+            raise InvalidRequest(f"service=False contradicts job_type {kind} (a service)")
+        if self.is_service:
+            if self.gate is not None:
+                raise InvalidRequest("a job is a gate or a service, not both")
+            self.service_options()  # checks the options now rather than at submission
+        else:
+            given = self._service_keywords()
+            if given:
+                raise InvalidRequest(f"{', '.join(given)}: only for services (service=True or job_type='SERVICE')")
         if self.gate is not None:
             if self.command is not None or self.filename is not None or self.script_content is not None:
                 raise InvalidRequest("a gate runs nothing: give it a message (gate=...), not a command or a file")
@@ -174,6 +223,47 @@ class TitanJob:
         if self.delay < 0:
             raise InvalidRequest("delay: must not be negative (milliseconds)")
         parse_affinity(self.affinity)
+
+    # -- services ------------------------------------------------------------------------------
+
+    @property
+    def is_service(self) -> bool:
+        """True when this job deploys a service (``service`` or a service ``job_type``)."""
+        if self.service is not None and self.service is not False:
+            return True
+        return self.service is None and (self.job_type or RUN_PAYLOAD).upper() in (DEPLOY_PAYLOAD, SERVICE)
+
+    def _service_keywords(self) -> list[str]:
+        """The service keywords given a value other than their default."""
+        defaults = {"service_name": None, "auto_port": False, "health": "", "replicas": 1, "keep": False,
+                    "restart": "always"}
+        return [k for k, d in defaults.items() if getattr(self, k) != d]
+
+    def service_options(self) -> Optional[ServiceOptions]:
+        """The :class:`~titan_sdk.models.ServiceOptions` of this job's spec (None unless it is a
+        service). Raises :class:`~titan_sdk.errors.InvalidRequest` naming a bad option."""
+        if not self.is_service:
+            return None
+        if isinstance(self.service, ServiceOptions):
+            given = self._service_keywords()
+            if given:
+                raise InvalidRequest(f"{', '.join(given)}: give the service's options either as "
+                                     "service=ServiceOptions(...) or as keywords, not both")
+            options = dataclasses.replace(self.service)
+            if self.port and options.port != self.port:
+                if options.port != -1:
+                    raise InvalidRequest(f"port: {self.port} contradicts service.port {options.port}")
+                options.port = int(self.port)
+            prefix = "service."
+        else:
+            if self.auto_port and self.port:
+                raise InvalidRequest(f"port, auto_port: give a fixed port ({self.port}) or auto_port=True, not both")
+            options = ServiceOptions(name=self.service_name or "", restart=self.restart,
+                                     port=0 if self.auto_port else (int(self.port) if self.port else -1),
+                                     health=self.health, replicas=self.replicas, keep=self.keep)
+            prefix = ""
+        _check_service_options(options, prefix)
+        return options
 
     # -- conversion ----------------------------------------------------------------------------
 
@@ -232,6 +322,7 @@ class TitanJob:
             timeout_ms=_seconds_to_ms(self.timeout, "timeout"),
             delay_ms=int(self.delay),
             artifacts=artifacts,
+            service=self.service_options(),
         )
 
     def to_dag_job(self, client: "TitanClient", default_id: str) -> DagJobSpec:
@@ -251,6 +342,30 @@ class TitanJob:
                 raise InvalidRequest(f"filename {self.filename!r}: no such file")
             info = client.upload_file(self.filename, base, cached=True)
         return ArtifactRef(info.hash, info.size, ArtifactKind.FILE, base, executable=interpreter is None)
+
+
+def _check_service_options(options: ServiceOptions, prefix: str = "") -> None:
+    """Refuses what the master would refuse, naming the option (``prefix`` + its name)."""
+    name_field = prefix + "name" if prefix else "service_name"
+    if not isinstance(options.name, str) or any(c in options.name for c in "/#\0") or len(options.name.encode()) > 128:
+        raise InvalidRequest(f"{name_field}: a service name has at most 128 bytes and no '/' or '#' "
+                             f"(got {options.name!r})")
+    if options.restart not in RESTART_MODES:
+        raise InvalidRequest(f"{prefix}restart: expected {', '.join(RESTART_MODES)}, got {options.restart!r}")
+    if isinstance(options.port, bool) or not isinstance(options.port, int) or not -1 <= options.port <= 65_535:
+        raise InvalidRequest(f"{prefix}port: {options.port!r} is not a port (-1 none, 0 auto, else 1-65535)")
+    health = options.health
+    if not isinstance(health, str) or not (health in ("", "tcp") or health.startswith("http:/")):
+        raise InvalidRequest(f"{prefix}health: expected 'tcp' or 'http:/PATH', got {options.health!r}")
+    if options.health and options.port < 0:
+        raise InvalidRequest(f"{prefix}health: a health check needs a port (port=N or auto_port=True)")
+    if isinstance(options.replicas, bool) or not isinstance(options.replicas, int) or options.replicas < 1:
+        raise InvalidRequest(f"{prefix}replicas: must be at least 1 (got {options.replicas!r})")
+    if options.replicas > 1 and options.port > 0:
+        raise InvalidRequest(f"{prefix}replicas: {options.replicas} copies cannot share the fixed port "
+                             f"{options.port} (use auto_port=True)")
+    if not isinstance(options.keep, bool):
+        raise InvalidRequest(f"{prefix}keep: expected True or False, got {options.keep!r}")
 
 
 def gate_id_for(job_id: str) -> str:

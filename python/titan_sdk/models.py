@@ -1,7 +1,7 @@
 """The value types that travel in Titan messages, and the results the client hands back.
 
 These mirror the Swift models (``Sources/TitanProtocol/Model.swift``, ``DagModel.swift``,
-``ArtifactModel.swift``, ``KVModel.swift``) field for field, with Python names. They hold data
+``ArtifactModel.swift``, ``KVModel.swift``, ``ServiceModel.swift``) field for field, with Python names. They hold data
 only; their wire layouts live in :mod:`titan_sdk.protocol`.
 """
 
@@ -97,9 +97,35 @@ class GateSpec:
 
 
 @dataclass
+class ServiceOptions:
+    """What makes a DAG job a service (YAML ``type: service``; ``JobSpec.service``).
+
+    The job's command, environment, requirements and artifacts are the service's. The job
+    COMPLETES once every copy is HEALTHY (so the jobs depending on it can use it), and FAILS if
+    the service crash-loops or exits before that. It is stopped when its DAG ends, unless
+    ``keep``.
+
+    ``name``: the service's name ("": named by the master after the job, ``DAGID.JOBID``, or
+    ``JOBID`` with ``keep``). ``restart``: always, on-failure, never.
+    ``port``: -1 none, 0 a free one chosen by the worker (``PORT``, ``{port}`` in the command),
+    else that port. ``health``: "" (none), "tcp" or "http:/path". ``replicas``: how many copies
+    run (``NAME``, ``NAME#1``, ...).
+    """
+
+    name: str = ""
+    restart: str = "always"
+    port: int = -1
+    health: str = ""
+    replicas: int = 1
+    keep: bool = False
+
+
+@dataclass
 class JobSpec:
     """What to run: the wire-level job description (times in milliseconds). With ``gate`` set
-    the job is an approval gate and ``command`` is ignored."""
+    the job is an approval gate and ``command`` is ignored. With ``service`` set (in a DAG) the
+    command is deployed as a service and the job completes once it is healthy (see
+    :class:`ServiceOptions`)."""
 
     command: list[str]
     environment: dict[str, str] = field(default_factory=dict)
@@ -113,6 +139,7 @@ class JobSpec:
     delay_ms: int = 0
     artifacts: list[ArtifactRef] = field(default_factory=list)
     gate: Optional[GateSpec] = None
+    service: Optional[ServiceOptions] = None
 
 
 @dataclass
@@ -191,7 +218,8 @@ class Dispatch:
 
 @dataclass
 class WorkerInfo:
-    """A worker as the master sees it."""
+    """A worker as the master sees it. ``services``: the service copies it runs (``NAME`` or
+    ``NAME#i``); ``idle_ms``: how long it has had nothing to run (ms), -1 while busy."""
 
     id: str
     name: str
@@ -202,6 +230,8 @@ class WorkerInfo:
     last_seen_ago_ms: int
     running_jobs: list[str]
     health: str = "ALIVE"
+    services: list[str] = field(default_factory=list)
+    idle_ms: int = -1
 
 
 @dataclass
@@ -300,7 +330,10 @@ class ClusterStats:
 class ServiceSpec:
     """A long-running process the cluster keeps alive. ``port``: -1 none, 0 a free one chosen
     by the worker (passed as ``PORT`` and in place of ``{port}`` in ``command``), else that
-    port. ``health``: "" (none), "tcp" or "http:/path". ``restart``: always, on-failure, never."""
+    port. ``health``: "" (none), "tcp" or "http:/path". ``restart``: always, on-failure, never.
+    ``replicas``: how many copies run, each on its own slot, spread over workers where possible
+    (copy 0 is ``NAME``, the others ``NAME#1``, ``NAME#2``, ...). ``dag``: the DAG that started
+    it ("" if none; set by the master): it is stopped when that DAG ends."""
 
     name: str
     command: list[str]
@@ -310,13 +343,20 @@ class ServiceSpec:
     port: int = -1
     health: str = ""
     artifacts: list[ArtifactRef] = field(default_factory=list)
+    replicas: int = 1
+    dag: str = ""
+
+    def instance_name(self, replica: int) -> str:
+        """The name of copy ``replica``: ``NAME`` for the first, ``NAME#i`` for the others."""
+        return self.name if replica == 0 else f"{self.name}#{replica}"
 
 
 @dataclass
 class ServiceInfo:
     """A service as the master shows it: state (PENDING, STARTING, HEALTHY, RESTARTING,
     CRASH_LOOP, STOPPING, STOPPED, EXITED), where it runs, its pid and port, restarts, how its
-    last run ended, and when the current one started (ms since the epoch; 0 if none)."""
+    last run ended, and when the current one started (ms since the epoch; 0 if none).
+    ``replica``: which copy this is (0 to ``spec.replicas - 1``); see :attr:`instance`."""
 
     spec: ServiceSpec
     state: str
@@ -326,6 +366,12 @@ class ServiceInfo:
     restarts: int = 0
     last_exit: str = ""
     started_at_ms: int = 0
+    replica: int = 0
+
+    @property
+    def instance(self) -> str:
+        """``NAME`` for the first copy, ``NAME#i`` for the others."""
+        return self.spec.name if self.replica == 0 else f"{self.spec.name}#{self.replica}"
 
 
 @dataclass

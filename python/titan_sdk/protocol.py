@@ -39,10 +39,13 @@ ATTEMPT_REF = StructOf(m.AttemptRef, [("job_id", STRING), ("attempt", U32)])
 ARTIFACT_REF = StructOf(m.ArtifactRef, [
     ("hash", STRING), ("size", U64), ("kind", ARTIFACT_KIND), ("destination", STRING), ("executable", BOOL)])
 GATE_SPEC = StructOf(m.GateSpec, [("message", STRING), ("timeout_ms", U64)])
+SERVICE_OPTIONS = StructOf(m.ServiceOptions, [
+    ("name", STRING), ("restart", STRING), ("port", I32), ("health", STRING), ("replicas", U32), ("keep", BOOL)])
 JOB_SPEC = StructOf(m.JobSpec, [
     ("command", STRINGS), ("environment", STRING_DICT), ("working_directory", STRING), ("requirements", STRINGS),
     ("priority", I32), ("name", STRING), ("retries", U32), ("retry_delay_ms", U64), ("timeout_ms", U64),
-    ("delay_ms", U64), ("artifacts", ArrayOf(ARTIFACT_REF)), ("gate", OptionalOf(GATE_SPEC))])
+    ("delay_ms", U64), ("artifacts", ArrayOf(ARTIFACT_REF)), ("gate", OptionalOf(GATE_SPEC)),
+    ("service", OptionalOf(SERVICE_OPTIONS))])
 JOB_RESULT = StructOf(m.JobResult, [
     ("exit_code", OptionalOf(I32)), ("signal", OptionalOf(I32)), ("error", OptionalOf(STRING)),
     ("started_at_ms", I64), ("finished_at_ms", I64), ("timed_out", BOOL)])
@@ -56,7 +59,8 @@ JOB_INFO = StructOf(m.JobInfo, [
     ("not_before_ms", I64), ("dag_id", STRING), ("parents", STRINGS)])
 WORKER_INFO = StructOf(m.WorkerInfo, [
     ("id", STRING), ("name", STRING), ("capabilities", STRINGS), ("slots", U32), ("running", U32),
-    ("permanent", BOOL), ("last_seen_ago_ms", I64), ("running_jobs", STRINGS), ("health", STRING)])
+    ("permanent", BOOL), ("last_seen_ago_ms", I64), ("running_jobs", STRINGS), ("health", STRING),
+    ("services", STRINGS), ("idle_ms", I64)])
 JOB_EVENT = StructOf(m.JobEvent, [
     ("job_id", STRING), ("state", JOB_STATE), ("attempt", U32), ("worker_id", STRING),
     ("result", OptionalOf(JOB_RESULT))])
@@ -81,10 +85,11 @@ CLUSTER_STATS = StructOf(m.ClusterStats, [
     ("queued", U32), ("counts", JOB_COUNTS), ("workers", ArrayOf(WORKER_INFO)), ("recent", ArrayOf(JOB_INFO))])
 SERVICE_SPEC = StructOf(m.ServiceSpec, [
     ("name", STRING), ("command", STRINGS), ("environment", STRING_DICT), ("requirements", STRINGS),
-    ("restart", STRING), ("port", I32), ("health", STRING), ("artifacts", ArrayOf(ARTIFACT_REF))])
+    ("restart", STRING), ("port", I32), ("health", STRING), ("artifacts", ArrayOf(ARTIFACT_REF)), ("replicas", U32),
+    ("dag", STRING)])
 SERVICE_INFO = StructOf(m.ServiceInfo, [
     ("spec", SERVICE_SPEC), ("state", STRING), ("worker_id", STRING), ("pid", I32), ("port", I32), ("restarts", U32),
-    ("last_exit", STRING), ("started_at_ms", I64)])
+    ("last_exit", STRING), ("started_at_ms", I64), ("replica", U32)])
 ARTIFACT_INFO = StructOf(m.ArtifactInfo, [("name", STRING), ("hash", STRING), ("size", U64), ("kind", ARTIFACT_KIND)])
 UPLOAD_CHUNK = StructOf(m.UploadChunk, [
     ("upload_id", U32), ("name", STRING), ("kind", ARTIFACT_KIND), ("offset", U64), ("data", BYTES), ("last", BOOL)])
