@@ -10,10 +10,13 @@ struct DeployCommand: AsyncParsableCommand {
         abstract: "Run a long-lived service, kept alive per its restart policy.",
         discussion: """
             titan deploy server.py [--name api] [--port 8080|auto] [--cap TAG] [--restart always|on-failure|never]
-                         [--health tcp|http:/path] [-- ARGS...]
+                         [--health tcp|http:/path] [--replicas N] [-- ARGS...]
             A local script is shipped to the worker. With a port, the service gets it as PORT and
             in place of {port} in its arguments. It is STARTING until its health check passes, then
             HEALTHY; a failing check restarts it per policy; quick repeated failures end in CRASH_LOOP.
+            With --replicas N, N copies run (NAME, NAME#1, ...), spread over workers where possible,
+            each with its own port (TITAN_REPLICA tells a copy which one it is). Deploying again
+            with only --replicas changed adds or ends copies and leaves the others running.
             """)
 
     @OptionGroup var client: ClientOptions
@@ -23,6 +26,7 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(help: "always, on-failure or never.") var restart = "always"
     @Option(help: "tcp or http:/path.") var health: String?
     @Option(name: .customLong("env"), help: "NAME=VALUE (repeatable).") var environment: [String] = []
+    @Option(help: "How many copies to run.") var replicas: UInt32 = 1
     @Flag(help: "Print JSON.") var json = false
     @Argument(help: "The script or program (or give the whole command after --).") var program: String?
     @Argument(parsing: .postTerminator, help: "Its arguments, after --.") var arguments: [String] = []
@@ -30,6 +34,7 @@ struct DeployCommand: AsyncParsableCommand {
     func run() async throws {
         let argv = (program.map { [$0] } ?? []) + arguments
         guard let program = argv.first else { throw ValidationError("nothing to deploy: give a program or script") }
+        guard replicas >= 1 else { throw ValidationError("--replicas: needs at least 1") }
         let portValue: Int32
         switch port {
         case nil: portValue = health == nil ? -1 : 0
@@ -48,7 +53,7 @@ struct DeployCommand: AsyncParsableCommand {
         let info = try await withClient(client) { client in
             var spec = ServiceSpec(name: serviceName, command: argv, environment: env,
                                    requirements: Capabilities.parse(capabilities), restart: restart, port: portValue,
-                                   health: health ?? "")
+                                   health: health ?? "", replicas: replicas)
             if let script = LocalScript.path(program) {
                 // Shipped, and run from the service's directory on the worker.
                 spec.artifacts = [try await LocalScript.ship(script, namePrefix: "svc", using: client)]
@@ -56,7 +61,8 @@ struct DeployCommand: AsyncParsableCommand {
             }
             return try await client.deployService(spec)
         }
-        print(json ? try Output.json(info) : "\(info.spec.name) \(info.state)\(info.workerId.isEmpty ? "" : " on \(info.workerId)")")
+        if json { return print(try Output.json(info)) }
+        for copy in info { print("\(copy.instance) \(copy.state)\(copy.workerId.isEmpty ? "" : " on \(copy.workerId)")") }
     }
 }
 
@@ -73,7 +79,7 @@ struct ServicesCommand: AsyncParsableCommand {
         print("NAME                 STATE       WORKER        PID     PORT   RESTARTS  UPTIME   LAST EXIT")
         for s in list {
             let uptime = s.startedAtMs > 0 ? Output.duration(ms: now - s.startedAtMs) : "-"
-            print([pad(s.spec.name, 20), pad(s.state, 11), pad(s.workerId.isEmpty ? "-" : s.workerId, 13),
+            print([pad(s.instance, 20), pad(s.state, 11), pad(s.workerId.isEmpty ? "-" : s.workerId, 13),
                    pad(s.pid > 0 ? "\(s.pid)" : "-", 7), pad(s.port > 0 ? "\(s.port)" : "-", 6), pad("\(s.restarts)", 9),
                    pad(uptime, 8), s.lastExit.isEmpty ? "-" : s.lastExit].joined(separator: " "))
         }
@@ -85,7 +91,7 @@ struct ServicesCommand: AsyncParsableCommand {
 }
 
 struct StopCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop a service for good.")
+    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop a service (every copy) for good.")
     @OptionGroup var client: ClientOptions
     @Argument var name: String
 
@@ -96,7 +102,8 @@ struct StopCommand: AsyncParsableCommand {
 }
 
 struct RestartCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "restart", abstract: "Restart a service now.")
+    static let configuration = CommandConfiguration(commandName: "restart",
+                                                    abstract: "Restart a service (every copy, or one: NAME#i) now.")
     @OptionGroup var client: ClientOptions
     @Argument var name: String
 

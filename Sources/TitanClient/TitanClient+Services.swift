@@ -3,12 +3,14 @@ import TitanProtocol
 /// Services: long-running processes the cluster keeps alive.
 extension TitanClient {
     /// Deploys (or replaces) a service; returns it as placed.
-    public func deployService(_ spec: ServiceSpec) async throws -> ServiceInfo {
+    /// Deploys (or redeploys) a service; returns its copies (one unless `spec.replicas` says more).
+    @discardableResult
+    public func deployService(_ spec: ServiceSpec) async throws -> [ServiceInfo] {
         let reply = try await request(.deployService(spec))
-        guard case .serviceInfos(let infos) = reply, let info = infos.first else {
+        guard case .serviceInfos(let infos) = reply, !infos.isEmpty else {
             throw TitanClientError.unexpectedReply(expected: "serviceInfos", got: reply.name)
         }
-        return info
+        return infos
     }
 
     public func services() async throws -> [ServiceInfo] {
@@ -19,9 +21,9 @@ extension TitanClient {
         return infos
     }
 
-    /// The service named `name`.
+    /// The service copy named `name` (`NAME` is the first copy, `NAME#i` the others).
     public func service(_ name: String) async throws -> ServiceInfo {
-        guard let info = try await services().first(where: { $0.spec.name == name }) else {
+        guard let info = try await services().first(where: { $0.instance == name }) else {
             throw TitanClientError.server(.notFound, "no service '\(name)'")
         }
         return info

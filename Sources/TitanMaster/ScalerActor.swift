@@ -142,6 +142,11 @@ public actor ScalerActor: LoopBound {
         started[id] = nil
         for pool in pending.keys { pending[pool]?.remove(id) }
         logger.info("scaled worker exited", metadata: ["worker": "\(id)", "exit": "\(exit.exitCode ?? -1)"])
+        // A clean exit left nothing running: its directory (job directories, caches) goes, off
+        // the loop. After a crash it stays: its PID registry lets a successor kill leftovers.
+        guard exit.exitCode == 0 else { return }
+        let directory = workDirectory + "/" + id
+        DispatchQueue.global(qos: .utility).async { try? FileManager.default.removeItem(atPath: directory) }
     }
 
     /// Drains the worker: the scheduler gives it nothing new; it is stopped once idle.

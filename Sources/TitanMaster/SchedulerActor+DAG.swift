@@ -129,6 +129,7 @@ extension SchedulerActor {
     func dagFinishedNow(_ dag: DagRecord) {
         dag.finishedAtMs = wallClockMs()
         journal(.dagFinished(id: dag.id, atMs: dag.finishedAtMs))
+        if !dagsWithServices.isEmpty { stopServices(ofDag: dag.id) }
         retainFinishedDag(dag)
     }
 

@@ -129,7 +129,7 @@ extension SchedulerActor {
                                           runs: s.runs, skipped: s.skipped))
         }
         for mutation in kv.snapshotMutations() { records.append(.kv(mutation.encoded())) }
-        for record in services.values.sorted(by: { $0.spec.name < $1.spec.name }) where !record.stopped {
+        for record in services.values.sorted(by: { $0.spec.name < $1.spec.name }) where !record.stopped && record.replica == 0 {
             records.append(.serviceSet(record.spec))
         }
         return records.map { $0.encoded() }
@@ -189,7 +189,7 @@ extension SchedulerActor {
         }
         // Open gates wait again; running attempts wait for their workers to re-register.
         for job in jobs.values where job.info.state == .running && job.info.spec.gate != nil { reopenGate(job) }
-        for job in jobs.values where job.info.state == .running && job.info.spec.gate == nil {
+        for job in jobs.values where job.info.state == .running && job.info.spec.gate == nil && job.info.spec.service == nil {
             awaitingWorkers[job.info.workerId, default: []].insert(AttemptRef(jobId: job.info.id, attempt: job.info.attempts))
         }
         if !awaitingWorkers.isEmpty {
@@ -201,11 +201,8 @@ extension SchedulerActor {
         }
         // Services: their workers keep them running; each is adopted when its worker reports it,
         // and placed anew if none does within the reclaim window.
-        for (name, spec) in state.services {
-            let record = ServiceRecord(spec: spec)
-            record.awaitingReport = true
-            services[name] = record
-        }
+        for spec in state.services.values { instantiate(spec, restoring: true) }
+        restoreServiceJobs()
         if !state.services.isEmpty && reclaimTimer == nil {
             let timer = LoopTimer(loop: eventLoop)
             reclaimTimer = timer

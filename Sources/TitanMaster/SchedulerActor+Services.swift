@@ -1,73 +1,50 @@
 import TitanPolicy
 import TitanProtocol
 
-/// A service as the master keeps it: what was deployed, where its current placement runs, and
-/// what its worker last reported.
-final class ServiceRecord {
-    var spec: ServiceSpec
-    /// Bumped at every placement; reports for older ones are stale.
-    var generation: UInt32 = 0
-    var info: ServiceInfo
-    /// Stopped by the user: final.
-    var stopped = false
-    /// After a restart: waiting for its worker to report it (any generation is adopted).
-    var awaitingReport = false
-    /// Its recent output (all runs), and who follows it.
-    var logs = LogBuffer(limitBytes: 256 << 10)
-    var watchers: [ObjectIdentifier: (peer: any Peer, logs: Bool)] = [:]
-
-    init(spec: ServiceSpec) {
-        self.spec = spec
-        info = ServiceInfo(spec: spec, state: "PENDING")
-    }
-
-    /// An event for followers: RUNNING while it lives, COMPLETED once stopped (ends `logs -f`).
-    var event: JobEvent {
-        JobEvent(jobId: "svc/" + spec.name, state: info.state == "STOPPED" ? .completed : .running,
-                 attempt: generation, workerId: info.workerId)
-    }
-
-    var ref: AttemptRef { AttemptRef(jobId: "svc/" + spec.name, attempt: generation) }
-    /// States in which its process is alive (or about to restart) on its worker: it holds a slot.
-    var holdsSlot: Bool { !["PENDING", "STOPPED", "EXITED", "CRASH_LOOP"].contains(info.state) }
-}
-
-/// Services: placed on a matching worker (holding one slot), supervised there, re-placed when
-/// the worker dies, kept in the journal so they survive a restart.
+/// Services: each copy placed on a matching worker (holding one slot, copies spread over
+/// workers), supervised there, re-placed when the worker dies, kept in the journal so they
+/// survive a restart.
 extension SchedulerActor {
     static let restartModes = ["always", "on-failure", "never"]
+    /// More copies than this is a typo, not a plan.
+    static let maxReplicas: UInt32 = 1_000
 
     func handleService(_ message: Message, from peer: any Peer, requestId rid: UInt32) {
         switch message {
-        case .deployService(let spec):
+        case .deployService(var spec):
             if let refusal = journalRefusal { return reply(to: peer, rid, .error(.unavailable, refusal)) }
+            spec.dag = ""  // only the master ties a service to a DAG
             if let problem = Self.validate(spec) ?? artifactProblem(JobSpec(command: ["x"], artifacts: spec.artifacts)) {
                 return reply(to: peer, rid, .error(.invalidRequest, problem))
             }
-            if let old = services[spec.name] { endPlacement(old) }
-            let record = ServiceRecord(spec: spec)
-            record.generation = (services[spec.name]?.generation ?? 0) + 1
-            services[spec.name] = record
-            journal(.serviceSet(spec))
-            place(record)
-            reply(to: peer, rid, .serviceInfos([record.info]))
+            reply(to: peer, rid, .serviceInfos(deploy(spec).map(\.info)))
         case .listServices:
-            reply(to: peer, rid, .serviceInfos(services.values.map(\.info).sorted { $0.spec.name < $1.spec.name }))
+            let all = services.values.sorted { ($0.spec.name, $0.replica) < ($1.spec.name, $1.replica) }
+            reply(to: peer, rid, .serviceInfos(all.map(\.info)))
         case .stopService(let name):
-            guard let record = services[name] else { return reply(to: peer, rid, .error(.notFound, "no service '\(name)'")) }
+            let copies = group(name)
+            guard !copies.isEmpty else {
+                // The original's STOP takes a service or a job id: a job is cancelled.
+                if services[name] == nil, jobs[resolve(name)] != nil || dags[name] != nil {
+                    return cancel(resolve(name), peer: peer, requestId: rid)
+                }
+                if services[name] != nil {
+                    return reply(to: peer, rid, .error(.invalidRequest, "'\(name)' is one copy of a service: stop the "
+                                                       + "service (all its copies), or deploy it with fewer --replicas"))
+                }
+                return reply(to: peer, rid, .error(.notFound, "no service '\(name)'"))
+            }
             if let refusal = journalRefusal { return reply(to: peer, rid, .error(.unavailable, refusal)) }
-            record.stopped = true
-            journal(.serviceStopped(name: name))
-            endPlacement(record)
-            record.info.state = record.info.workerId.isEmpty ? "STOPPED" : "STOPPING"
+            stop(copies)
             reply(to: peer, rid, .ok)
         case .restartService(let name):
-            guard let record = services[name], !record.stopped else {
-                return reply(to: peer, rid, .error(.notFound, "no running service '\(name)'"))
+            let copies = service(named: name).filter { !$0.stopped }
+            guard !copies.isEmpty else { return reply(to: peer, rid, .error(.notFound, "no running service '\(name)'")) }
+            for record in copies {
+                endPlacement(record)
+                record.generation += 1
+                place(record)
             }
-            endPlacement(record)
-            record.generation += 1
-            place(record)
             reply(to: peer, rid, .ok)
         case .serviceReport(let report):
             serviceReported(report, from: peer)
@@ -77,8 +54,9 @@ extension SchedulerActor {
     }
 
     static func validate(_ spec: ServiceSpec) -> String? {
-        if spec.name.isEmpty || spec.name.utf8.count > 128 || spec.name.contains("/") || spec.name.utf8.contains(0) {
-            return "field 'name': a service needs a name of 1 to 128 characters without '/'"
+        if spec.name.isEmpty || spec.name.utf8.count > 128 || spec.name.contains("/") || spec.name.contains("#")
+            || spec.name.utf8.contains(0) {
+            return "field 'name': a service needs a name of 1 to 128 characters without '/' or '#'"
         }
         if let problem = validate(JobSpec(command: spec.command, environment: spec.environment, requirements: spec.requirements)) {
             return problem
@@ -91,23 +69,110 @@ extension SchedulerActor {
             return "field 'health': expected tcp or http:/PATH, got '\(spec.health)'"
         }
         if spec.health.isEmpty == false && spec.port < 0 { return "field 'health': a health check needs a port" }
+        if spec.replicas == 0 || spec.replicas > maxReplicas {
+            return "field 'replicas': \(spec.replicas) is not between 1 and \(maxReplicas)"
+        }
+        if spec.replicas > 1 && spec.port > 0 {
+            return "field 'replicas': \(spec.replicas) copies cannot share the fixed port \(spec.port) (use port auto)"
+        }
         return nil
     }
 
-    /// Puts the service on the least loaded matching worker with a free slot; PENDING if none.
+    /// Records the spec and brings the copies in line with it.
+    @discardableResult
+    func deploy(_ spec: ServiceSpec) -> [ServiceRecord] {
+        journal(.serviceSet(spec))
+        return instantiate(spec, restoring: false)
+    }
+
+    /// Makes copies `0 ..< spec.replicas`. A running copy whose process is unchanged is kept (a
+    /// redeploy that only scales touches nothing else); others are replaced; copies past the
+    /// count end. After a restart they wait for their workers' reports instead of being placed.
+    @discardableResult
+    func instantiate(_ spec: ServiceSpec, restoring: Bool) -> [ServiceRecord] {
+        var copies: [ServiceRecord] = []
+        for replica in 0..<spec.replicas {
+            let key = spec.instanceName(replica)
+            let old = services[key]
+            if let old, !old.stopped, old.spec.sameProcess(as: spec) {
+                old.spec = spec
+                old.info.spec = spec
+                copies.append(old)
+                continue
+            }
+            if let old { endPlacement(old) }
+            let record = ServiceRecord(spec: spec, replica: replica)
+            record.generation = (old?.generation ?? 0) + 1
+            record.awaitingReport = restoring
+            services[key] = record
+            if !restoring { place(record) }
+            copies.append(record)
+        }
+        for extra in group(spec.name) where extra.replica >= spec.replicas {
+            endPlacement(extra)
+            services[extra.instance] = nil
+            endFollowers(of: extra)
+        }
+        return copies
+    }
+
+    /// Final: the copies are ended and never placed again.
+    func stop(_ copies: [ServiceRecord]) {
+        guard let name = copies.first?.spec.name else { return }
+        journal(.serviceStopped(name: name))
+        let now = wallClockMs()
+        for record in copies where !record.stopped {
+            record.stopped = true
+            record.stoppedAtMs = now
+            endPlacement(record)
+            if record.info.workerId.isEmpty {
+                record.show("STOPPED")
+                endFollowers(of: record)
+            } else {
+                record.info.state = "STOPPING"
+            }
+        }
+        serviceChanged(name)
+        forgetOldStoppedServices()
+    }
+
+    /// Bounded memory: the oldest stopped copies past the limit are forgotten.
+    func forgetOldStoppedServices() {
+        let stopped = services.values.filter(\.stopped)
+        guard stopped.count > config.retainStoppedServices else { return }
+        for record in stopped.sorted(by: { $0.stoppedAtMs < $1.stoppedAtMs }).prefix(stopped.count - config.retainStoppedServices)
+        where record.info.state == "STOPPED" {
+            services[record.instance] = nil
+        }
+    }
+
+    /// Every copy of service `name`, in order.
+    func group(_ name: String) -> [ServiceRecord] {
+        services.values.filter { $0.spec.name == name }.sorted { $0.replica < $1.replica }
+    }
+
+    /// `NAME` (every copy), `NAME#i` (that copy), or either with `svc/` in front.
+    func service(named id: String) -> [ServiceRecord] {
+        let name = id.hasPrefix("svc/") ? String(id.dropFirst(4)) : id
+        let copies = group(name)
+        if !copies.isEmpty { return copies }
+        return services[name].map { [$0] } ?? []
+    }
+
+    /// Puts the copy on the least loaded matching worker with a free slot, preferring workers
+    /// that run no other copy of it; PENDING if none.
     func place(_ record: ServiceRecord) {
         guard !record.stopped else { return }
-        let capacities = registry.capacities.filter { $0.accepting && $0.free > 0 }
-        guard let worker = Placement.choose(requirements: Set(record.spec.requirements), among: capacities, preferred: nil),
+        let siblings = record.spec.replicas > 1
+            ? Set(group(record.spec.name).filter { $0 !== record && $0.holdsSlot }.map(\.info.workerId)) : []
+        guard let worker = Placement.choose(requirements: Set(record.spec.requirements), among: registry.capacities,
+                                            avoiding: siblings),
               let peer = registry[worker]?.peer else {
-            record.info = ServiceInfo(spec: record.spec, state: "PENDING", restarts: record.info.restarts,
-                                      lastExit: record.info.lastExit)
-            return
+            return record.show("PENDING")
         }
-        record.info = ServiceInfo(spec: record.spec, state: "STARTING", workerId: worker, restarts: record.info.restarts,
-                                  lastExit: record.info.lastExit)
+        record.show("STARTING", workerId: worker)
         registry[worker]?.running.insert(record.ref)
-        push(to: peer, .runService(name: record.spec.name, generation: record.generation, record.spec))
+        push(to: peer, .runService(name: record.instance, generation: record.generation, record.spec))
     }
 
     /// Services still waiting for a worker: tried whenever capacity may have changed.
@@ -123,7 +188,7 @@ extension SchedulerActor {
         guard !worker.isEmpty else { return }
         registry[worker]?.running.remove(record.ref)
         if let peer = registry[worker]?.peer {
-            push(to: peer, .endService(name: record.spec.name, generation: record.generation))
+            push(to: peer, .endService(name: record.instance, generation: record.generation))
         }
     }
 
@@ -141,11 +206,9 @@ extension SchedulerActor {
             return  // an older placement's last words
         }
         record.info = ServiceInfo(spec: record.spec, state: report.state, workerId: workerId, pid: report.pid, port: report.port,
-                                  restarts: report.restarts, lastExit: report.lastExit, startedAtMs: report.startedAtMs)
-        if report.state == "STOPPED" && record.stopped {
-            for (_, watcher) in record.watchers { push(to: watcher.peer, .event(record.event)) }
-            record.watchers = [:]
-        }
+                                  restarts: report.restarts, lastExit: report.lastExit, startedAtMs: report.startedAtMs,
+                                  replica: record.replica)
+        if report.state == "STOPPED" && record.stopped { endFollowers(of: record) }
         if !record.holdsSlot {
             registry[workerId]?.running.remove(record.ref)
             if report.state == "STOPPED" && !record.stopped {
@@ -154,29 +217,53 @@ extension SchedulerActor {
                 place(record)
             }
         }
-    }
-
-    /// `NAME` or `svc/NAME`.
-    func service(named id: String) -> ServiceRecord? {
-        services[id.hasPrefix("svc/") ? String(id.dropFirst(4)) : id]
+        if !serviceJobs.isEmpty { serviceChanged(record.spec.name) }
     }
 
     func serviceOutput(_ ref: AttemptRef, _ stream: OutputChannel, _ bytes: [UInt8]) {
         guard let record = services[String(ref.jobId.dropFirst(4))], record.generation == ref.attempt else { return }
         record.logs.append(stream, bytes)
         for (_, watcher) in record.watchers where watcher.logs {
-            push(to: watcher.peer, .output(jobId: ref.jobId, stream, bytes))
+            push(to: watcher.peer, .output(jobId: watcher.id, stream, bytes))
         }
     }
 
-    /// Following a service: its recent output, then what it prints, until it is stopped.
-    func subscribe(service record: ServiceRecord, logs: Bool, peer: any Peer, requestId: UInt32) {
+    /// What a follower of `id` is told: RUNNING while any copy lives, COMPLETED once all are
+    /// stopped (this ends `logs -f`).
+    private func serviceEvent(_ id: String, _ copies: [ServiceRecord]) -> JobEvent {
+        let live = copies.first { $0.info.state != "STOPPED" }
+        return JobEvent(jobId: id, state: live == nil ? .completed : .running, attempt: copies.first?.generation ?? 0,
+                        workerId: (live ?? copies.first)?.info.workerId ?? "")
+    }
+
+    /// Following a service (all copies) or one copy: recent output, then what it prints, until
+    /// it is stopped.
+    /// Pushes carry the id as asked (`NAME` or `svc/NAME`), so the follower recognises them.
+    func subscribe(service copies: [ServiceRecord], as id: String, logs: Bool, peer: any Peer, requestId: UInt32) {
         reply(to: peer, requestId, .ok)
         if logs {
-            for chunk in record.logs.retained { push(to: peer, .output(jobId: "svc/" + record.spec.name, chunk.stream, chunk.bytes)) }
+            for record in copies {
+                for chunk in record.logs.retained { push(to: peer, .output(jobId: id, chunk.stream, chunk.bytes)) }
+            }
         }
-        push(to: peer, .event(record.event))
-        if record.info.state != "STOPPED" { record.watchers[ObjectIdentifier(peer)] = (peer, logs) }
+        push(to: peer, .event(serviceEvent(id, copies)))
+        for record in copies where record.info.state != "STOPPED" {
+            record.watchers[ObjectIdentifier(peer)] = (peer, logs, id)
+        }
+    }
+
+    /// A stopped copy (or one scaled away) lets its followers go; a follower of the whole service
+    /// hears COMPLETED once no copy it follows is left.
+    func endFollowers(of record: ServiceRecord) {
+        let watchers = record.watchers
+        record.watchers = [:]
+        for (key, watcher) in watchers {
+            let stillFollowing = group(record.spec.name).contains { $0.watchers[key] != nil }
+            if !stillFollowing {
+                push(to: watcher.peer, .event(JobEvent(jobId: watcher.id, state: .completed, attempt: record.generation,
+                                                       workerId: record.info.workerId)))
+            }
+        }
     }
 
     /// A (re)registering worker reports a service placement: keep it if it is current.
@@ -196,10 +283,17 @@ extension SchedulerActor {
 
     /// The worker died: its services go elsewhere.
     func replaceServices(of workerId: String) {
-        for record in services.values where record.info.workerId == workerId && !record.stopped {
+        for record in services.values where record.info.workerId == workerId {
+            if record.stopped {
+                // It went with its worker: nothing left to wait for.
+                record.show("STOPPED")
+                endFollowers(of: record)
+                continue
+            }
             record.generation += 1
             record.info.workerId = ""
             place(record)
         }
+        if !serviceJobs.isEmpty { for name in Set(serviceJobs.keys) { serviceChanged(name) } }
     }
 }

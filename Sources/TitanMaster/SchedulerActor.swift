@@ -17,6 +17,8 @@ public struct SchedulerConfig: Sendable {
     public var logBytesFinishedTotal = 256 << 20
     /// Heartbeat period asked of workers.
     public var heartbeatIntervalMs: UInt32 = 1_000
+    /// Stopped services kept for `titan services`; the oldest stopped ones past this are forgotten.
+    public var retainStoppedServices = 1_000
 
     public init() {}
 }
@@ -103,8 +105,13 @@ public actor SchedulerActor: LoopBound {
     /// The latest DAG job with each short id that starts with `DAG-` (the original Titan's ids:
     /// its clients ask for `DAG-extract`, not `dag-7/DAG-extract`).
     var v1Aliases: [String: String] = [:]
-    /// Services by name.
+    /// Service copies by instance name (`NAME`, `NAME#1`, ...).
     var services: [String: ServiceRecord] = [:]
+    /// DAG jobs that are services, waiting for every copy to be healthy: service name → job id.
+    var serviceJobs: [String: String] = [:]
+    /// DAGs that have service jobs: their jobs may need `TITAN_SVC_*`, and their services stop
+    /// when they end.
+    var dagsWithServices: Set<String> = []
     /// Open approval gates: their status key → job id; and their deadlines.
     var openGates: [String: String] = [:]
     var gateTimers: [String: LoopTimer] = [:]
@@ -189,8 +196,9 @@ public actor SchedulerActor: LoopBound {
             handleService(envelope.message, from: peer, requestId: rid)
         case .getLogs(let asked):
             let jobId = resolve(asked)
-            if jobs[jobId] == nil, let record = service(named: jobId) {
-                return reply(to: peer, rid, .logs(jobId: "svc/" + record.spec.name, Array(record.logs.retained)))
+            if jobs[jobId] == nil, case let copies = service(named: jobId), !copies.isEmpty {
+                let id = jobId.hasPrefix("svc/") ? jobId : "svc/" + jobId
+                return reply(to: peer, rid, .logs(jobId: id, copies.flatMap { $0.logs.retained }))
             }
             guard let job = jobs[jobId] else {
                 reply(to: peer, rid, .error(.notFound, "no job '\(jobId)'"))
@@ -261,11 +269,22 @@ public actor SchedulerActor: LoopBound {
 
     /// Checks a submission; returns what is wrong with it, or nil.
     static func validate(_ spec: JobSpec) -> String? {
+        if spec.gate != nil && spec.service != nil { return "field 'service': a job is a gate or a service, not both" }
         if let gate = spec.gate {
             // A gate runs nothing: its command is ignored.
             if gate.message.utf8.count > 65_536 { return "field 'gate.message': longer than 64 KiB" }
             if gate.timeoutMs > maxDurationMs { return "field 'gate.timeoutMs': \(gate.timeoutMs) ms is more than a year" }
             return nil
+        }
+        if let service = spec.service {
+            var plain = spec
+            plain.service = nil
+            let probe = ServiceSpec(name: service.name.isEmpty ? "job" : service.name, command: spec.command,
+                                    restart: service.restart, port: service.port, health: service.health,
+                                    replicas: service.replicas)
+            if let problem = validate(plain) { return problem }
+            // The command was checked above: what is left is about the service's own fields.
+            return validate(probe).map { $0.replacingOccurrences(of: "field '", with: "field 'service.") }
         }
         guard let program = spec.command.first else { return "field 'command': must not be empty" }
         if program.isEmpty { return "field 'command[0]': program name must not be empty" }
@@ -299,8 +318,8 @@ public actor SchedulerActor: LoopBound {
     }
 
     func subscribe(_ jobId: String, logs: Bool, peer: any Peer, requestId: UInt32) {
-        if let record = service(named: jobId) {
-            return subscribe(service: record, logs: logs, peer: peer, requestId: requestId)
+        if case let copies = service(named: jobId), !copies.isEmpty {
+            return subscribe(service: copies, as: jobId, logs: logs, peer: peer, requestId: requestId)
         }
         if let dag = dags[jobId] {
             subscribe(dag: dag, logs: logs, peer: peer, requestId: requestId)
@@ -372,8 +391,8 @@ public actor SchedulerActor: LoopBound {
         case .pending:
             // A delayed job has no queue entry; its timer entry is skipped when it comes due.
             queue.remove(jobId: job.info.id, requirements: job.requirements)
-        case .running where job.info.spec.gate != nil:
-            break  // nothing runs: `finish` closes the gate
+        case .running where job.info.spec.gate != nil || job.info.spec.service != nil:
+            break  // no process of its own: `finish` closes the gate or stops the service
         case .running:
             // The worker kills the process group; its slot frees when it reports the attempt.
             let ref = AttemptRef(jobId: job.info.id, attempt: job.info.attempts)
@@ -573,6 +592,7 @@ public actor SchedulerActor: LoopBound {
 
     func finish(_ job: JobRecord, state: JobState) {
         if job.info.spec.gate != nil { gateClosed(job) }
+        if job.info.spec.service != nil { serviceJobClosed(job) }
         move(job, to: state)
         // Only jobs that printed something have a file to close (no per-job hop otherwise).
         if job.logs.everWritten { logStore?.send(.finished(jobId: job.info.id)) }
@@ -671,7 +691,11 @@ public actor SchedulerActor: LoopBound {
         job.info.workerId = workerId
         let ref = AttemptRef(jobId: jobId, attempt: job.info.attempts)
         registry[workerId]?.running.insert(ref)
-        push(to: peer, .dispatch(Dispatch(jobId: jobId, attempt: ref.attempt, spec: job.info.spec)))
+        var spec = job.info.spec
+        if !dagsWithServices.isEmpty && !job.info.parents.isEmpty && dagsWithServices.contains(job.info.dagId) {
+            spec.environment.merge(serviceEnvironment(for: job)) { own, _ in own }
+        }
+        push(to: peer, .dispatch(Dispatch(jobId: jobId, attempt: ref.attempt, spec: spec)))
         publish(job)
     }
 
@@ -717,11 +741,14 @@ public actor SchedulerActor: LoopBound {
     func workerInfos() -> [WorkerInfo] {
         let now = wallClockMs()
         return registry.entries.values.sorted { $0.registration.workerId < $1.registration.workerId }.map { e in
-            WorkerInfo(id: e.registration.workerId, name: e.registration.name,
-                       capabilities: e.registration.capabilities, slots: e.registration.slots,
-                       running: UInt32(e.running.count), permanent: e.registration.permanent,
-                       lastSeenAgoMs: now - e.lastHeardMs, runningJobs: e.running.map(\.jobId).sorted(),
-                       health: !e.connected ? "DISCONNECTED" : e.suspect ? "SUSPECT" : "ALIVE")
+            let services = e.running.filter { $0.jobId.hasPrefix("svc/") }.map { String($0.jobId.dropFirst(4)) }.sorted()
+            return WorkerInfo(id: e.registration.workerId, name: e.registration.name,
+                              capabilities: e.registration.capabilities, slots: e.registration.slots,
+                              running: UInt32(e.running.count), permanent: e.registration.permanent,
+                              lastSeenAgoMs: now - e.lastHeardMs,
+                              runningJobs: e.running.map(\.jobId).filter { !$0.hasPrefix("svc/") }.sorted(),
+                              health: !e.connected ? "DISCONNECTED" : e.suspect ? "SUSPECT" : e.draining ? "DRAINING" : "ALIVE",
+                              services: services, idleMs: e.idleSinceMs.map { max(0, now - $0) } ?? -1)
         }
     }
 

@@ -47,8 +47,8 @@ enum V1Bridge {
         case .cancelJob(let id):
             return .native(.cancel(jobId: id), .cancel)
         case .stop(let id):
-            // Services are not supervised yet: stopping one cancels its job.
-            return .native(.cancel(jobId: V1Codec.prefixed(id)), .stop(id))
+            // A service (DEPLOY, or a DAG's DEPLOY_PAYLOAD job), or else the job of that id.
+            return .native(.stopService(name: V1Codec.prefixed(id)), .stop(id))
         case .stats:
             return .native(.getStats, .stats(json: false))
         case .statsJSON:
@@ -85,11 +85,16 @@ enum V1Bridge {
             }
         case .run(let file, let requirement):
             return .prepare({ (store) throws(V1Error) in
-                .submit(try deployed(file, requirement: requirement, port: 0, store: store), follow: false)
+                .submit(try deployed(file, requirement: requirement, store: store), follow: false)
             }, .queued(deploy: false))
         case .deploy(let file, let port, let requirement):
+            // A supervised service named `DAG-<file>` (STOP takes the file name), on its port or a
+            // free one (the original stalled the cluster on port 0).
             return .prepare({ (store) throws(V1Error) in
-                .submit(try deployed(file, requirement: requirement, port: port, store: store), follow: false)
+                let job = try deployed(file, requirement: requirement, store: store)
+                return .deployService(ServiceSpec(name: V1Codec.prefixed(file), command: job.command,
+                                                  requirements: job.requirements, port: Int32(clamping: max(0, port)),
+                                                  artifacts: job.artifacts))
             }, .queued(deploy: true))
         case .killWorker(let host, let port):
             return .reply(V1Reply(.error, "ERROR: workers are not addressed by host and port here (\(host):\(port)); stop the worker's titan-node process"))
@@ -139,6 +144,8 @@ enum V1Bridge {
             return V1Reply(.ack, "\(n)")
         case (.kvSmembers, .kvResult(.members(let members))):
             return V1Reply(.data, members.joined(separator: ","))
+        case (.queued(true), .serviceInfos):
+            return V1Reply(.ack, "DEPLOY_QUEUED")
         case (.queued(let deploy), .submitted(let id)):
             return V1Reply(.ack, deploy ? "DEPLOY_QUEUED" : "JOB_QUEUED \(id)")
         case (.stats(let json), .stats(let stats)):
@@ -178,8 +185,6 @@ enum V1Bridge {
     }
 
     static func spec(_ job: V1Job, store: ArtifactStore) throws(V1Error) -> JobSpec {
-        var environment: [String: String] = [:]
-        if job.port > 0 { environment["PORT"] = "\(job.port)" }
         let ref: ArtifactRef
         let entry: String
         switch job.kind {
@@ -205,18 +210,20 @@ enum V1Bridge {
             }
             ref = ArtifactRef(hash: info.hash, size: info.size, kind: .archive, destination: "")
         }
-        return JobSpec(command: ScriptCommand.command(for: entry) + job.args, environment: environment,
+        // Services outlive their DAG, as in the original, under the job's id (what STOP takes).
+        let service = job.kind.isService
+            ? ServiceOptions(name: job.id, port: Int32(clamping: max(0, job.port)), keep: true) : nil
+        return JobSpec(command: ScriptCommand.command(for: entry) + job.args,
                        requirements: [job.requirement.uppercased()], priority: job.priority, name: job.id,
-                       delayMs: job.delayMs, artifacts: [ref])
+                       delayMs: job.delayMs, artifacts: [ref], service: service)
     }
 
     /// A script uploaded with DEPLOY_SCRIPT (or UPLOAD_ASSET), run by RUN or DEPLOY.
-    static func deployed(_ file: String, requirement: String, port: Int, store: ArtifactStore) throws(V1Error) -> JobSpec {
+    static func deployed(_ file: String, requirement: String, store: ArtifactStore) throws(V1Error) -> JobSpec {
         guard let info = store.info(named: file) else {
             throw V1Error("ERROR: '\(file)' has not been deployed (DEPLOY_SCRIPT)")
         }
-        return JobSpec(command: ScriptCommand.command(for: file), environment: port > 0 ? ["PORT": "\(port)"] : [:],
-                       requirements: [requirement.uppercased()], name: file,
+        return JobSpec(command: ScriptCommand.command(for: file), requirements: [requirement.uppercased()], name: file,
                        artifacts: [ArtifactRef(hash: info.hash, size: info.size, kind: .file, destination: file,
                                                executable: ScriptCommand.interpreter(for: file) == nil)])
     }

@@ -1,3 +1,4 @@
+import TitanLoop
 import TitanPolicy
 import TitanProtocol
 
@@ -12,8 +13,13 @@ struct WorkerRegistry {
         var connected: Bool
         var suspect = false
         var lastHeardMs: Int64
-        /// Attempts dispatched to it and not yet reported finished.
-        var running: Set<AttemptRef> = []
+        /// Attempts dispatched to it and not yet reported finished (services' placements too).
+        var running: Set<AttemptRef> = [] {
+            // Only at the edges (busy ↔ idle) is the clock read.
+            didSet { if running.isEmpty != (idleSinceMs != nil) { idleSinceMs = running.isEmpty ? Time.wallMs() : nil } }
+        }
+        /// Since when it has had nothing to run (nil while busy).
+        var idleSinceMs: Int64?
         /// Being retired by the scaler: no new work; it leaves when its work is done.
         var draining = false
 
@@ -43,6 +49,7 @@ struct WorkerRegistry {
         var entry = Entry(registration: registration,
                           capabilities: Set(registration.capabilities).union([Placement.pinTag(id)]),
                           peer: peer, connected: true, lastHeardMs: nowMs)
+        entry.idleSinceMs = old?.idleSinceMs ?? nowMs
         entry.running = old?.running ?? []
         entries[id] = entry
         byPeer[ObjectIdentifier(peer)] = id

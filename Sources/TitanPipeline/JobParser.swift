@@ -22,10 +22,12 @@ struct JobParser {
     static let knownKeys = [
         "id", "name", "file", "command", "args", "type", "depends_on", "requirement", "requirements",
         "priority", "delay", "retries", "retry_delay", "timeout", "affinity", "env", "working_dir",
-        "port", "hitl_message", "max_wait_seconds",
+        "port", "hitl_message", "max_wait_seconds", "health", "restart", "replicas", "keep", "service_name",
     ]
-    /// Keys of the original schema for service and approval-gate jobs.
-    static let unsupportedKeys: Set = ["port"]
+    /// Keys that only a service (`type: service`) takes.
+    static let serviceKeys = ["port", "health", "restart", "replicas", "keep", "service_name"]
+    static let restartModes = ["always", "on-failure", "never"]
+    static let maxReplicas = 1_000
     /// The original Titan's default wait for an approval: two days.
     static let defaultGateWaitMs: UInt64 = 172_800_000
     static let maxIdLength = 128
@@ -63,7 +65,9 @@ struct JobParser {
         var affinity = Affinity.none
         var environment = pipelineEnvironment
         var workingDirectory = ""
-        var isGate = false
+        var kind = JobKind.run
+        var service = ServiceOptions()
+        var serviceKey: MappingEntry?
         var hitlMessage: (text: String, node: Node)?
         var maxWaitMs = Self.defaultGateWaitMs
 
@@ -89,7 +93,10 @@ struct JobParser {
                     args = (items.map(\.text), entry.keyNode)
                 }
             case "type":
-                isGate = try checkType(value, at: key)
+                kind = try checkType(value, at: key)
+            case let name where Self.serviceKeys.contains(name):
+                serviceKey = serviceKey ?? entry
+                try serviceOption(entry, at: key, into: &service)
             case "hitl_message":
                 if let text = try reader.optionalString(value, at: key) { hitlMessage = (text, entry.keyNode) }
             case "max_wait_seconds":
@@ -136,8 +143,6 @@ struct JobParser {
                 if let text = try reader.optionalString(value, at: key), !text.isEmpty {
                     workingDirectory = PathResolution.absolute(text, relativeTo: baseDirectory)
                 }
-            case let name where Self.unsupportedKeys.contains(name):
-                throw reader.error(entry.keyNode, key, "'\(name)' is not supported yet")
             default:
                 throw reader.unknownKey(entry, at: key, known: Self.knownKeys)
             }
@@ -148,7 +153,18 @@ struct JobParser {
         }
         var argv: [String]
         var script: (path: String, node: Node, args: [String])?
-        if isGate {
+        if kind != .service, let serviceKey {
+            throw reader.error(serviceKey.keyNode, "\(path).\(serviceKey.name)",
+                               "'\(serviceKey.name)' applies to services: add 'type: service' to this job")
+        }
+        if kind == .service, let key = hitlMessage?.node {
+            throw reader.error(key, "\(path).hitl_message", "a service cannot wait for approval: put a gate before it")
+        }
+        if kind == .service, service.health.isEmpty == false, service.port < 0 {
+            throw reader.error(entries.first { $0.name == "health" }?.keyNode ?? node, "\(path).health",
+                               "a health check needs a port: add 'port: auto' or a number")
+        }
+        if kind == .gate {
             if let given = file?.key ?? command?.key {
                 throw reader.error(given, "\(path).\(file != nil ? "file" : "command")",
                                    "a gate runs nothing: give it 'hitl_message', not 'file' or 'command'")
@@ -188,7 +204,8 @@ struct JobParser {
 
         let spec = JobSpec(command: argv, environment: environment, workingDirectory: workingDirectory,
                            requirements: requirements, priority: priority, name: displayName ?? id.text,
-                           retries: retries, retryDelayMs: retryDelayMs, timeoutMs: timeoutMs, delayMs: delayMs)
+                           retries: retries, retryDelayMs: retryDelayMs, timeoutMs: timeoutMs, delayMs: delayMs,
+                           service: kind == .service ? service : nil)
         return ParsedJob(index: index,
                          job: DagJobSpec(id: id.text, spec: spec, dependsOn: dependencies.map(\.id), affinity: affinity),
                          node: node, idNode: id.node, dependencies: dependencies, script: script,
@@ -250,22 +267,65 @@ struct JobParser {
         }
     }
 
-    /// True for `gate`.
-    private func checkType(_ node: Node, at key: String) throws(PipelineError) -> Bool {
-        guard let type = try reader.optionalString(node, at: key) else { return false }
+    enum JobKind { case run, gate, service }
+
+    private func checkType(_ node: Node, at key: String) throws(PipelineError) -> JobKind {
+        guard let type = try reader.optionalString(node, at: key) else { return .run }
         switch type {
-        case "run":
-            return false
-        case "gate":
-            return true
-        case "service":
-            throw reader.error(node, key, "'\(type)' jobs are not supported yet")
+        case "run": return .run
+        case "gate": return .gate
+        case "service": return .service
         default:
             var message = "expected 'run', 'service' or 'gate', got \(reader.describe(node))"
             if let suggestion = KeySuggestion.closest(to: type, among: ["run", "service", "gate"]) {
                 message += "; did you mean '\(suggestion)'?"
             }
             throw reader.error(node, key, message)
+        }
+    }
+
+    /// `port: 8080|auto`, `health: tcp|http:/path`, `restart`, `replicas`, `keep`, `service_name`.
+    private func serviceOption(_ entry: MappingEntry, at key: String, into service: inout ServiceOptions) throws(PipelineError) {
+        let value = entry.value
+        switch entry.name {
+        case "port":
+            if case .scalar(let scalar) = value, scalar.string == "auto" {
+                service.port = 0
+            } else if let number = try reader.integer(value, at: key) {
+                guard (1...65_535).contains(number) else { throw reader.error(value, key, "expected a port (1 to 65535) or 'auto', got \(number)") }
+                service.port = Int32(number)
+            }
+        case "health":
+            guard let text = try reader.optionalString(value, at: key) else { return }
+            guard text == "tcp" || text.hasPrefix("http:/") else {
+                throw reader.error(value, key, "expected 'tcp' or 'http:/PATH', got \(reader.describe(value))")
+            }
+            service.health = text
+        case "restart":
+            guard let text = try reader.optionalString(value, at: key) else { return }
+            guard Self.restartModes.contains(text) else {
+                var message = "expected one of \(Self.restartModes.joined(separator: ", ")), got \(reader.describe(value))"
+                if let suggestion = KeySuggestion.closest(to: text, among: Self.restartModes) { message += "; did you mean '\(suggestion)'?" }
+                throw reader.error(value, key, message)
+            }
+            service.restart = text
+        case "replicas":
+            guard let number = try reader.integer(value, at: key) else { return }
+            guard (1...Self.maxReplicas).contains(number) else {
+                throw reader.error(value, key, "must be between 1 and \(Self.maxReplicas), got \(number)")
+            }
+            service.replicas = UInt32(number)
+        case "keep":
+            guard case .scalar(let scalar) = value, value.hasTag(.bool), let flag = Bool.construct(from: scalar) else {
+                throw reader.error(value, key, "expected true or false, got \(reader.describe(value))")
+            }
+            service.keep = flag
+        default:  // service_name
+            guard let text = try reader.optionalString(value, at: key) else { return }
+            guard Self.isValidId(text) else {
+                throw reader.error(value, key, "invalid service name '\(text)': use only letters, digits, '-', '_' and '.'")
+            }
+            service.name = text
         }
     }
 

@@ -44,6 +44,15 @@ public enum Placement {
         return best?.id
     }
 
+    /// For one copy of a service with several: the best matching worker that runs none of the
+    /// other copies (`avoiding`), so one worker's loss takes down as few copies as possible; any
+    /// matching worker when every one with room already runs a copy.
+    public static func choose(requirements: Set<String>, among workers: [WorkerCapacity], avoiding: Set<String>) -> String? {
+        guard !avoiding.isEmpty else { return choose(requirements: requirements, among: workers) }
+        return choose(requirements: requirements, among: workers.lazy.filter { !avoiding.contains($0.id) })
+            ?? choose(requirements: requirements, among: workers)
+    }
+
     /// Lower is better: load, then specialised tags the job does not need (GENERAL and the
     /// implicit `worker:ID` tag are not specialised), then free slots (more is better), then id.
     private static func rank(_ w: WorkerCapacity, _ requirements: Set<String>) -> (Double, Int, Int, String) {

@@ -6,9 +6,12 @@ public struct PortAllocator: Sendable, Equatable {
     public private(set) var allocated: Set<Int> = []
     private var lastAllocated: Int?
 
-    public init(range: ClosedRange<Int> = 20_000...29_999) {
+    /// `startingAt`: the first candidate (default the start of the range). Workers sharing a
+    /// host start at different places, so two of them rarely probe the same port at once.
+    public init(range: ClosedRange<Int> = 20_000...29_999, startingAt first: Int? = nil) {
         precondition(range.lowerBound >= 1 && range.upperBound <= 65_535, "not a TCP port range")
         self.range = range
+        if let first, range.contains(first) { lastAllocated = first == range.lowerBound ? nil : first - 1 }
     }
 
     /// The first usable port after the last one allocated, wrapping at the end of the range: a

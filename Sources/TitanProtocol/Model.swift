@@ -32,11 +32,14 @@ public struct JobSpec: Sendable, Equatable, Encodable {
     /// Set for an approval gate: no process runs; the job waits (holding no worker slot) until
     /// someone approves or rejects it, or its time runs out.
     public var gate: GateSpec?
+    /// Set for a service in a DAG: the command is deployed as a service, and the job completes
+    /// once it is healthy (its dependents can then use it).
+    public var service: ServiceOptions?
 
     public init(command: [String], environment: [String: String] = [:], workingDirectory: String = "",
                 requirements: [String] = [], priority: Int32 = 1, name: String = "", retries: UInt32 = 0,
                 retryDelayMs: UInt64 = 1_000, timeoutMs: UInt64 = 0, delayMs: UInt64 = 0,
-                artifacts: [ArtifactRef] = [], gate: GateSpec? = nil) {
+                artifacts: [ArtifactRef] = [], gate: GateSpec? = nil, service: ServiceOptions? = nil) {
         self.command = command
         self.environment = environment
         self.workingDirectory = workingDirectory
@@ -49,6 +52,7 @@ public struct JobSpec: Sendable, Equatable, Encodable {
         self.delayMs = delayMs
         self.artifacts = artifacts
         self.gate = gate
+        self.service = service
     }
 }
 
@@ -178,9 +182,14 @@ public struct WorkerInfo: Sendable, Equatable, Encodable {
     /// `ALIVE`; `SUSPECT` (missed heartbeats: no new work); `DISCONNECTED` (its attempts wait
     /// for it to come back until it is declared dead).
     public var health: String
+    /// Service copies it runs (`NAME` or `NAME#i`).
+    public var services: [String]
+    /// How long it has had nothing to run, in milliseconds; -1 while busy.
+    public var idleMs: Int64
 
     public init(id: String, name: String, capabilities: [String], slots: UInt32, running: UInt32,
-                permanent: Bool, lastSeenAgoMs: Int64, runningJobs: [String], health: String = "ALIVE") {
+                permanent: Bool, lastSeenAgoMs: Int64, runningJobs: [String], health: String = "ALIVE",
+                services: [String] = [], idleMs: Int64 = -1) {
         self.id = id
         self.name = name
         self.capabilities = capabilities
@@ -190,6 +199,8 @@ public struct WorkerInfo: Sendable, Equatable, Encodable {
         self.lastSeenAgoMs = lastSeenAgoMs
         self.runningJobs = runningJobs
         self.health = health
+        self.services = services
+        self.idleMs = idleMs
     }
 }
 

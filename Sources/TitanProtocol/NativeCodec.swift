@@ -66,8 +66,10 @@
 ///     endService     name string, generation u32
 ///     serviceReport  name, generation u32, state, pid i32, port i32, restarts u32, lastExit, startedAtMs i64
 ///     ServiceSpec    name, command [string], environment {string: string}, requirements [string],
-///                    restart string, port i32, health string, artifacts [ArtifactRef]
-///     ServiceInfo    ServiceSpec, state, workerId, pid i32, port i32, restarts u32, lastExit, startedAtMs i64
+///                    restart string, port i32, health string, artifacts [ArtifactRef], replicas u32,
+///                    dag string
+///     ServiceInfo    ServiceSpec, state, workerId, pid i32, port i32, restarts u32, lastExit, startedAtMs i64,
+///                    replica u32
 ///     dispatch       Dispatch
 ///     kill           AttemptRef
 ///     ackFinished    AttemptRef
@@ -104,7 +106,8 @@
 ///     JobSpec        command [string], environment {string: string}, workingDirectory string,
 ///                    requirements [string], priority i32, name string, retries u32,
 ///                    retryDelayMs u64, timeoutMs u64, delayMs u64, artifacts [ArtifactRef],
-///                    gate (message string, timeoutMs u64)?
+///                    gate (message string, timeoutMs u64)?, service ServiceOptions?
+///     ServiceOptions name string, restart string, port i32, health string, replicas u32, keep bool
 ///     ArtifactRef    hash string, size u64, kind u8, destination string, executable bool
 ///     JobResult      exitCode i32?, signal i32?, error string?, startedAtMs i64, finishedAtMs i64,
 ///                    timedOut bool
@@ -115,7 +118,8 @@
 ///                    submittedAtMs i64, result JobResult?, pendingReason string, notBeforeMs i64,
 ///                    dagId string, parents [string]
 ///     WorkerInfo     id string, name string, capabilities [string], slots u32, running u32,
-///                    permanent bool, lastSeenAgoMs i64, runningJobs [string], health string
+///                    permanent bool, lastSeenAgoMs i64, runningJobs [string], health string,
+///                    services [string], idleMs i64 (-1: busy)
 ///     JobEvent       jobId string, state u8, attempt u32, workerId string, result JobResult?
 ///     LogChunk       stream u8, bytes
 ///
@@ -573,6 +577,7 @@ extension BinaryWriter {
             w.writeString(gate.message)
             w.writeU64(gate.timeoutMs)
         }
+        writeOptional(spec.service) { $0.write($1) }
     }
 
     public mutating func write(_ ref: ArtifactRef) {
@@ -672,6 +677,8 @@ extension BinaryWriter {
         writeI64(worker.lastSeenAgoMs)
         writeStringArray(worker.runningJobs)
         writeString(worker.health)
+        writeStringArray(worker.services)
+        writeI64(worker.idleMs)
     }
 }
 
@@ -917,10 +924,13 @@ extension BinaryReader {
             let message = try r.readString(p() + "gate.message")
             return GateSpec(message: message, timeoutMs: try r.readU64(p() + "gate.timeoutMs"))
         }
+        let service = try readOptional(p() + "service") { (r: inout BinaryReader) throws(ProtocolError) in
+            try r.readServiceOptions { p() + "service." }
+        }
         return JobSpec(command: command, environment: environment, workingDirectory: workingDirectory,
                        requirements: requirements, priority: priority, name: name, retries: retries,
                        retryDelayMs: retryDelayMs, timeoutMs: timeoutMs, delayMs: delayMs, artifacts: artifacts,
-                       gate: gate)
+                       gate: gate, service: service)
     }
 
     public mutating func readArtifactRefs(_ field: () -> String) throws(ProtocolError) -> [ArtifactRef] {
@@ -1059,8 +1069,10 @@ extension BinaryReader {
         let permanent = try readBool(p() + "permanent")
         let lastSeenAgoMs = try readI64(p() + "lastSeenAgoMs")
         let runningJobs = try readStringArray(p() + "runningJobs")
+        let health = try readString(p() + "health")
+        let services = try readStringArray(p() + "services")
         return WorkerInfo(id: id, name: name, capabilities: capabilities, slots: slots, running: running,
                           permanent: permanent, lastSeenAgoMs: lastSeenAgoMs, runningJobs: runningJobs,
-                          health: try readString(p() + "health"))
+                          health: health, services: services, idleMs: try readI64(p() + "idleMs"))
     }
 }

@@ -18,9 +18,15 @@ public struct ServiceSpec: Sendable, Equatable, Encodable {
     public var health: String
     /// Files put in its directory before it starts (like a job's).
     public var artifacts: [ArtifactRef]
+    /// How many copies run, each on its own slot, spread over workers where possible. Copy 0 is
+    /// named `NAME`, the others `NAME#1`, `NAME#2`, ...
+    public var replicas: UInt32
+    /// The DAG that started it ("" if none): it is stopped when that DAG ends.
+    public var dag: String
 
     public init(name: String, command: [String], environment: [String: String] = [:], requirements: [String] = [],
-                restart: String = "always", port: Int32 = -1, health: String = "", artifacts: [ArtifactRef] = []) {
+                restart: String = "always", port: Int32 = -1, health: String = "", artifacts: [ArtifactRef] = [],
+                replicas: UInt32 = 1, dag: String = "") {
         self.name = name
         self.command = command
         self.environment = environment
@@ -29,6 +35,34 @@ public struct ServiceSpec: Sendable, Equatable, Encodable {
         self.port = port
         self.health = health
         self.artifacts = artifacts
+        self.replicas = replicas
+        self.dag = dag
+    }
+
+    /// The name of copy `replica`: `NAME` for the first, `NAME#i` for the others.
+    public func instanceName(_ replica: UInt32) -> String { replica == 0 ? name : "\(name)#\(replica)" }
+}
+
+/// What makes a DAG job a service (YAML `type: service`): the job's command, environment,
+/// requirements and artifacts are the service's; the job completes once every copy is healthy.
+public struct ServiceOptions: Sendable, Equatable, Encodable {
+    /// The service's name; "" means the job's id.
+    public var name: String
+    public var restart: String
+    public var port: Int32
+    public var health: String
+    public var replicas: UInt32
+    /// Keep it running after its DAG ends (by default it is stopped with the DAG).
+    public var keep: Bool
+
+    public init(name: String = "", restart: String = "always", port: Int32 = -1, health: String = "",
+                replicas: UInt32 = 1, keep: Bool = false) {
+        self.name = name
+        self.restart = restart
+        self.port = port
+        self.health = health
+        self.replicas = replicas
+        self.keep = keep
     }
 }
 
@@ -46,9 +80,14 @@ public struct ServiceInfo: Sendable, Equatable, Encodable {
     public var lastExit: String
     /// When the current run started (ms since the epoch; 0 if none).
     public var startedAtMs: Int64
+    /// Which copy this is (0 ..< `spec.replicas`).
+    public var replica: UInt32
+
+    /// `NAME`, or `NAME#i` for copies after the first.
+    public var instance: String { spec.instanceName(replica) }
 
     public init(spec: ServiceSpec, state: String, workerId: String = "", pid: Int32 = 0, port: Int32 = 0,
-                restarts: UInt32 = 0, lastExit: String = "", startedAtMs: Int64 = 0) {
+                restarts: UInt32 = 0, lastExit: String = "", startedAtMs: Int64 = 0, replica: UInt32 = 0) {
         self.spec = spec
         self.state = state
         self.workerId = workerId
@@ -57,6 +96,7 @@ public struct ServiceInfo: Sendable, Equatable, Encodable {
         self.restarts = restarts
         self.lastExit = lastExit
         self.startedAtMs = startedAtMs
+        self.replica = replica
     }
 }
 
@@ -95,6 +135,17 @@ extension BinaryWriter {
         writeI32(spec.port)
         writeString(spec.health)
         writeArray(spec.artifacts) { $0.write($1) }
+        writeU32(spec.replicas)
+        writeString(spec.dag)
+    }
+
+    public mutating func write(_ options: ServiceOptions) {
+        writeString(options.name)
+        writeString(options.restart)
+        writeI32(options.port)
+        writeString(options.health)
+        writeU32(options.replicas)
+        writeBool(options.keep)
     }
 
     public mutating func write(_ info: ServiceInfo) {
@@ -106,6 +157,7 @@ extension BinaryWriter {
         writeU32(info.restarts)
         writeString(info.lastExit)
         writeI64(info.startedAtMs)
+        writeU32(info.replica)
     }
 
     public mutating func write(_ report: ServiceReport) {
@@ -130,8 +182,20 @@ extension BinaryReader {
         let port = try readI32(p() + "port")
         let health = try readString(p() + "health")
         let artifacts = try readArtifactRefs { p() + "artifacts" }
+        let replicas = try readU32(p() + "replicas")
         return ServiceSpec(name: name, command: command, environment: environment, requirements: requirements,
-                           restart: restart, port: port, health: health, artifacts: artifacts)
+                           restart: restart, port: port, health: health, artifacts: artifacts, replicas: replicas,
+                           dag: try readString(p() + "dag"))
+    }
+
+    public mutating func readServiceOptions(_ p: () -> String) throws(ProtocolError) -> ServiceOptions {
+        let name = try readString(p() + "name")
+        let restart = try readString(p() + "restart")
+        let port = try readI32(p() + "port")
+        let health = try readString(p() + "health")
+        let replicas = try readU32(p() + "replicas")
+        return ServiceOptions(name: name, restart: restart, port: port, health: health, replicas: replicas,
+                              keep: try readBool(p() + "keep"))
     }
 
     public mutating func readServiceInfo(_ p: () -> String) throws(ProtocolError) -> ServiceInfo {
@@ -142,8 +206,9 @@ extension BinaryReader {
         let port = try readI32(p() + "port")
         let restarts = try readU32(p() + "restarts")
         let lastExit = try readString(p() + "lastExit")
+        let startedAtMs = try readI64(p() + "startedAtMs")
         return ServiceInfo(spec: spec, state: state, workerId: workerId, pid: pid, port: port, restarts: restarts,
-                           lastExit: lastExit, startedAtMs: try readI64(p() + "startedAtMs"))
+                           lastExit: lastExit, startedAtMs: startedAtMs, replica: try readU32(p() + "replica"))
     }
 
     public mutating func readServiceReport() throws(ProtocolError) -> ServiceReport {

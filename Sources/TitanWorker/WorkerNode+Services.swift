@@ -6,6 +6,8 @@ import TitanProtocol
 
 /// A service this worker supervises: one placement (`generation`) of it.
 struct LocalService {
+    /// The copy's name (`NAME` or `NAME#i`): what the master calls it.
+    var name: String
     var generation: UInt32
     var spec: ServiceSpec
     var supervisor: ServiceSupervisor
@@ -21,7 +23,7 @@ struct LocalService {
     /// Asked to end: no restart, and it goes once its process is gone.
     var ending = false
 
-    var ref: AttemptRef { AttemptRef(jobId: "svc/" + spec.name, attempt: generation) }
+    var ref: AttemptRef { AttemptRef(jobId: "svc/" + name, attempt: generation) }
 }
 
 /// Services: long-running processes kept alive here per their restart policy
@@ -32,19 +34,25 @@ extension WorkerNode {
         if let existing = services[name] {
             if existing.generation == generation { return }
             endService(name, generation: existing.generation)  // an older placement goes first
+            if services[name] != nil {
+                // Its process is still going: this one starts when it has gone.
+                waitingServices[name] = (generation, spec)
+                return
+            }
         }
+        waitingServices[name] = nil
         let mode = RestartMode(rawValue: spec.restart) ?? .always
         let supervisor = ServiceSupervisor(config: .init(mode: mode, initialBackoffMs: Int64(config.serviceBackoff.initialMs),
                                                          maxBackoffMs: Int64(config.serviceBackoff.maxMs),
                                                          stableAfterMs: config.serviceStableAfterMs,
                                                          crashLoopFailures: 5))
-        var service = LocalService(generation: generation, spec: spec, supervisor: supervisor)
+        var service = LocalService(name: name, generation: generation, spec: spec, supervisor: supervisor)
         if spec.port > 0 {
             service.port = spec.port
         } else if spec.port == 0 {
             let inUse = Set(services.values.map { Int($0.port) })
             guard let port = portAllocator.allocate(excluding: inUse, isFree: PortProbe.isFree) else {
-                return report(LocalService(generation: generation, spec: spec, supervisor: supervisor),
+                return report(LocalService(name: name, generation: generation, spec: spec, supervisor: supervisor),
                               state: "EXITED", lastExit: "no free port in \(portAllocator.range)")
             }
             service.port = Int32(port)
@@ -69,7 +77,9 @@ extension WorkerNode {
         let port = service.port
         var extra = service.spec.environment
         if port > 0 { extra["PORT"] = "\(port)" }
-        extra["TITAN_SERVICE"] = name
+        extra["TITAN_SERVICE"] = service.spec.name
+        // Which copy this is: `NAME#i` is copy i, `NAME` copy 0.
+        extra["TITAN_REPLICA"] = name.count > service.spec.name.count ? String(name.dropFirst(service.spec.name.count + 1)) : "0"
         let command = service.spec.command.map { $0.replacingOccurrences(of: "{port}", with: "\(port)") }
         let now = Time.wallMs()
         do {
@@ -111,6 +121,7 @@ extension WorkerNode {
             services[name] = nil
             report(service, state: "STOPPED")
             if stopping { finishStopIfDone() }
+            if let next = waitingServices.removeValue(forKey: name) { runService(name, generation: next.generation, next.spec) }
             return
         }
         let decision = service.supervisor.handle(.exited(atMs: Time.wallMs(), exitCode: error == nil ? exit?.exitCode : 127,
@@ -200,6 +211,10 @@ extension WorkerNode {
 
     /// Ends a placement: SIGTERM to its process group, SIGKILL after the grace period; final.
     func endService(_ name: String, generation: UInt32) {
+        if let waiting = waitingServices[name], waiting.generation == generation {
+            waitingServices[name] = nil
+            return send(.serviceReport(ServiceReport(name: name, generation: generation, state: "STOPPED")))
+        }
         guard var service = services[name], service.generation == generation else { return }
         service.ending = true
         _ = service.supervisor.handle(.stopRequested)
@@ -243,7 +258,7 @@ extension WorkerNode {
             return exit.healthCheckFailed ? "health check failed" : ""
         } ?? ""
         send(.serviceReport(ServiceReport(
-            name: service.spec.name, generation: service.generation, state: state ?? service.supervisor.state.rawValue,
+            name: service.name, generation: service.generation, state: state ?? service.supervisor.state.rawValue,
             pid: service.process?.pid ?? 0, port: service.port, restarts: UInt32(service.supervisor.restarts),
             lastExit: exitText, startedAtMs: service.process == nil ? 0 : service.startedAtMs)))
     }

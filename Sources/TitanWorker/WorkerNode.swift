@@ -92,6 +92,9 @@ public actor WorkerNode: LoopBound {
     var fetches = ArtifactFetches()
     /// Services supervised here, by name.
     var services: [String: LocalService] = [:]
+    /// A new placement of a service whose previous one is still ending here: it starts once that
+    /// process has gone (and its port is free).
+    var waitingServices: [String: (generation: UInt32, spec: ServiceSpec)] = [:]
     var portAllocator: PortAllocator
     /// DAG directories made by this process (one mkdir per DAG, not per job).
     private var createdDagDirectories: Set<String> = []
@@ -112,7 +115,8 @@ public actor WorkerNode: LoopBound {
         try? FileManager.default.createDirectory(atPath: config.workDirectory, withIntermediateDirectories: true)
         self.config = config
         pidRegistry = PidRegistry(path: config.workDirectory + "/running.pids")
-        portAllocator = PortAllocator(range: config.servicePorts)
+        // A random first port: several workers on one host then rarely race for the same one.
+        portAllocator = PortAllocator(range: config.servicePorts, startingAt: Int.random(in: config.servicePorts))
         self.logger = logger
         do {
             artifactCache = try ArtifactCache(directory: config.workDirectory + "/artifacts")
@@ -490,7 +494,8 @@ public actor WorkerNode: LoopBound {
         if !stopping {
             stopping = true
             for ref in Array(running.keys) { kill(ref) }
-            for service in Array(services.values) { endService(service.spec.name, generation: service.generation) }
+            waitingServices = [:]
+            for service in Array(services.values) { endService(service.name, generation: service.generation) }
             failFetches("the worker is stopping")
             finishStopIfDone()
         }

@@ -21,6 +21,7 @@ import Testing
             ("gpu-step", "evaluate", "model trained by gpu-1\n"),
             ("retry", "publish", "published after 2 attempts\n"),
             ("wordcount-project/pipeline", "top", "top: the=4, fox=3, dog=2\n"),
+            ("service-step", "read", "hello from fill\n"),
         ]
         for (i, sample) in expected.enumerated() {
             let run = try await Tools.run("titan", ["submit", "\(Self.samples)/\(sample.file).yaml", "--wait"], environment: env)
@@ -31,6 +32,11 @@ import Testing
         }
         let gpuJob = try await Tools.run("titan", ["status", "dag-3/train"], environment: env)
         #expect(gpuJob.stdout.contains("worker     gpu-1"))
+        // The service step's service ended with its DAG.
+        try await waitUntil {
+            try await Tools.run("titan", ["services"], environment: env).stdout.split(separator: "\n")
+                .contains { $0.hasPrefix("dag-6.cache ") && $0.contains(" STOPPED ") }
+        }
         let dags = try await Tools.run("titan", ["dags"], environment: env)
         #expect(dags.stdout.contains("fan-out-fan-in"))
         #expect(await cpu.terminate() == 0)

@@ -5,14 +5,15 @@ import Testing
 /// jobs queue, and retires them when idle; and a provisioning hook.
 @Suite(.serialized) struct ScalerTests {
     @Test func aBurstStartsEphemeralWorkersThatTakeTheWorkAndRetireWhenIdle() async throws {
-        let master = try await NodeProcess(["--role", "master", "--port", "0", "--scale", "GENERAL:0:2:2",
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-burst-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let master = try await NodeProcess(["--role", "master", "--port", "0", "--data-dir", dir + "/master",
+                                            "--scale", "GENERAL:0:2:2",
                                             "--scale-idle-ms", "300", "--scale-cooldown-ms", "100", "--dead-after-ms", "1000",
                                             "--suspect-after-ms", "500", "--heartbeat-ms", "100"])
         let env = ["TITAN_MASTER": "127.0.0.1:\(try #require(master.port))"]
         // A burst: six jobs queued at once, no worker yet.
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-burst-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         try "name: burst\njobs:\n".appending((1...6).map { "  - {id: j\($0), command: [sleep, \"0.5\"]}\n" }.joined())
             .write(toFile: dir + "/burst.yaml", atomically: true, encoding: .utf8)
         let run = try await Tools.run("titan", ["submit", dir + "/burst.yaml", "--wait", "--json"], environment: env, timeout: 60)
@@ -24,6 +25,11 @@ import Testing
         // Idle, they are retired: drained, stopped, gone.
         try await waitUntil(seconds: 30) {
             !(try await Tools.run("titan", ["workers", "--json"], environment: env).stdout.contains("scale-general"))
+        }
+        // Their directories go with them.
+        try await waitUntil(seconds: 30) {
+            !FileManager.default.fileExists(atPath: dir + "/master/scaled/scale-general-1")
+                && !FileManager.default.fileExists(atPath: dir + "/master/scaled/scale-general-2")
         }
         #expect(await master.terminate() == 0)
     }

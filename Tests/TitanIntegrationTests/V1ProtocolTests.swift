@@ -108,6 +108,40 @@ import TitanTestSupport
         #expect(await cluster.stop() == 0)
     }
 
+    @Test func deployAndDeployPayloadRunSupervisedServicesThatStopTakes() async throws {
+        let cluster = try await EmbeddedCluster.start(workers: 1)
+        let port = cluster.master.port
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        #expect(try Self.call(port, 0x57, "srv.sh|\(Self.b64("echo serving on $PORT; exec sleep 60"))").text == "DEPLOY_SUCCESS")
+        #expect(try Self.call(port, 0x05, "srv.sh|0|GENERAL").text == "DEPLOY_QUEUED")
+        try await waitUntil { try await client.service("DAG-srv.sh").state == "HEALTHY" }
+        let srv = try await client.service("DAG-srv.sh")
+        #expect(srv.port > 0)
+        try await waitUntil { String(decoding: try await client.logs("DAG-srv.sh").flatMap(\.bytes), as: UTF8.self) == "serving on \(srv.port)\n" }
+
+        // A service in a DAG: the job below it starts once it runs, and learns its port; the
+        // service outlives the DAG, as the original's did.
+        let dag = "api|DEPLOY_PAYLOAD|api.sh|\(Self.b64("exec sleep 60"))|0|GENERAL|1|0|[] ; "
+            + "use|RUN_PAYLOAD|use.sh||\(Self.b64("echo api on $TITAN_SVC_DAG_API_PORT"))|GENERAL|1|0|[api]"
+        #expect(try Self.call(port, 0x04, dag).text == "DAG_ACCEPTED")
+        try await waitUntil { try Self.call(port, 0x55, "DAG-use").text == "COMPLETED" }
+        let api = try await client.service("DAG-api")
+        #expect(api.state == "HEALTHY")
+        #expect(try Self.call(port, 0x16, "DAG-use").text == "api on \(api.port)")
+
+        // STOP takes either, with or without the prefix; a job id still cancels the job.
+        #expect(try Self.call(port, 0x07, "srv.sh").text == "STOPPED: srv.sh")
+        #expect(try Self.call(port, 0x07, "DAG-api").text == "STOPPED: DAG-api")
+        try await waitUntil { try await client.services().allSatisfy { $0.state == "STOPPED" } }
+        #expect(try Self.call(port, 0x04, "long|RUN_PAYLOAD|long.sh||\(Self.b64("sleep 60"))|GENERAL|1|0|[]").text == "DAG_ACCEPTED")
+        try await waitUntil { try Self.call(port, 0x55, "DAG-long").text == "RUNNING" }
+        #expect(try Self.call(port, 0x07, "long").text == "STOPPED: long")
+        try await waitUntil { try Self.call(port, 0x55, "DAG-long").text == "CANCELLED" }
+        #expect(try Self.call(port, 0x07, "nothing").text.hasPrefix("ERROR"))
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+
     @Test func malformedV1PayloadsGetAnErrorAndTheMasterCarriesOn() async throws {
         let cluster = try await EmbeddedCluster.start(workers: 0)
         let port = cluster.master.port

@@ -88,4 +88,21 @@ struct ValidateTests {
         #expect(problem(JobSpec(command: ["true"], retries: 10_000)) == nil)
         #expect(try #require(problem(JobSpec(command: ["true"], retries: UInt32.max))).contains("'retries'"))
     }
+
+    @Test("a service job's own fields are named service.FIELD; a gate and a service at once is refused")
+    func serviceJobs() throws {
+        #expect(problem(JobSpec(command: ["srv"], service: ServiceOptions(port: 0, health: "tcp", replicas: 3))) == nil)
+        let restart = try #require(problem(JobSpec(command: ["srv"], service: ServiceOptions(restart: "sometimes"))))
+        #expect(restart.contains("field 'service.restart'"))
+        let replicas = try #require(problem(JobSpec(command: ["srv"], service: ServiceOptions(replicas: 0))))
+        #expect(replicas.contains("field 'service.replicas'"))
+        let shared = try #require(problem(JobSpec(command: ["srv"], service: ServiceOptions(port: 8080, replicas: 2))))
+        #expect(shared.contains("cannot share the fixed port 8080"))
+        let name = try #require(problem(JobSpec(command: ["srv"], service: ServiceOptions(name: "a#b"))))
+        #expect(name.contains("field 'service.name'"))
+        let command = try #require(problem(JobSpec(command: [], service: ServiceOptions())))
+        #expect(command.contains("field 'command'"))
+        let both = try #require(problem(JobSpec(command: ["x"], gate: GateSpec(message: "ok?"), service: ServiceOptions())))
+        #expect(both.contains("a gate or a service, not both"))
+    }
 }

@@ -199,22 +199,9 @@ struct SchemaErrorTests {
                     key: "jobs[0].args", "expected a string or a sequence of strings, got a mapping")
     }
 
-    @Test(arguments: ["service"])
-    func unsupportedTypes(type: String) {
-        expectError("name: etl\njobs:\n  - id: a\n    command: [x]\n    type: \(type)\n", line: 5,
-                    key: "jobs[0].type", "'\(type)' jobs are not supported yet")
-    }
-
     @Test func unknownType() {
         expectError("name: etl\njobs:\n  - id: a\n    command: [x]\n    type: rnu\n", line: 5,
                     key: "jobs[0].type", "expected 'run', 'service' or 'gate', got 'rnu'", "did you mean 'run'?")
-    }
-
-    @Test(arguments: ["port: 8080", "port:"])
-    func unsupportedKeys(line: String) {
-        let key = String(line.prefix { $0 != ":" })
-        expectError("name: etl\njobs:\n  - id: a\n    command: [x]\n    \(line)\n", line: 5,
-                    key: "jobs[0].\(key)", "'\(key)' is not supported yet")
     }
 
     @Test func requirementAndRequirements() {

@@ -60,4 +60,16 @@ struct PortAllocatorTests {
         #expect(seen.count == 50 - 7)
         #expect(ports.allocated == seen)
     }
+
+    @Test("a chosen first port: allocation starts there and wraps around the range")
+    func startingAt() {
+        var ports = PortAllocator(range: 100...104, startingAt: 103)
+        var order: [Int] = []
+        while let port = ports.allocate(isFree: { _ in true }) { order.append(port) }
+        #expect(order == [103, 104, 100, 101, 102])
+        var first = PortAllocator(range: 100...104, startingAt: 100)
+        #expect(first.allocate { _ in true } == 100)
+        var outside = PortAllocator(range: 100...104, startingAt: 7)
+        #expect(outside.allocate { _ in true } == 100)
+    }
 }

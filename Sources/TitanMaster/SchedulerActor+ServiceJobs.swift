@@ -1,0 +1,119 @@
+import TitanPolicy
+import TitanProtocol
+
+/// Services in DAGs (YAML `type: service`). When its parents are done, a service job deploys its
+/// command as a service and runs (holding no slot of its own: the copies hold theirs); it
+/// completes once every copy is healthy, so the jobs below it start against a live service, and
+/// fails if a copy crash-loops or exits first. The service lives as long as its DAG unless the
+/// job says `keep`. Jobs below it find it through `TITAN_SVC_<ID>_PORT` and friends.
+extension SchedulerActor {
+    /// The service a DAG job deploys: named by the job unless it names itself: `dag-3.db` for
+    /// one that lives with its DAG (each run its own), `db` for one kept after it (each run
+    /// replaces the last).
+    func serviceSpec(for job: JobRecord) -> ServiceSpec? {
+        guard let options = job.info.spec.service else { return nil }
+        let spec = job.info.spec
+        let localId = job.info.dagId.isEmpty ? job.info.id : String(job.info.id.dropFirst(job.info.dagId.count + 1))
+        let name = !options.name.isEmpty ? options.name
+            : options.keep || job.info.dagId.isEmpty ? localId : "\(job.info.dagId).\(localId)"
+        return ServiceSpec(name: name, command: spec.command, environment: spec.environment,
+                           requirements: spec.requirements, restart: options.restart, port: options.port,
+                           health: options.health, artifacts: spec.artifacts, replicas: options.replicas,
+                           dag: options.keep ? "" : job.info.dagId)
+    }
+
+    func startServiceJob(_ job: JobRecord) {
+        guard let spec = serviceSpec(for: job) else { return }
+        job.info.attempts += 1
+        job.info.workerId = ""
+        move(job, to: .running)
+        publish(job)
+        if !job.info.dagId.isEmpty { dagsWithServices.insert(job.info.dagId) }
+        if let problem = Self.validate(spec) {
+            let now = wallClockMs()
+            job.info.result = JobResult(error: "service: \(problem)", startedAtMs: now, finishedAtMs: now)
+            return finish(job, state: .failed)
+        }
+        serviceJobs[spec.name] = job.info.id
+        deploy(spec)
+        serviceChanged(spec.name)
+    }
+
+    /// A service changed: the DAG job waiting on it completes once every copy is healthy, and
+    /// fails once a copy can no longer get there on its own.
+    func serviceChanged(_ name: String) {
+        guard let jobId = serviceJobs[name] else { return }
+        guard let job = jobs[jobId], job.info.state == .running else {
+            serviceJobs[name] = nil
+            return
+        }
+        let copies = group(name)
+        let now = wallClockMs()
+        switch ServiceReadiness.of(copies.map { ($0.instance, $0.info.state, $0.info.lastExit) }) {
+        case .waiting:
+            return
+        case .ready:
+            serviceJobs[name] = nil
+            job.info.result = JobResult(exitCode: 0, startedAtMs: copies.map(\.info.startedAtMs).min() ?? now, finishedAtMs: now)
+            finish(job, state: .completed)
+        case .failed(let reason):
+            serviceJobs[name] = nil
+            job.info.result = JobResult(exitCode: 1, error: reason, startedAtMs: now, finishedAtMs: now)
+            finish(job, state: .failed)
+        }
+    }
+
+    /// A service job ended before its service was healthy (cancelled, or its DAG cancelled): the
+    /// service goes too.
+    func serviceJobClosed(_ job: JobRecord) {
+        guard job.info.state == .running, let spec = serviceSpec(for: job), serviceJobs[spec.name] == job.info.id else { return }
+        serviceJobs[spec.name] = nil
+        stop(group(spec.name).filter { !$0.stopped })
+    }
+
+    /// The DAG ended: the services it started (without `keep`) are stopped.
+    func stopServices(ofDag dagId: String) {
+        guard dagsWithServices.remove(dagId) != nil else { return }
+        let owned = services.values.filter { $0.spec.dag == dagId && !$0.stopped }
+        for name in Set(owned.map(\.spec.name)).sorted() { stop(owned.filter { $0.spec.name == name }) }
+    }
+
+    /// What a job learns about the services among its parents, `ID` being the parent's id in the
+    /// DAG in upper case (other characters than letters and digits become `_`):
+    ///
+    ///     TITAN_SVC_ID_NAME     the service's name
+    ///     TITAN_SVC_ID_PORT     the port of its first copy
+    ///     TITAN_SVC_ID_PORTS    every copy's port, comma-separated
+    ///     TITAN_SVC_ID_WORKER   the worker running its first copy
+    func serviceEnvironment(for job: JobRecord) -> [String: String] {
+        var environment: [String: String] = [:]
+        for parentId in job.info.parents {
+            guard let parent = jobs[parentId], let spec = serviceSpec(for: parent) else { continue }
+            let copies = group(spec.name)
+            let localId = parent.info.dagId.isEmpty ? parentId : String(parentId.dropFirst(parent.info.dagId.count + 1))
+            let key = "TITAN_SVC_" + String(localId.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }) + "_"
+            environment[key + "NAME"] = spec.name
+            environment[key + "PORT"] = copies.first.map { "\($0.info.port)" } ?? ""
+            environment[key + "PORTS"] = copies.map { "\($0.info.port)" }.joined(separator: ",")
+            environment[key + "WORKER"] = copies.first?.info.workerId ?? ""
+        }
+        return environment
+    }
+
+    /// After a restart: service jobs wait for their services again, and services whose DAG has
+    /// ended are stopped.
+    func restoreServiceJobs() {
+        for job in jobs.values where job.info.spec.service != nil && !job.info.dagId.isEmpty {
+            if let dag = dags[job.info.dagId], !dag.state.isFinal { dagsWithServices.insert(job.info.dagId) }
+            guard job.info.state == .running, let spec = serviceSpec(for: job) else { continue }
+            serviceJobs[spec.name] = job.info.id
+            // Its service record was written in the same turn as the job's state; if it is
+            // missing all the same, deploy it again rather than wait forever.
+            if group(spec.name).isEmpty { deploy(spec) }
+        }
+        let orphaned = services.values.filter { record in
+            !record.stopped && !record.spec.dag.isEmpty && (dags[record.spec.dag]?.state.isFinal ?? true)
+        }
+        for name in Set(orphaned.map(\.spec.name)).sorted() { stop(orphaned.filter { $0.spec.name == name }) }
+    }
+}
