@@ -1,3 +1,4 @@
+import TitanLoop
 import TitanPolicy
 import TitanProtocol
 
@@ -5,7 +6,8 @@ import TitanProtocol
 /// command as a service and runs (holding no slot of its own: the copies hold theirs); it
 /// completes once every copy is healthy, so the jobs below it start against a live service, and
 /// fails if a copy crash-loops or exits first. The service lives as long as its DAG unless the
-/// job says `keep`. Jobs below it find it through `TITAN_SVC_<ID>_PORT` and friends.
+/// job says `keep`. Jobs below it find it through `TITAN_SVC_<ID>_PORT` and friends. Its
+/// `timeout` bounds the wait for health.
 extension SchedulerActor {
     /// The service a DAG job deploys: named by the job unless it names itself: `dag-3.db` for
     /// one that lives with its DAG (each run its own), `db` for one kept after it (each run
@@ -36,7 +38,30 @@ extension SchedulerActor {
         }
         serviceJobs[spec.name] = job.info.id
         deploy(spec)
+        armServiceJobTimeout(job)
         serviceChanged(spec.name)
+    }
+
+    /// `timeout` on a service job: how long its service may take to be healthy. (After a master
+    /// restart the wait starts over.)
+    func armServiceJobTimeout(_ job: JobRecord) {
+        let timeoutMs = job.info.spec.timeoutMs
+        guard timeoutMs > 0 else { return }
+        let id = job.info.id
+        let timer = LoopTimer(loop: eventLoop)
+        serviceJobTimers[id] = timer
+        timer.assumeIsolated { t in
+            t.start(afterMs: timeoutMs) { [weak self] in
+                self?.assumeIsolated { s in
+                    guard let job = s.jobs[id], job.info.state == .running else { return }
+                    let now = s.wallClockMs()
+                    job.info.result = JobResult(error: "its service was not healthy within \(Double(timeoutMs) / 1_000) s",
+                                                startedAtMs: now, finishedAtMs: now, timedOut: true)
+                    s.finish(job, state: .failed)  // stops the service (serviceJobClosed)
+                    s.schedule()
+                }
+            }
+        }
     }
 
     /// A service changed: the DAG job waiting on it completes once every copy is healthy, and
@@ -66,6 +91,7 @@ extension SchedulerActor {
     /// A service job ended before its service was healthy (cancelled, or its DAG cancelled): the
     /// service goes too.
     func serviceJobClosed(_ job: JobRecord) {
+        serviceJobTimers.removeValue(forKey: job.info.id)?.assumeIsolated { $0.close() }
         guard job.info.state == .running, let spec = serviceSpec(for: job), serviceJobs[spec.name] == job.info.id else { return }
         serviceJobs[spec.name] = nil
         stop(group(spec.name).filter { !$0.stopped })
@@ -107,6 +133,7 @@ extension SchedulerActor {
             if let dag = dags[job.info.dagId], !dag.state.isFinal { dagsWithServices.insert(job.info.dagId) }
             guard job.info.state == .running, let spec = serviceSpec(for: job) else { continue }
             serviceJobs[spec.name] = job.info.id
+            armServiceJobTimeout(job)
             // Its service record was written in the same turn as the job's state; if it is
             // missing all the same, deploy it again rather than wait forever.
             if group(spec.name).isEmpty { deploy(spec) }

@@ -112,6 +112,8 @@ public actor SchedulerActor: LoopBound {
     /// DAGs that have service jobs: their jobs may need `TITAN_SVC_*`, and their services stop
     /// when they end.
     var dagsWithServices: Set<String> = []
+    /// Service jobs with a `timeout`: they fail if their service is not healthy by then.
+    var serviceJobTimers: [String: LoopTimer] = [:]
     /// Open approval gates: their status key → job id; and their deadlines.
     var openGates: [String: String] = [:]
     var gateTimers: [String: LoopTimer] = [:]
@@ -283,6 +285,9 @@ public actor SchedulerActor: LoopBound {
                                     restart: service.restart, port: service.port, health: service.health,
                                     replicas: service.replicas)
             if let problem = validate(plain) { return problem }
+            if spec.retries > 0 {
+                return "field 'retries': a service is restarted per its restart policy, not retried"
+            }
             // The command was checked above: what is left is about the service's own fields.
             return validate(probe).map { $0.replacingOccurrences(of: "field '", with: "field 'service.") }
         }
@@ -768,5 +773,7 @@ public actor SchedulerActor: LoopBound {
         kvPurgeTimer = nil
         for timer in gateTimers.values { timer.assumeIsolated { $0.close() } }
         gateTimers = [:]
+        for timer in serviceJobTimers.values { timer.assumeIsolated { $0.close() } }
+        serviceJobTimers = [:]
     }
 }

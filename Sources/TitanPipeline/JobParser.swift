@@ -157,6 +157,9 @@ struct JobParser {
             throw reader.error(serviceKey.keyNode, "\(path).\(serviceKey.name)",
                                "'\(serviceKey.name)' applies to services: add 'type: service' to this job")
         }
+        if kind == .service, retries > 0, let key = entries.first(where: { $0.name == "retries" })?.keyNode {
+            throw reader.error(key, "\(path).retries", "a service is restarted per its 'restart' policy, not retried")
+        }
         if kind == .service, let key = hitlMessage?.node {
             throw reader.error(key, "\(path).hitl_message", "a service cannot wait for approval: put a gate before it")
         }

@@ -52,6 +52,17 @@ import TitanRuntime
         #expect(dag.state == .failed)
         #expect(dag.jobs.map(\.state) == [.failed, .skipped])
         #expect(dag.jobs[0].result?.error == "service '\(dagId).db' is EXITED (last exit: exit 3)")
+
+        // A timeout bounds the wait for health: the job fails, its service is stopped.
+        let (slow, _) = try await client.submitDag(DagSpec(name: "slow", jobs: [
+            Self.job("deaf", JobSpec(command: ["sleep", "60"], timeoutMs: 300, service: ServiceOptions(port: 0, health: "tcp"))),
+            Self.job("use", JobSpec(command: ["true"]), after: ["deaf"]),
+        ]))
+        let timedOut = try await client.waitDag(slow)
+        #expect(timedOut.jobs.map(\.state) == [.failed, .skipped])
+        #expect(timedOut.jobs[0].result?.timedOut == true)
+        #expect(timedOut.jobs[0].result?.error == "its service was not healthy within 0.3 s")
+        try await waitUntil { try await client.service(slow + ".deaf").state == "STOPPED" }
         await client.close()
         #expect(await cluster.stop() == 0)
     }

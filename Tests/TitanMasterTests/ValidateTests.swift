@@ -104,5 +104,7 @@ struct ValidateTests {
         #expect(command.contains("field 'command'"))
         let both = try #require(problem(JobSpec(command: ["x"], gate: GateSpec(message: "ok?"), service: ServiceOptions())))
         #expect(both.contains("a gate or a service, not both"))
+        let retried = try #require(problem(JobSpec(command: ["srv"], retries: 2, service: ServiceOptions())))
+        #expect(retried.contains("field 'retries'"))
     }
 }

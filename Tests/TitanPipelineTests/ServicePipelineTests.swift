@@ -59,5 +59,7 @@ struct ServicePipelineTests {
         expectError("name: r\njobs:\n  - id: a\n    type: service\n    command: [x]\n    hitl_message: ok?\n", line: 6,
                     key: "jobs[0].hitl_message", "a service cannot wait for approval")
         expectError("name: r\njobs:\n  - id: a\n    type: service\n", line: 3, key: "jobs[0]", "needs either 'file'")
+        expectError("name: r\njobs:\n  - id: a\n    type: service\n    command: [x]\n    retries: 2\n", line: 6,
+                    key: "jobs[0].retries", "restarted per its 'restart' policy, not retried")
     }
 }

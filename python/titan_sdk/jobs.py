@@ -160,6 +160,9 @@ class TitanJob:
         one needs ``auto_port``, not a fixed ``port``).
     :param keep: keep the service running after its DAG ends.
     :param restart: ``"always"``, ``"on-failure"`` or ``"never"``.
+
+    For a service job, ``timeout`` bounds the wait for every copy to be healthy (the job fails,
+    timed out, and the service is stopped); ``retries`` must stay 0 (``restart`` governs it).
     """
 
     job_id: Optional[str] = None
