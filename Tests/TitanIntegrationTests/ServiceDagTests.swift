@@ -104,21 +104,11 @@ import TitanRuntime
     @Test func aServiceJobWaitingAcrossAMasterRestartCompletesWhenItsServiceIsHealthy() async throws {
         let dir = try ServiceTests.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var master = MasterConfig.loopbackAnyPort
-        master.dataDirectory = dir + "/master"
-        master.reclaimAfterRestartMs = 30_000
-        let loop = EventLoop(name: "svc-dag-master")
-        var node = try await MasterNode.start(config: master, loop: loop, logger: EmbeddedCluster.defaultLogger)
-        master.port = node.port
+        let (master, loop, started) = try await ServiceTests.restartableMaster(dir, loopName: "svc-dag-master")
+        var node = started
         var config = ServiceTests.workers(1)[0]
-        config.masterPort = node.port
-        config.workDirectory = dir + "/w1"
-        config.reconnect = Backoff(initialMs: 20, maxMs: 100)
         config.serviceStartGraceMs = 120_000  // its checks fail until the test lets it listen: no restart for that
-        let workerLoop = EventLoop(name: "w1")
-        let worker = WorkerNode(loop: workerLoop, config: config, logger: EmbeddedCluster.defaultLogger)
-        await worker.start()
-        await worker.waitRegistered()
+        let (worker, workerLoop) = await ServiceTests.startWorker(config, masterPort: node.port, dir: dir)
         var client = try await TitanClient.connect(to: "127.0.0.1:\(node.port)")
         // Healthy only once the file `ready` exists: the test decides when.
         let gate = dir + "/ready"

@@ -30,6 +30,30 @@ import TitanRuntime
         return dir
     }
 
+    /// A master keeping its journal in `dir/master`, so it can be stopped and started again on it.
+    static func restartableMaster(_ dir: String, loopName: String) async throws -> (config: MasterConfig, loop: EventLoop, node: MasterNode) {
+        var master = MasterConfig.loopbackAnyPort
+        master.dataDirectory = dir + "/master"
+        master.reclaimAfterRestartMs = 30_000
+        let loop = EventLoop(name: loopName)
+        let node = try await MasterNode.start(config: master, loop: loop, logger: EmbeddedCluster.defaultLogger)
+        master.port = node.port  // the same port after a restart
+        return (master, loop, node)
+    }
+
+    /// A registered worker on its own loop that reconnects quickly to a restarted master.
+    static func startWorker(_ base: WorkerConfig, masterPort: Int, dir: String) async -> (worker: WorkerNode, loop: EventLoop) {
+        var config = base
+        config.masterPort = masterPort
+        config.workDirectory = dir + "/" + config.workerId
+        config.reconnect = Backoff(initialMs: 20, maxMs: 100)
+        let loop = EventLoop(name: config.workerId)
+        let worker = WorkerNode(loop: loop, config: config, logger: EmbeddedCluster.defaultLogger)
+        await worker.start()
+        await worker.waitRegistered()
+        return (worker, loop)
+    }
+
     static func lines(_ path: String) -> Int {
         ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").count
     }
@@ -109,22 +133,12 @@ import TitanRuntime
     @Test func aServiceMovesWhenItsWorkerGoesAndSurvivesAMasterRestart() async throws {
         let dir = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var master = MasterConfig.loopbackAnyPort
-        master.dataDirectory = dir + "/master"
-        master.reclaimAfterRestartMs = 30_000
-        let loop = EventLoop(name: "svc-master")
-        var node = try await MasterNode.start(config: master, loop: loop, logger: EmbeddedCluster.defaultLogger)
-        master.port = node.port
+        let (master, loop, started) = try await Self.restartableMaster(dir, loopName: "svc-master")
+        var node = started
         var nodes: [WorkerNode] = []
         var loops: [EventLoop] = []
-        for var config in Self.workers(2) {
-            config.masterPort = node.port
-            config.workDirectory = dir + "/" + config.workerId
-            config.reconnect = Backoff(initialMs: 20, maxMs: 100)
-            let workerLoop = EventLoop(name: config.workerId)
-            let worker = WorkerNode(loop: workerLoop, config: config, logger: EmbeddedCluster.defaultLogger)
-            await worker.start()
-            await worker.waitRegistered()
+        for config in Self.workers(2) {
+            let (worker, workerLoop) = await Self.startWorker(config, masterPort: node.port, dir: dir)
             nodes.append(worker)
             loops.append(workerLoop)
         }
