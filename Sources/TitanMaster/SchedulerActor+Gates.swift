@@ -17,8 +17,8 @@ extension SchedulerActor {
 
     /// Puts a ready job where it runs: the ready queue, or, for a gate, open.
     func enqueue(_ job: JobRecord) {
-        if job.info.spec.gate != nil { return openGate(job) }
-        if job.info.spec.service != nil { return startServiceJob(job) }
+        if job.isGate { return openGate(job) }
+        if job.isService { return startServiceJob(job) }
         queue.push(jobId: job.info.id, priority: job.info.spec.priority, requirements: job.requirements)
     }
 

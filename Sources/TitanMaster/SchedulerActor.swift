@@ -48,9 +48,15 @@ public actor SchedulerActor: LoopBound {
         var preferredWorker: String?
         /// Changed this turn: gets a journal record at the commit.
         var dirty = false
+        /// An approval gate, or a service started by a DAG: no process of its own. (Stored, so
+        /// the hot paths test a constant rather than read through `info`.)
+        let isGate: Bool
+        let isService: Bool
 
         init(info: JobInfo, logLimit: Int) {
             self.info = info
+            isGate = info.spec.gate != nil
+            isService = info.spec.service != nil
             requirements = Set(info.spec.requirements)
             logs = LogBuffer(limitBytes: logLimit)
         }
@@ -396,7 +402,7 @@ public actor SchedulerActor: LoopBound {
         case .pending:
             // A delayed job has no queue entry; its timer entry is skipped when it comes due.
             queue.remove(jobId: job.info.id, requirements: job.requirements)
-        case .running where job.info.spec.gate != nil || job.info.spec.service != nil:
+        case .running where job.isGate || job.isService:
             break  // no process of its own: `finish` closes the gate or stops the service
         case .running:
             // The worker kills the process group; its slot frees when it reports the attempt.
@@ -454,7 +460,7 @@ public actor SchedulerActor: LoopBound {
     }
 
     private func heard(_ id: String) {
-        registry[id]?.lastHeardMs = wallClockMs()
+        registry[id]?.heard(atMs: wallClockMs())
         heartbeatMonitor?.assumeIsolated { $0.heard(id) }
     }
 
@@ -596,8 +602,8 @@ public actor SchedulerActor: LoopBound {
     }
 
     func finish(_ job: JobRecord, state: JobState) {
-        if job.info.spec.gate != nil { gateClosed(job) }
-        if job.info.spec.service != nil { serviceJobClosed(job) }
+        if job.isGate { gateClosed(job) }
+        if job.isService { serviceJobClosed(job) }
         move(job, to: state)
         // Only jobs that printed something have a file to close (no per-job hop otherwise).
         if job.logs.everWritten { logStore?.send(.finished(jobId: job.info.id)) }
@@ -696,11 +702,13 @@ public actor SchedulerActor: LoopBound {
         job.info.workerId = workerId
         let ref = AttemptRef(jobId: jobId, attempt: job.info.attempts)
         registry[workerId]?.running.insert(ref)
-        var spec = job.info.spec
         if !dagsWithServices.isEmpty && !job.info.parents.isEmpty && dagsWithServices.contains(job.info.dagId) {
+            var spec = job.info.spec
             spec.environment.merge(serviceEnvironment(for: job)) { own, _ in own }
+            push(to: peer, .dispatch(Dispatch(jobId: jobId, attempt: ref.attempt, spec: spec)))
+        } else {
+            push(to: peer, .dispatch(Dispatch(jobId: jobId, attempt: ref.attempt, spec: job.info.spec)))
         }
-        push(to: peer, .dispatch(Dispatch(jobId: jobId, attempt: ref.attempt, spec: spec)))
         publish(job)
     }
 
@@ -753,7 +761,7 @@ public actor SchedulerActor: LoopBound {
                               lastSeenAgoMs: now - e.lastHeardMs,
                               runningJobs: e.running.map(\.jobId).filter { !$0.hasPrefix("svc/") }.sorted(),
                               health: !e.connected ? "DISCONNECTED" : e.suspect ? "SUSPECT" : e.draining ? "DRAINING" : "ALIVE",
-                              services: services, idleMs: e.idleSinceMs.map { max(0, now - $0) } ?? -1)
+                              services: services, idleMs: e.idleMs(nowMs: now))
         }
     }
 

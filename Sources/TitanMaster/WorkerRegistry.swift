@@ -1,4 +1,3 @@
-import TitanLoop
 import TitanPolicy
 import TitanProtocol
 
@@ -14,12 +13,22 @@ struct WorkerRegistry {
         var suspect = false
         var lastHeardMs: Int64
         /// Attempts dispatched to it and not yet reported finished (services' placements too).
-        var running: Set<AttemptRef> = [] {
-            // Only at the edges (busy ↔ idle) is the clock read.
-            didSet { if running.isEmpty != (idleSinceMs != nil) { idleSinceMs = running.isEmpty ? Time.wallMs() : nil } }
-        }
-        /// Since when it has had nothing to run (nil while busy).
+        var running: Set<AttemptRef> = []
+        /// Since when it has had nothing to run, as of the last time it was heard from (a result
+        /// or a heartbeat: at most a heartbeat late, and off the dispatch path).
         var idleSinceMs: Int64?
+
+        mutating func heard(atMs now: Int64) {
+            lastHeardMs = now
+            if !running.isEmpty {
+                idleSinceMs = nil
+            } else if idleSinceMs == nil {
+                idleSinceMs = now
+            }
+        }
+
+        /// Milliseconds with nothing to run; -1 while busy.
+        func idleMs(nowMs: Int64) -> Int64 { running.isEmpty ? max(0, nowMs - (idleSinceMs ?? nowMs)) : -1 }
         /// Being retired by the scaler: no new work; it leaves when its work is done.
         var draining = false
 
