@@ -76,11 +76,12 @@ struct ServicesCommand: AsyncParsableCommand {
         if json { return print(try Output.json(list)) }
         if list.isEmpty { return print("no services") }
         let now = Int64(Date().timeIntervalSince1970 * 1_000)
-        print("NAME                 STATE       WORKER        PID     PORT   RESTARTS  UPTIME   LAST EXIT")
+        print("NAME                 STATE       WORKER        PID     ADDRESS               RESTARTS  UPTIME   LAST EXIT")
         for s in list {
             let uptime = s.startedAtMs > 0 ? Output.duration(ms: now - s.startedAtMs) : "-"
             print([pad(s.instance, 20), pad(s.state, 11), pad(s.workerId.isEmpty ? "-" : s.workerId, 13),
-                   pad(s.pid > 0 ? "\(s.pid)" : "-", 7), pad(s.port > 0 ? "\(s.port)" : "-", 6), pad("\(s.restarts)", 9),
+                   pad(s.pid > 0 ? "\(s.pid)" : "-", 7),
+                   pad(s.port > 0 ? "\(s.host.isEmpty ? "" : s.host):\(s.port)" : "-", 21), pad("\(s.restarts)", 9),
                    pad(uptime, 8), s.lastExit.isEmpty ? "-" : s.lastExit].joined(separator: " "))
         }
     }

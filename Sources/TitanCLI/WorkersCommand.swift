@@ -14,8 +14,8 @@ struct WorkersCommand: AsyncParsableCommand {
     func run() async throws {
         let workers = try await withClient(client) { try await $0.workers() }
         try Output.list(workers, json: json, empty: "no workers registered",
-                        header: ["ID", "HEALTH", "CAPABILITIES", "SLOTS", "PERMANENT", "IDLE", "LAST SEEN", "SERVICES", "JOBS"]) { w in
-            [w.id, w.health, w.capabilities.joined(separator: ","), "\(w.running)/\(w.slots)", w.permanent ? "yes" : "no",
+                        header: ["ID", "ADDRESS", "HEALTH", "CAPABILITIES", "SLOTS", "PERMANENT", "IDLE", "LAST SEEN", "SERVICES", "JOBS"]) { w in
+            [w.id, w.address.isEmpty ? "-" : w.address, w.health, w.capabilities.joined(separator: ","), "\(w.running)/\(w.slots)", w.permanent ? "yes" : "no",
              w.idleMs < 0 ? "-" : Output.duration(ms: w.idleMs), "\(Output.duration(ms: w.lastSeenAgoMs)) ago",
              w.services.isEmpty ? "-" : w.services.joined(separator: ","),
              w.runningJobs.isEmpty ? "-" : w.runningJobs.joined(separator: ",")]

@@ -157,6 +157,14 @@ public actor TCPConnection: LoopBound {
     /// True until the connection starts closing.
     public var isOpen: Bool { state == .open }
 
+    /// This end's IP address (e.g. `10.0.0.7`), nil once closed or if the system cannot say.
+    public var localAddress: String? {
+        guard state == .open else { return nil }
+        var text = [CChar](repeating: 0, count: 64)
+        guard titan_tcp_local_ip(tcp, &text, text.count) == 0 else { return nil }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Sends bytes: now if the socket is idle, else appended to what goes out after the pending
     /// write.
     public func send(_ bytes: [UInt8]) {

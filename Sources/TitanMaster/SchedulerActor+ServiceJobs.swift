@@ -110,7 +110,12 @@ extension SchedulerActor {
     ///     TITAN_SVC_ID_NAME     the service's name
     ///     TITAN_SVC_ID_PORT     the port of its first copy
     ///     TITAN_SVC_ID_PORTS    every copy's port, comma-separated
+    ///     TITAN_SVC_ID_HOST     the address of its first copy's worker
+    ///     TITAN_SVC_ID_ADDRS    every copy's HOST:PORT, comma-separated
     ///     TITAN_SVC_ID_WORKER   the worker running its first copy
+    ///
+    /// A worker's address is what it advertises, else the address it reaches the master from;
+    /// 127.0.0.1 when unknown.
     func serviceEnvironment(for job: JobRecord) -> [String: String] {
         var environment: [String: String] = [:]
         for parentId in job.info.parents {
@@ -122,6 +127,9 @@ extension SchedulerActor {
             environment[key + "PORT"] = copies.first.map { "\($0.info.port)" } ?? ""
             environment[key + "PORTS"] = copies.map { "\($0.info.port)" }.joined(separator: ",")
             environment[key + "WORKER"] = copies.first?.info.workerId ?? ""
+            let host = { (copy: ServiceRecord) in copy.info.host.isEmpty ? "127.0.0.1" : copy.info.host }
+            environment[key + "HOST"] = copies.first.map(host) ?? ""
+            environment[key + "ADDRS"] = copies.map { "\(host($0)):\($0.info.port)" }.joined(separator: ",")
         }
         return environment
     }

@@ -170,7 +170,7 @@ extension SchedulerActor {
               let peer = registry[worker]?.peer else {
             return record.show("PENDING")
         }
-        record.show("STARTING", workerId: worker)
+        record.show("STARTING", workerId: worker, host: registry[worker]?.registration.address ?? "")
         registry[worker]?.running.insert(record.ref)
         push(to: peer, .runService(name: record.instance, generation: record.generation, record.spec))
     }
@@ -207,7 +207,7 @@ extension SchedulerActor {
         }
         record.info = ServiceInfo(spec: record.spec, state: report.state, workerId: workerId, pid: report.pid, port: report.port,
                                   restarts: report.restarts, lastExit: report.lastExit, startedAtMs: report.startedAtMs,
-                                  replica: record.replica)
+                                  replica: record.replica, host: registry[workerId]?.registration.address ?? "")
         if report.state == "STOPPED" && record.stopped { endFollowers(of: record) }
         if !record.holdsSlot {
             registry[workerId]?.running.remove(record.ref)
@@ -275,6 +275,7 @@ extension SchedulerActor {
             record.awaitingReport = false
             record.generation = ref.attempt
             record.info.workerId = workerId
+            record.info.host = registry[workerId]?.registration.address ?? ""
             record.info.state = "STARTING"
         }
         guard record.generation == ref.attempt, record.info.workerId == workerId else { return false }

@@ -761,7 +761,7 @@ public actor SchedulerActor: LoopBound {
                               lastSeenAgoMs: now - e.lastHeardMs,
                               runningJobs: e.running.map(\.jobId).filter { !$0.hasPrefix("svc/") }.sorted(),
                               health: !e.connected ? "DISCONNECTED" : e.suspect ? "SUSPECT" : e.draining ? "DRAINING" : "ALIVE",
-                              services: services, idleMs: e.idleMs(nowMs: now))
+                              services: services, idleMs: e.idleMs(nowMs: now), address: e.registration.address)
         }
     }
 

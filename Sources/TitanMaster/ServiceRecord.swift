@@ -34,10 +34,10 @@ final class ServiceRecord {
     /// States in which its process is alive (or about to restart) on its worker: it holds a slot.
     var holdsSlot: Bool { !["PENDING", "STOPPED", "EXITED", "CRASH_LOOP"].contains(info.state) }
 
-    /// Sets what `titan services` shows, keeping its restarts and last exit unless told.
-    func show(_ state: String, workerId: String = "") {
+    /// Sets what `titan services` shows, keeping its restarts and last exit.
+    func show(_ state: String, workerId: String = "", host: String = "") {
         info = ServiceInfo(spec: spec, state: state, workerId: workerId, restarts: info.restarts,
-                           lastExit: info.lastExit, replica: replica)
+                           lastExit: info.lastExit, replica: replica, host: host)
     }
 }
 

@@ -79,6 +79,9 @@ struct TitanNodeCommand: AsyncParsableCommand {
     @Option(help: "Worker: id kept across reconnects (default host-pid-random). A stable id (or --data-dir) lets a restarted worker kill jobs a crashed one left.")
     var id: String?
 
+    @Option(help: "Worker: the address jobs on other machines reach its services at (default: the local address of its connection to the master).")
+    var advertise: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -93,7 +96,7 @@ struct TitanNodeCommand: AsyncParsableCommand {
                 throw ValidationError("need --heartbeat-ms > 0 and 0 < --suspect-after-ms <= --dead-after-ms")
             }
             for (flag, given) in [("--master", master != nil), ("--cap", cap != nil), ("--slots", slots != nil),
-                                  ("--permanent", permanent), ("--id", id != nil)] where given {
+                                  ("--permanent", permanent), ("--id", id != nil), ("--advertise", advertise != nil)] where given {
                 throw ValidationError("\(flag) is a worker option; this is --role master")
             }
             if !scale.isEmpty { _ = try scalingConfig() }  // checked before anything starts
@@ -103,6 +106,9 @@ struct TitanNodeCommand: AsyncParsableCommand {
             }
             if let slots, slots == 0 { throw ValidationError("--slots: must be at least 1") }
             if let cap, Capabilities.parse([cap]).isEmpty { throw ValidationError("--cap: no capability tags in '\(cap)'") }
+            if let advertise, advertise.isEmpty || advertise.contains(where: { $0.isWhitespace || $0 == "/" }) {
+                throw ValidationError("--advertise: '\(advertise)' is not a host name or address")
+            }
         }
     }
 
@@ -155,6 +161,7 @@ struct TitanNodeCommand: AsyncParsableCommand {
             if let cap { config.capabilities = Capabilities.parse([cap]) }
             if let slots { config.slots = slots }
             if let id { config.workerId = id }
+            config.advertiseAddress = advertise
             config.permanent = permanent
             if let dataDir {
                 try prepareDirectory(dataDir)

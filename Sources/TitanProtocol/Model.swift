@@ -186,10 +186,12 @@ public struct WorkerInfo: Sendable, Equatable, Encodable {
     public var services: [String]
     /// How long it has had nothing to run, in milliseconds; -1 while busy.
     public var idleMs: Int64
+    /// Where its services are reached ("" if unknown).
+    public var address: String
 
     public init(id: String, name: String, capabilities: [String], slots: UInt32, running: UInt32,
                 permanent: Bool, lastSeenAgoMs: Int64, runningJobs: [String], health: String = "ALIVE",
-                services: [String] = [], idleMs: Int64 = -1) {
+                services: [String] = [], idleMs: Int64 = -1, address: String = "") {
         self.id = id
         self.name = name
         self.capabilities = capabilities
@@ -201,6 +203,7 @@ public struct WorkerInfo: Sendable, Equatable, Encodable {
         self.health = health
         self.services = services
         self.idleMs = idleMs
+        self.address = address
     }
 }
 
@@ -249,9 +252,12 @@ public struct Registration: Sendable, Equatable {
     /// Random per worker process: tells a reconnect of the same process from a second process
     /// started with the same id.
     public var instance: String
+    /// The address jobs on other machines reach its services at ("": unknown): `--advertise`,
+    /// else the local address of its connection to the master.
+    public var address: String
 
     public init(workerId: String, name: String, capabilities: [String], slots: UInt32, permanent: Bool,
-                running: [AttemptRef] = [], instance: String = "") {
+                running: [AttemptRef] = [], instance: String = "", address: String = "") {
         self.workerId = workerId
         self.name = name
         self.capabilities = capabilities
@@ -259,6 +265,7 @@ public struct Registration: Sendable, Equatable {
         self.permanent = permanent
         self.running = running
         self.instance = instance
+        self.address = address
     }
 }
 

@@ -69,7 +69,7 @@
 ///                    restart string, port i32, health string, artifacts [ArtifactRef], replicas u32,
 ///                    dag string
 ///     ServiceInfo    ServiceSpec, state, workerId, pid i32, port i32, restarts u32, lastExit, startedAtMs i64,
-///                    replica u32
+///                    replica u32, host string
 ///     dispatch       Dispatch
 ///     kill           AttemptRef
 ///     ackFinished    AttemptRef
@@ -112,14 +112,14 @@
 ///     JobResult      exitCode i32?, signal i32?, error string?, startedAtMs i64, finishedAtMs i64,
 ///                    timedOut bool
 ///     Registration   workerId string, name string, capabilities [string], slots u32, permanent bool,
-///                    running [AttemptRef], instance string
+///                    running [AttemptRef], instance string, address string
 ///     Dispatch       jobId string, attempt u32, spec JobSpec
 ///     JobInfo        id string, spec JobSpec, state u8, attempts u32, workerId string,
 ///                    submittedAtMs i64, result JobResult?, pendingReason string, notBeforeMs i64,
 ///                    dagId string, parents [string]
 ///     WorkerInfo     id string, name string, capabilities [string], slots u32, running u32,
 ///                    permanent bool, lastSeenAgoMs i64, runningJobs [string], health string,
-///                    services [string], idleMs i64 (-1: busy)
+///                    services [string], idleMs i64 (-1: busy), address string
 ///     JobEvent       jobId string, state u8, attempt u32, workerId string, result JobResult?
 ///     LogChunk       stream u8, bytes
 ///
@@ -605,6 +605,7 @@ extension BinaryWriter {
         writeBool(registration.permanent)
         writeArray(registration.running) { $0.write($1) }
         writeString(registration.instance)
+        writeString(registration.address)
     }
 
     public mutating func write(_ info: JobInfo) {
@@ -679,6 +680,7 @@ extension BinaryWriter {
         writeString(worker.health)
         writeStringArray(worker.services)
         writeI64(worker.idleMs)
+        writeString(worker.address)
     }
 }
 
@@ -968,8 +970,10 @@ extension BinaryReader {
         let slots = try readU32(p() + "slots")
         let permanent = try readBool(p() + "permanent")
         let running = try readAttemptRefs(p() + "running")
+        let instance = try readString(p() + "instance")
         return Registration(workerId: workerId, name: name, capabilities: capabilities, slots: slots,
-                            permanent: permanent, running: running, instance: try readString(p() + "instance"))
+                            permanent: permanent, running: running, instance: instance,
+                            address: try readString(p() + "address"))
     }
 
     public mutating func readJobInfo(_ p: () -> String) throws(ProtocolError) -> JobInfo {
@@ -1071,8 +1075,9 @@ extension BinaryReader {
         let runningJobs = try readStringArray(p() + "runningJobs")
         let health = try readString(p() + "health")
         let services = try readStringArray(p() + "services")
+        let idleMs = try readI64(p() + "idleMs")
         return WorkerInfo(id: id, name: name, capabilities: capabilities, slots: slots, running: running,
                           permanent: permanent, lastSeenAgoMs: lastSeenAgoMs, runningJobs: runningJobs,
-                          health: health, services: services, idleMs: try readI64(p() + "idleMs"))
+                          health: health, services: services, idleMs: idleMs, address: try readString(p() + "address"))
     }
 }

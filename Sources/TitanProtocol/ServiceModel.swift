@@ -82,12 +82,14 @@ public struct ServiceInfo: Sendable, Equatable, Encodable {
     public var startedAtMs: Int64
     /// Which copy this is (0 ..< `spec.replicas`).
     public var replica: UInt32
+    /// Its worker's address (`--advertise`, or as the worker reaches the master); "" if unknown.
+    public var host: String
 
     /// `NAME`, or `NAME#i` for copies after the first.
     public var instance: String { spec.instanceName(replica) }
 
     public init(spec: ServiceSpec, state: String, workerId: String = "", pid: Int32 = 0, port: Int32 = 0,
-                restarts: UInt32 = 0, lastExit: String = "", startedAtMs: Int64 = 0, replica: UInt32 = 0) {
+                restarts: UInt32 = 0, lastExit: String = "", startedAtMs: Int64 = 0, replica: UInt32 = 0, host: String = "") {
         self.spec = spec
         self.state = state
         self.workerId = workerId
@@ -97,6 +99,7 @@ public struct ServiceInfo: Sendable, Equatable, Encodable {
         self.lastExit = lastExit
         self.startedAtMs = startedAtMs
         self.replica = replica
+        self.host = host
     }
 }
 
@@ -158,6 +161,7 @@ extension BinaryWriter {
         writeString(info.lastExit)
         writeI64(info.startedAtMs)
         writeU32(info.replica)
+        writeString(info.host)
     }
 
     public mutating func write(_ report: ServiceReport) {
@@ -207,8 +211,9 @@ extension BinaryReader {
         let restarts = try readU32(p() + "restarts")
         let lastExit = try readString(p() + "lastExit")
         let startedAtMs = try readI64(p() + "startedAtMs")
+        let replica = try readU32(p() + "replica")
         return ServiceInfo(spec: spec, state: state, workerId: workerId, pid: pid, port: port, restarts: restarts,
-                           lastExit: lastExit, startedAtMs: startedAtMs, replica: try readU32(p() + "replica"))
+                           lastExit: lastExit, startedAtMs: startedAtMs, replica: replica, host: try readString(p() + "host"))
     }
 
     public mutating func readServiceReport() throws(ProtocolError) -> ServiceReport {

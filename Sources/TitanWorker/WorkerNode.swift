@@ -35,6 +35,9 @@ public struct WorkerConfig: Sendable {
     public var serviceStartGraceMs: UInt64 = 10_000
     /// Ports for services deployed with `--port auto`.
     public var servicePorts = 20_000...29_999
+    /// Where jobs on other machines reach this worker's services; nil: the local address of its
+    /// connection to the master (right unless there is NAT in between).
+    public var advertiseAddress: String?
 
     public init() {}
 
@@ -198,10 +201,11 @@ public actor WorkerNode: LoopBound {
             // Results the master may not have recorded go first, so that by the time it reads the
             // registration it knows which of our attempts finished.
             for (ref, result) in unacked { send(.jobFinished(ref, result)) }
+            let address = config.advertiseAddress ?? conn.assumeIsolated { $0.localAddress } ?? ""
             send(.register(Registration(workerId: config.workerId, name: config.name,
                                         capabilities: config.capabilities, slots: config.slots,
                                         permanent: config.permanent, running: Array(running.keys) + serviceRefs,
-                                        instance: instance)))
+                                        instance: instance, address: address)))
         }
     }
 

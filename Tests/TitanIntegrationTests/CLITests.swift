@@ -75,7 +75,9 @@ import TitanProtocol
     @Test func deployServicesAndStop() async throws {
         let master = try await NodeProcess(["--role", "master", "--port", "0"])
         let env = ["TITAN_MASTER": "127.0.0.1:\(try #require(master.port))"]
-        let worker = try await NodeProcess(["--role", "worker", "--master", env["TITAN_MASTER"]!, "--id", "w1"])
+        // It advertises a name for its services (a label: nothing is sent there).
+        let worker = try await NodeProcess(["--role", "worker", "--master", env["TITAN_MASTER"]!, "--id", "w1",
+                                            "--advertise", "svc.example.internal"])
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-deploy-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -95,6 +97,10 @@ import TitanProtocol
         #expect(services.first?["workerId"] as? String == "w1", "\(listed)")
         #expect((services.first?["port"] as? Int ?? 0) >= 20_000, "\(listed)")
         #expect((services.first?["spec"] as? [String: Any])?["health"] as? String == "http:/", "\(listed)")
+        #expect(services.first?["host"] as? String == "svc.example.internal", "\(listed)")
+        #expect(try await Tools.run("titan", ["services"], environment: env).stdout.contains("svc.example.internal:\(services.first?["port"] as? Int ?? 0)"))
+        let workers = try await Tools.run("titan", ["workers", "--json"], environment: env).stdout
+        #expect(workers.contains("\"address\" : \"svc.example.internal\"") || workers.contains("\"address\":\"svc.example.internal\""), "\(workers)")
         #expect(try await Tools.run("titan", ["deploy", "--restart", "sometimes", "--", "sleep", "1"], environment: env).status != 0)
         // Its output (the HTTP server logs each request to stderr; the health checks are requests).
         try await waitUntil { try await Tools.run("titan", ["logs", "web"], environment: env).stderr.contains("GET / HTTP/1.0") }
@@ -144,6 +150,9 @@ import TitanProtocol
             ("titan-node", ["--role", "master", "--port", "0", "--scale", "GPU:3:1"], "--scale: expected POOL:MIN:MAX"),
             ("titan-node", ["--role", "worker", "--scale", "GPU:0:1"], "--scale is a master option"),
             ("titan-node", ["--role", "master", "--fsync", "sometimes"], "--fsync"),
+            ("titan-node", ["--role", "master", "--advertise", "10.0.0.1"], "--advertise is a worker option"),
+            ("titan-node", ["--role", "worker", "--advertise", "a b"], "--advertise: 'a b' is not a host name or address"),
+            ("titan", ["deploy", "--replicas", "0", "--", "true"], "--replicas: needs at least 1"),
             ("titan", ["deploy", "--port", "99999", "--", "true"], "--port: '99999' is not a port or auto"),
             ("titan", ["deploy"], "nothing to deploy"),
             ("titan", ["kv", "set", "k", "v", "--ttl", "-1"], "--ttl"),

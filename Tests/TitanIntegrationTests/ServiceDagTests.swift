@@ -21,7 +21,9 @@ import TitanRuntime
         let fetch = """
             import os, urllib.request
             port = os.environ["TITAN_SVC_WEB_PORT"]
-            print(os.environ["TITAN_SVC_WEB_NAME"], urllib.request.urlopen("http://127.0.0.1:%s/" % port).status)
+            host = os.environ["TITAN_SVC_WEB_HOST"]
+            print(os.environ["TITAN_SVC_WEB_NAME"], urllib.request.urlopen("http://%s:%s/" % (host, port)).status,
+                  os.environ["TITAN_SVC_WEB_ADDRS"] == "%s:%s" % (host, port), host)
             """
         let (dagId, _) = try await client.submitDag(DagSpec(name: "eval", jobs: [
             Self.job("web", JobSpec(command: Self.httpServer, service: ServiceOptions(port: 0, health: "http:/"))),
@@ -31,7 +33,7 @@ import TitanRuntime
         #expect(dag.state == .completed)
         #expect(dag.jobs.map(\.state) == [.completed, .completed])
         let logs = String(decoding: try await client.logs(dagId + "/query").flatMap(\.bytes), as: UTF8.self)
-        #expect(logs == "\(dagId).web 200\n", "\(logs)")
+        #expect(logs == "\(dagId).web 200 True 127.0.0.1\n", "\(logs)")
         // The DAG is over: its service is stopped, its process gone.
         try await waitUntil { try await client.service(dagId + ".web").state == "STOPPED" }
         #expect(try await client.service(dagId + ".web").spec.dag == dagId)

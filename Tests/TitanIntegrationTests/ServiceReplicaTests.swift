@@ -25,6 +25,7 @@ import TitanRuntime
         #expect(two.map(\.instance) == ["web", "web#1"])
         #expect(Set(two.map(\.workerId)) == ["w1", "w2"], "copies go to different workers while they can")
         #expect(two[0].port != two[1].port)
+        #expect(two.allSatisfy { $0.host == "127.0.0.1" }, "a worker's address: how it reaches the master")
         for copy in two {
             try await waitUntil { (try? String(contentsOfFile: "\(dir)/copy-\(copy.replica)", encoding: .utf8)) != nil }
             let line = try String(contentsOfFile: "\(dir)/copy-\(copy.replica)", encoding: .utf8)
@@ -34,7 +35,7 @@ import TitanRuntime
         let workers = try await client.workers()
         #expect(workers.map(\.services) == [[two.first { $0.workerId == "w1" }!.instance],
                                             [two.first { $0.workerId == "w2" }!.instance]])
-        #expect(workers.allSatisfy { $0.idleMs == -1 && $0.runningJobs.isEmpty })
+        #expect(workers.allSatisfy { $0.idleMs == -1 && $0.runningJobs.isEmpty && $0.address == "127.0.0.1" })
 
         // Scale up: the running copies are left alone.
         var three = spec

@@ -49,7 +49,8 @@ enum Fixtures {
     static let pendingInfo = JobInfo(id: "", spec: minimalSpec, state: .pending, pendingReason: "needs GPU | none free",
                                      notBeforeMs: 1_700_000_000_000)
     static let worker = WorkerInfo(id: "w1", name: "node-ü", capabilities: ["GPU", "big|mem"], slots: 8, running: 3,
-                                   permanent: true, lastSeenAgoMs: 1234, runningJobs: ["j1", "j2", ""], health: "SUSPECT|ü")
+                                   permanent: true, lastSeenAgoMs: 1234, runningJobs: ["j1", "j2", ""], health: "SUSPECT|ü",
+                                   services: ["api", "web#2"], idleMs: 45_000, address: "10.0.0.7")
     static let emptyWorker = WorkerInfo(id: "", name: "", capabilities: [], slots: 0, running: 0,
                                         permanent: false, lastSeenAgoMs: -1, runningJobs: [])
 
@@ -76,7 +77,7 @@ enum Fixtures {
         ("pong", 3, .pong),
         ("register", 4, .register(Registration(workerId: "w-1", name: "wörker", capabilities: ["GPU", "", "ü"],
                                                slots: 4, permanent: true, running: [ref, AttemptRef(jobId: "", attempt: 0)],
-                                               instance: "p-1234-ü"))),
+                                               instance: "p-1234-ü", address: "fe80::1"))),
         ("register empty", 5, .register(Registration(workerId: "", name: "", capabilities: [], slots: 0, permanent: false))),
         ("heartbeat", 0, .heartbeat(running: manyRefs)),
         ("heartbeat empty", 6, .heartbeat(running: [])),
@@ -93,6 +94,8 @@ enum Fixtures {
         ("ackFinished", 18, .ackFinished(AttemptRef(jobId: "日本", attempt: 1))),
         ("submit follow", 19, .submit(spec, follow: true)),
         ("submit extreme", 20, .submit(extremeSpec, follow: false)),
+        ("submit service job", 21, .submit(JobSpec(command: ["srv", "{port}"], service: ServiceOptions(
+            name: "db|ü", restart: "never", port: 0, health: "http:/ready", replicas: 1_000, keep: true)), follow: false)),
         ("getStatus", 21, .getStatus(jobId: "job-1")),
         ("listWorkers", 22, .listWorkers),
         ("listJobs", 23, .listJobs(limit: UInt32.max)),
@@ -162,10 +165,11 @@ enum Fixtures {
         ("stats empty", 74, .stats(ClusterStats(queued: 0, counts: JobCounts(), workers: [], recent: []))),
         ("deployService", 75, .deployService(ServiceSpec(name: "api|ü", command: ["python3", "server.py", "{port}"],
                                                          environment: ["K": "v"], requirements: ["GPU"], restart: "on-failure",
-                                                         port: 0, health: "http:/health", artifacts: spec.artifacts))),
+                                                         port: 0, health: "http:/health", artifacts: spec.artifacts,
+                                                         replicas: 3, dag: "dag-7"))),
         ("serviceInfos", 76, .serviceInfos([ServiceInfo(spec: ServiceSpec(name: "a", command: ["x"]), state: "HEALTHY",
                                                         workerId: "w1", pid: 4242, port: 20001, restarts: 3, lastExit: "exit 1",
-                                                        startedAtMs: 1_700_000_000_000)])),
+                                                        startedAtMs: 1_700_000_000_000, replica: 2, host: "10.0.0.7")])),
         ("listServices", 77, .listServices),
         ("stopService", 78, .stopService(name: "api")),
         ("restartService", 79, .restartService(name: "api")),

@@ -38,7 +38,7 @@ COUNTS = m.JobCounts(1, 2, 3, 4, 5, 6)
 DAG_JOB = m.DagJobSpec("a", SPEC, ["p", "q"], m.Affinity.HARD)
 DAG_INFO = m.DagInfo("dag-1", "etl", m.DagState.FAILED, 10, 20, COUNTS, [INFO, INFO])
 SCHEDULE = m.ScheduleInfo("nightly", "0 3 * * *", "Europe/Paris", "skip", "run-once", 1, 2, "dag-9", 3, 4)
-WORKER = m.WorkerInfo("w1", "host", ["GENERAL"], 4, 1, True, 12, ["job-1"], "SUSPECT", ["api", "web#2"], -1)
+WORKER = m.WorkerInfo("w1", "host", ["GENERAL"], 4, 1, True, 12, ["job-1"], "SUSPECT", ["api", "web#2"], -1, "10.0.0.7")
 IDLE_WORKER = m.WorkerInfo("w2", "other", [], 2, 0, False, 3, [], "ALIVE", [], 45_000)
 SERVICE_SPEC = m.ServiceSpec("api|ü", ["python3", "s.py", "{port}"], {"K": "v"}, ["GPU"], "on-failure", 0,
                              "http:/health", [m.ArtifactRef("b" * 64, 7, m.ArtifactKind.ARCHIVE, "", False)], 3,
@@ -51,7 +51,7 @@ SAMPLES = {
     0x02: p.Error(ErrorCode.NOT_FOUND, "no job 'x'"),
     0x03: p.Ping(),
     0x04: p.Pong(),
-    0x10: m.Registration("w1", "host", ["GPU"], 8, False, [REF], "k3x9"),
+    0x10: m.Registration("w1", "host", ["GPU"], 8, False, [REF], "k3x9", "10.0.0.7"),
     0x11: p.Heartbeat([REF, m.AttemptRef("dag-1/x", 1)]),
     0x13: p.JobOutput(REF, m.OutputStream.STDERR, b"line\n\x00\xff"),
     0x14: p.JobFinished(REF, RESULT),
@@ -102,7 +102,7 @@ SAMPLES = {
     0x64: m.ClusterStats(3, COUNTS, [WORKER, IDLE_WORKER], [INFO, m.JobInfo("g", GATE, m.JobState.RUNNING)]),
     0x65: p.DeployService(SERVICE_SPEC),
     0x66: p.ServiceInfos([m.ServiceInfo(m.ServiceSpec("a", ["x"]), "HEALTHY", "w1", 4242, 20001, 3, "exit 1", 17),
-                          m.ServiceInfo(SERVICE_SPEC, "STARTING", "w2", 4243, 20002, 0, "", 18, 2)]),
+                          m.ServiceInfo(SERVICE_SPEC, "STARTING", "w2", 4243, 20002, 0, "", 18, 2, "10.0.0.7")]),
     0x67: p.ListServices(),
     0x68: p.StopService("api"),
     0x69: p.RestartService("api"),
@@ -196,13 +196,13 @@ def test_service_options_layout_matches_swift_encoder() -> None:
 
 def test_service_spec_and_info_layout_matches_swift_encoder() -> None:
     spec = m.ServiceSpec("a", ["x"], replicas=2, dag="d")
-    info = m.ServiceInfo(spec, "HEALTHY", "w1", 7, 20001, 1, "exit 1", 5, replica=1)
+    info = m.ServiceInfo(spec, "HEALTHY", "w1", 7, 20001, 1, "exit 1", 5, replica=1, host="h")
     expected = (bytes.fromhex("00000009 00000001") + wstr("a") + bytes.fromhex("00000001") + wstr("x")
                 + bytes.fromhex("00000000 00000000") + wstr("always") + bytes.fromhex("ffffffff") + wstr("")
                 + bytes.fromhex("00000000")  # artifacts []
                 + bytes.fromhex("00000002") + wstr("d")  # replicas, dag
                 + wstr("HEALTHY") + wstr("w1") + bytes.fromhex("00000007 00004e21 00000001") + wstr("exit 1")
-                + bytes.fromhex("0000000000000005 00000001"))  # startedAtMs, replica
+                + bytes.fromhex("0000000000000005 00000001") + wstr("h"))  # startedAtMs, replica, host
     assert p.encode_payload(9, p.ServiceInfos([info])) == expected
     assert p.decode(0x66, expected) == (9, p.ServiceInfos([info]))
     # deployService: the spec alone, ending with replicas and dag.
@@ -210,12 +210,12 @@ def test_service_spec_and_info_layout_matches_swift_encoder() -> None:
 
 
 def test_worker_info_layout_matches_swift_encoder() -> None:
-    worker = m.WorkerInfo("w", "n", [], 1, 0, False, 5, [], "ALIVE", ["api#1"], -1)
+    worker = m.WorkerInfo("w", "n", [], 1, 0, False, 5, [], "ALIVE", ["api#1"], -1, "10.0.0.7")
     payload = p.encode_payload(1, p.Workers([worker]))
     assert payload.endswith(wstr("ALIVE") + bytes.fromhex("00000001") + wstr("api#1")
-                            + bytes.fromhex("ffffffffffffffff"))
+                            + bytes.fromhex("ffffffffffffffff") + wstr("10.0.0.7"))
     payload = p.encode_payload(1, p.Workers([m.WorkerInfo("w", "n", [], 1, 0, False, 5, [], idle_ms=1500)]))
-    assert payload.endswith(wstr("ALIVE") + bytes.fromhex("00000000 00000000000005dc"))
+    assert payload.endswith(wstr("ALIVE") + bytes.fromhex("00000000 00000000000005dc") + wstr(""))
 
 
 def test_new_fields_default_as_in_swift() -> None:

@@ -205,6 +205,7 @@ class Registration:
     permanent: bool
     running: list[AttemptRef] = field(default_factory=list)
     instance: str = ""  # random per worker process (tells a reconnect from a second process)
+    address: str = ""  # where other machines reach its services ("": unknown)
 
 
 @dataclass
@@ -219,7 +220,8 @@ class Dispatch:
 @dataclass
 class WorkerInfo:
     """A worker as the master sees it. ``services``: the service copies it runs (``NAME`` or
-    ``NAME#i``); ``idle_ms``: how long it has had nothing to run (ms), -1 while busy."""
+    ``NAME#i``); ``idle_ms``: how long it has had nothing to run (ms), -1 while busy;
+    ``address``: where its services are reached ("" if unknown)."""
 
     id: str
     name: str
@@ -232,6 +234,7 @@ class WorkerInfo:
     health: str = "ALIVE"
     services: list[str] = field(default_factory=list)
     idle_ms: int = -1
+    address: str = ""
 
 
 @dataclass
@@ -356,7 +359,8 @@ class ServiceInfo:
     """A service as the master shows it: state (PENDING, STARTING, HEALTHY, RESTARTING,
     CRASH_LOOP, STOPPING, STOPPED, EXITED), where it runs, its pid and port, restarts, how its
     last run ended, and when the current one started (ms since the epoch; 0 if none).
-    ``replica``: which copy this is (0 to ``spec.replicas - 1``); see :attr:`instance`."""
+    ``replica``: which copy this is (0 to ``spec.replicas - 1``); see :attr:`instance`;
+    ``host``: its worker's address ("" if unknown)."""
 
     spec: ServiceSpec
     state: str
@@ -367,6 +371,7 @@ class ServiceInfo:
     last_exit: str = ""
     started_at_ms: int = 0
     replica: int = 0
+    host: str = ""
 
     @property
     def instance(self) -> str:

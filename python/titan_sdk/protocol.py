@@ -51,7 +51,7 @@ JOB_RESULT = StructOf(m.JobResult, [
     ("started_at_ms", I64), ("finished_at_ms", I64), ("timed_out", BOOL)])
 REGISTRATION = StructOf(m.Registration, [
     ("worker_id", STRING), ("name", STRING), ("capabilities", STRINGS), ("slots", U32), ("permanent", BOOL),
-    ("running", ArrayOf(ATTEMPT_REF)), ("instance", STRING)])
+    ("running", ArrayOf(ATTEMPT_REF)), ("instance", STRING), ("address", STRING)])
 DISPATCH = StructOf(m.Dispatch, [("job_id", STRING), ("attempt", U32), ("spec", JOB_SPEC)])
 JOB_INFO = StructOf(m.JobInfo, [
     ("id", STRING), ("spec", JOB_SPEC), ("state", JOB_STATE), ("attempts", U32), ("worker_id", STRING),
@@ -60,7 +60,7 @@ JOB_INFO = StructOf(m.JobInfo, [
 WORKER_INFO = StructOf(m.WorkerInfo, [
     ("id", STRING), ("name", STRING), ("capabilities", STRINGS), ("slots", U32), ("running", U32),
     ("permanent", BOOL), ("last_seen_ago_ms", I64), ("running_jobs", STRINGS), ("health", STRING),
-    ("services", STRINGS), ("idle_ms", I64)])
+    ("services", STRINGS), ("idle_ms", I64), ("address", STRING)])
 JOB_EVENT = StructOf(m.JobEvent, [
     ("job_id", STRING), ("state", JOB_STATE), ("attempt", U32), ("worker_id", STRING),
     ("result", OptionalOf(JOB_RESULT))])
@@ -89,7 +89,7 @@ SERVICE_SPEC = StructOf(m.ServiceSpec, [
     ("dag", STRING)])
 SERVICE_INFO = StructOf(m.ServiceInfo, [
     ("spec", SERVICE_SPEC), ("state", STRING), ("worker_id", STRING), ("pid", I32), ("port", I32), ("restarts", U32),
-    ("last_exit", STRING), ("started_at_ms", I64), ("replica", U32)])
+    ("last_exit", STRING), ("started_at_ms", I64), ("replica", U32), ("host", STRING)])
 ARTIFACT_INFO = StructOf(m.ArtifactInfo, [("name", STRING), ("hash", STRING), ("size", U64), ("kind", ARTIFACT_KIND)])
 UPLOAD_CHUNK = StructOf(m.UploadChunk, [
     ("upload_id", U32), ("name", STRING), ("kind", ARTIFACT_KIND), ("offset", U64), ("data", BYTES), ("last", BOOL)])
