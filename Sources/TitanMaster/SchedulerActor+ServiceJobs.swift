@@ -5,9 +5,9 @@ import TitanProtocol
 /// Services in DAGs (YAML `type: service`). When its parents are done, a service job deploys its
 /// command as a service and runs (holding no slot of its own: the copies hold theirs); it
 /// completes once every copy is healthy, so the jobs below it start against a live service, and
-/// fails if a copy crash-loops or exits first. The service lives as long as its DAG unless the
-/// job says `keep`. Jobs below it find it through `TITAN_SVC_<ID>_PORT` and friends. Its
-/// `timeout` bounds the wait for health.
+/// fails if a copy crash-loops or exits first. Like a `titan deploy`, the service keeps running
+/// after the DAG; with `keep: false` it lives as long as its DAG. Jobs below it find it through
+/// `TITAN_SVC_<ID>_HOST`, `_PORT` and friends. Its `timeout` bounds the wait for health.
 extension SchedulerActor {
     /// The service a DAG job deploys: named by the job unless it names itself: `dag-3.db` for
     /// one that lives with its DAG (each run its own), `db` for one kept after it (each run

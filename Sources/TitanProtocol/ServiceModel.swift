@@ -45,18 +45,20 @@ public struct ServiceSpec: Sendable, Equatable, Encodable {
 
 /// What makes a DAG job a service (YAML `type: service`): the job's command, environment,
 /// requirements and artifacts are the service's; the job completes once every copy is healthy.
+/// Like `titan deploy`, the service keeps running after its DAG unless `keep` is false.
 public struct ServiceOptions: Sendable, Equatable, Encodable {
-    /// The service's name; "" means the job's id.
+    /// The service's name; "" means the job's id (`DAGID.JOBID` when not kept).
     public var name: String
     public var restart: String
     public var port: Int32
     public var health: String
     public var replicas: UInt32
-    /// Keep it running after its DAG ends (by default it is stopped with the DAG).
+    /// Keep it running after its DAG ends (the default); false: it is stopped when the DAG ends,
+    /// as a service a DAG needs only while it runs (a test database, a model server for an eval).
     public var keep: Bool
 
     public init(name: String = "", restart: String = "always", port: Int32 = -1, health: String = "",
-                replicas: UInt32 = 1, keep: Bool = false) {
+                replicas: UInt32 = 1, keep: Bool = true) {
         self.name = name
         self.restart = restart
         self.port = port

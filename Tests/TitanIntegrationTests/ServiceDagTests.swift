@@ -26,7 +26,7 @@ import TitanRuntime
                   os.environ["TITAN_SVC_WEB_ADDRS"] == "%s:%s" % (host, port), host)
             """
         let (dagId, _) = try await client.submitDag(DagSpec(name: "eval", jobs: [
-            Self.job("web", JobSpec(command: Self.httpServer, service: ServiceOptions(port: 0, health: "http:/"))),
+            Self.job("web", JobSpec(command: Self.httpServer, service: ServiceOptions(port: 0, health: "http:/", keep: false))),
             Self.job("query", JobSpec(command: ["python3", "-c", fetch]), after: ["web"]),
         ]))
         let dag = try await client.waitDag(dagId)
@@ -47,7 +47,7 @@ import TitanRuntime
         let (dagId, _) = try await client.submitDag(DagSpec(name: "broken", jobs: [
             // Without a health check a service counts as healthy once started; with one, it must pass it.
             Self.job("db", JobSpec(command: ["sh", "-c", "echo no disk; exit 3"],
-                                   service: ServiceOptions(restart: "never", port: 0, health: "tcp"))),
+                                   service: ServiceOptions(restart: "never", port: 0, health: "tcp", keep: false))),
             Self.job("use", JobSpec(command: ["true"]), after: ["db"]),
         ]))
         let dag = try await client.waitDag(dagId)
@@ -57,7 +57,7 @@ import TitanRuntime
 
         // A timeout bounds the wait for health: the job fails, its service is stopped.
         let (slow, _) = try await client.submitDag(DagSpec(name: "slow", jobs: [
-            Self.job("deaf", JobSpec(command: ["sleep", "60"], timeoutMs: 300, service: ServiceOptions(port: 0, health: "tcp"))),
+            Self.job("deaf", JobSpec(command: ["sleep", "60"], timeoutMs: 300, service: ServiceOptions(port: 0, health: "tcp", keep: false))),
             Self.job("use", JobSpec(command: ["true"]), after: ["deaf"]),
         ]))
         let timedOut = try await client.waitDag(slow)
@@ -74,7 +74,7 @@ import TitanRuntime
         let client = try await TitanClient.connect(to: cluster.masterAddress)
         let (kept, _) = try await client.submitDag(DagSpec(name: "release", jobs: [
             Self.job("build", JobSpec(command: ["true"])),
-            Self.job("api", JobSpec(command: ["sleep", "60"], service: ServiceOptions(keep: true)), after: ["build"]),
+            Self.job("api", JobSpec(command: ["sleep", "60"], service: ServiceOptions()), after: ["build"]),
         ]))
         #expect(try await client.waitDag(kept).state == .completed)
         let api = try await client.service("api")
@@ -84,7 +84,7 @@ import TitanRuntime
         // A DAG cancelled while its service is still starting (it never gets healthy): the
         // service goes with it.
         let (cancelled, _) = try await client.submitDag(DagSpec(name: "stuck", jobs: [
-            Self.job("deaf", JobSpec(command: ["sleep", "60"], service: ServiceOptions(port: 0, health: "tcp"))),
+            Self.job("deaf", JobSpec(command: ["sleep", "60"], service: ServiceOptions(port: 0, health: "tcp", keep: false))),
             Self.job("after", JobSpec(command: ["true"]), after: ["deaf"]),
         ]))
         try await waitUntil {
@@ -116,7 +116,7 @@ import TitanRuntime
         let gate = dir + "/ready"
         let (dagId, _) = try await client.submitDag(DagSpec(name: "slow", jobs: [
             Self.job("svc", JobSpec(command: ["sh", "-c", "while [ ! -f \(gate) ]; do sleep 0.05; done; exec python3 -m http.server $PORT --bind 127.0.0.1"],
-                                    service: ServiceOptions(port: 0, health: "tcp"))),
+                                    service: ServiceOptions(port: 0, health: "tcp", keep: false))),
             Self.job("use", JobSpec(command: ["sh", "-c", "echo port $TITAN_SVC_SVC_PORT"]), after: ["svc"]),
         ]))
         try await waitUntil { try await client.service(dagId + ".svc").pid > 0 }

@@ -18,21 +18,21 @@ struct ServicePipelineTests {
               - {id: bench, command: [bench], depends_on: model}
             """)
         let service = try #require(pipeline.dag.jobs[0].spec.service)
-        #expect(service == ServiceOptions(name: "", restart: "on-failure", port: 0, health: "http:/ready", replicas: 2, keep: false))
+        #expect(service == ServiceOptions(name: "", restart: "on-failure", port: 0, health: "http:/ready", replicas: 2, keep: true))
         #expect(pipeline.dag.jobs[0].spec.command == ["python3", "serve.py", "{port}"])
         #expect(pipeline.dag.jobs[1].spec.service == nil)
         #expect(pipeline.dag.jobs[1].dependsOn == ["model"])
     }
 
-    @Test func defaultsAndAKeptNamedService() throws {
+    @Test func keptByDefaultOrStoppedWithTheDag() throws {
         let pipeline = try parsePipeline("""
             name: release
             jobs:
-              - {id: api, type: service, command: [./api], port: 8080, keep: true, service_name: api-prod}
-              - {id: worker, type: service, command: [./worker]}
+              - {id: api, type: service, command: [./api], port: 8080, service_name: api-prod}
+              - {id: db, type: service, command: [./db], keep: false}
             """)
         #expect(pipeline.dag.jobs[0].spec.service == ServiceOptions(name: "api-prod", port: 8080, keep: true))
-        #expect(pipeline.dag.jobs[1].spec.service == ServiceOptions())
+        #expect(pipeline.dag.jobs[1].spec.service == ServiceOptions(keep: false))
     }
 
     @Test func badServiceKeysNameTheLineAndKey() {

@@ -187,10 +187,10 @@ def test_service_options_layout_matches_swift_encoder() -> None:
     payload = p.encode_payload(1, p.Submit(m.JobSpec(["x"], service=options), False))
     assert payload.endswith(bytes.fromhex("00000000 00 01") + wstr("web") + wstr("never")
                             + bytes.fromhex("00000000") + wstr("tcp") + bytes.fromhex("00000002 01 00"))
-    # The defaults: no name, always, no port (-1), no health, one copy, stopped with its DAG.
+    # The defaults: no name, always, no port (-1), no health, one copy, kept after its DAG.
     payload = p.encode_payload(1, p.Submit(m.JobSpec(["x"], service=m.ServiceOptions()), True))
     assert payload.endswith(bytes.fromhex("00 01") + wstr("") + wstr("always") + bytes.fromhex("ffffffff") + wstr("")
-                            + bytes.fromhex("00000001 00 01"))
+                            + bytes.fromhex("00000001 01 01"))
     assert roundtrip(p.Submit(m.JobSpec(["x"], service=options)))[1] == p.Submit(m.JobSpec(["x"], service=options))
 
 
@@ -219,7 +219,7 @@ def test_worker_info_layout_matches_swift_encoder() -> None:
 
 
 def test_new_fields_default_as_in_swift() -> None:
-    assert m.ServiceOptions() == m.ServiceOptions("", "always", -1, "", 1, False)
+    assert m.ServiceOptions() == m.ServiceOptions("", "always", -1, "", 1, True)
     spec = m.ServiceSpec("api", ["x"])
     assert (spec.replicas, spec.dag) == (1, "")
     assert m.JobSpec(["x"]).service is None

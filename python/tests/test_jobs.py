@@ -147,10 +147,10 @@ def test_ordinary_jobs_are_no_services() -> None:
 
 def test_service_job_with_keywords() -> None:
     job = TitanJob("web", command=SERVER, env={"K": "v"}, requirement="GPU", service=True, auto_port=True,
-                   health="tcp", replicas=2, keep=True, restart="on-failure", service_name="api")
+                   health="tcp", replicas=2, keep=False, restart="on-failure", service_name="api")
     spec = job.to_spec(FakeClient())  # type: ignore[arg-type]
     assert spec.service == ServiceOptions(name="api", restart="on-failure", port=0, health="tcp", replicas=2,
-                                          keep=True)
+                                          keep=False)
     # The job's command, environment and requirements are the service's.
     assert spec.command == SERVER and spec.environment == {"K": "v"} and spec.requirements == ["GPU"]
     assert spec.name == "web" and spec.gate is None
@@ -161,8 +161,8 @@ def test_service_job_with_keywords() -> None:
 def test_service_defaults() -> None:
     spec = TitanJob("db", command=["sleep", "60"], service=True).to_spec(FakeClient())  # type: ignore[arg-type]
     # Named after the job by the master (""), always restarted, no port, no health check, one
-    # copy, stopped with its DAG.
-    assert spec.service == ServiceOptions("", "always", -1, "", 1, False)
+    # copy, kept after its DAG (like deploy_service).
+    assert spec.service == ServiceOptions("", "always", -1, "", 1, True)
 
 
 @pytest.mark.parametrize("kind", ["SERVICE", "DEPLOY_PAYLOAD", "service"])
@@ -190,7 +190,7 @@ def test_service_from_options_object() -> None:
     with pytest.raises(InvalidRequest, match="port: 7000 contradicts service.port 6379"):
         TitanJob("c", None, "RUN_PAYLOAD", None, None, 7000, command=["x"], service=options)
     with pytest.raises(InvalidRequest, match="replicas, keep: give the service's options either"):
-        TitanJob("c", command=["x"], service=options, replicas=2, keep=True)
+        TitanJob("c", command=["x"], service=options, replicas=2, keep=False)
 
 
 @pytest.mark.parametrize("kwargs, message", [

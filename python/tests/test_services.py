@@ -85,7 +85,7 @@ def test_a_dag_job_can_be_a_service(client: TitanClient, uid: str) -> None:
              "socket.create_connection(('127.0.0.1', int(port)), timeout=5).close()\n"
              "print('connected', port)\n")
     dag_id = client.submit_dag(f"with-service-{uid}", [
-        TitanJob("web", command=SERVER, service=True, service_name=name, auto_port=True, health="tcp"),
+        TitanJob("web", command=SERVER, service=True, service_name=name, auto_port=True, health="tcp", keep=False),
         TitanJob("use", command=["python3", "-c", probe], parents=["web"]),
     ])
     outcome = client.wait(dag_id, timeout=60)
@@ -95,18 +95,17 @@ def test_a_dag_job_can_be_a_service(client: TitanClient, uid: str) -> None:
     words = client.fetch_logs(f"{dag_id}/use").split()
     assert words[0] == "connected" and 20000 <= int(words[1]) <= 29999
     # The job carries its service options; the service remembers the DAG that started it.
-    assert client.job(f"{dag_id}/web").spec.service == ServiceOptions(name=name, port=0, health="tcp")
+    assert client.job(f"{dag_id}/web").spec.service == ServiceOptions(name=name, port=0, health="tcp", keep=False)
     copies = copies_of(client, name)
     assert len(copies) == 1 and copies[0].spec.dag == dag_id and copies[0].spec.command == SERVER
     # The DAG has ended: its service is stopped.
     wait_for(lambda: (c := copies_of(client, name)) and all(s.state == "STOPPED" for s in c))
 
 
-def test_a_kept_service_outlives_its_dag(client: TitanClient, uid: str) -> None:
+def test_a_service_outlives_its_dag_by_default(client: TitanClient, uid: str) -> None:
     name = f"kept-{uid}"
     dag_id = client.submit_dag(f"keep-{uid}", [
-        TitanJob("web", command=SERVER, job_type="SERVICE", service_name=name, auto_port=True, health="tcp",
-                 keep=True),
+        TitanJob("web", command=SERVER, job_type="SERVICE", service_name=name, auto_port=True, health="tcp"),
     ])
     assert client.wait(dag_id, timeout=60).state is DagState.COMPLETED
     # Healthy when its job completed, and the DAG's end does not stop it.

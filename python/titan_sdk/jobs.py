@@ -143,14 +143,15 @@ class TitanJob:
         :class:`~titan_sdk.models.ServiceOptions` giving every option at once (then leave the
         keywords below unset). The job COMPLETES once every copy is HEALTHY, so the jobs
         depending on it can use it; it FAILS if the service crash-loops or exits first. The
-        service is stopped when its DAG ends, unless ``keep=True``. The jobs depending on it
-        find it in their environment: ``TITAN_SVC_<ID>_PORT`` (first copy), ``_PORTS`` (all,
-        comma-separated), ``_NAME``, ``_WORKER``, ``<ID>`` being the service job's id in upper
+        service keeps running after its DAG, like one from ``deploy_service``, unless
+        ``keep=False``. The jobs depending on it find it in their environment:
+        ``TITAN_SVC_<ID>_HOST`` and ``_PORT`` (first copy), ``_ADDRS`` (every copy's HOST:PORT),
+        ``_PORTS``, ``_NAME``, ``_WORKER``, ``<ID>`` being the service job's id in upper
         case (other characters than letters and digits as ``_``). Only in DAGs
         (:meth:`TitanClient.submit_dag`); a lone service is :meth:`TitanClient.deploy_service`.
         ``job_type="SERVICE"`` (or ``"DEPLOY_PAYLOAD"``) is the same as ``service=True``.
     :param service_name: the service's name (no ``/`` or ``#``). Default: named by the master
-        after the job (``DAGID.JOBID``, or ``JOBID`` with ``keep=True``). Copies after the
+        after the job (``JOBID``, or ``DAGID.JOBID`` with ``keep=False``). Copies after the
         first are ``NAME#1``, ``NAME#2``, ...
     :param auto_port: let the worker pick a free port, passed as ``PORT`` and in place of
         ``{port}`` in the command (else ``port``, if given; else no port).
@@ -158,7 +159,8 @@ class TitanJob:
         ``""``: healthy once started. A health check needs a port.
     :param replicas: how many copies run, each on its own slot, spread over workers (more than
         one needs ``auto_port``, not a fixed ``port``).
-    :param keep: keep the service running after its DAG ends.
+    :param keep: keep the service running after its DAG ends (the default); ``False``: stop it
+        when the DAG ends (a service the DAG needs only while it runs).
     :param restart: ``"always"``, ``"on-failure"`` or ``"never"``.
 
     For a service job, ``timeout`` bounds the wait for every copy to be healthy (the job fails,
@@ -194,7 +196,7 @@ class TitanJob:
     auto_port: bool = False
     health: str = ""
     replicas: int = 1
-    keep: bool = False
+    keep: bool = True
     restart: str = "always"
 
     def __post_init__(self) -> None:
@@ -238,7 +240,7 @@ class TitanJob:
 
     def _service_keywords(self) -> list[str]:
         """The service keywords given a value other than their default."""
-        defaults = {"service_name": None, "auto_port": False, "health": "", "replicas": 1, "keep": False,
+        defaults = {"service_name": None, "auto_port": False, "health": "", "replicas": 1, "keep": True,
                     "restart": "always"}
         return [k for k, d in defaults.items() if getattr(self, k) != d]
 

@@ -102,11 +102,11 @@ class ServiceOptions:
 
     The job's command, environment, requirements and artifacts are the service's. The job
     COMPLETES once every copy is HEALTHY (so the jobs depending on it can use it), and FAILS if
-    the service crash-loops or exits before that. It is stopped when its DAG ends, unless
-    ``keep``.
+    the service crash-loops or exits before that. Like ``deploy_service``, it keeps running after
+    its DAG; with ``keep=False`` it is stopped when the DAG ends.
 
-    ``name``: the service's name ("": named by the master after the job, ``DAGID.JOBID``, or
-    ``JOBID`` with ``keep``). ``restart``: always, on-failure, never.
+    ``name``: the service's name ("": named by the master after the job, ``JOBID``, or
+    ``DAGID.JOBID`` with ``keep=False``). ``restart``: always, on-failure, never.
     ``port``: -1 none, 0 a free one chosen by the worker (``PORT``, ``{port}`` in the command),
     else that port. ``health``: "" (none), "tcp" or "http:/path". ``replicas``: how many copies
     run (``NAME``, ``NAME#1``, ...).
@@ -117,7 +117,7 @@ class ServiceOptions:
     port: int = -1
     health: str = ""
     replicas: int = 1
-    keep: bool = False
+    keep: bool = True
 
 
 @dataclass
