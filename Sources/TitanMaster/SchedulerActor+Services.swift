@@ -72,9 +72,6 @@ extension SchedulerActor {
         if spec.replicas == 0 || spec.replicas > maxReplicas {
             return "field 'replicas': \(spec.replicas) is not between 1 and \(maxReplicas)"
         }
-        if spec.replicas > 1 && spec.port > 0 {
-            return "field 'replicas': \(spec.replicas) copies cannot share the fixed port \(spec.port) (use port auto)"
-        }
         return nil
     }
 
@@ -160,13 +157,21 @@ extension SchedulerActor {
     }
 
     /// Puts the copy on the least loaded matching worker with a free slot, preferring workers
-    /// that run no other copy of it; PENDING if none.
+    /// that run no other copy of it; PENDING if none. Copies on a fixed port never share a
+    /// worker, nor a machine (workers advertising the same address).
     func place(_ record: ServiceRecord) {
         guard !record.stopped else { return }
-        let siblings = record.spec.replicas > 1
-            ? Set(group(record.spec.name).filter { $0 !== record && $0.holdsSlot }.map(\.info.workerId)) : []
+        var siblings: Set<String> = []
+        if record.spec.replicas > 1 {
+            siblings = Set(group(record.spec.name).filter { $0 !== record && $0.holdsSlot }.map(\.info.workerId))
+            if record.spec.port > 0 {
+                let machines = Set(siblings.compactMap { registry[$0]?.registration.address }.filter { !$0.isEmpty })
+                siblings.formUnion(registry.entries.values.filter { machines.contains($0.registration.address) }
+                    .map(\.registration.workerId))
+            }
+        }
         guard let worker = Placement.choose(requirements: Set(record.spec.requirements), among: registry.capacities,
-                                            avoiding: siblings),
+                                            avoiding: siblings, strictly: record.spec.port > 0),
               let peer = registry[worker]?.peer else {
             return record.show("PENDING")
         }

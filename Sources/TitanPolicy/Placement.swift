@@ -46,11 +46,13 @@ public enum Placement {
 
     /// For one copy of a service with several: the best matching worker that runs none of the
     /// other copies (`avoiding`), so one worker's loss takes down as few copies as possible; any
-    /// matching worker when every one with room already runs a copy.
-    public static func choose(requirements: Set<String>, among workers: [WorkerCapacity], avoiding: Set<String>) -> String? {
+    /// matching worker when every one with room already runs a copy, unless `strictly` (copies
+    /// on one fixed port cannot share a machine): then none.
+    public static func choose(requirements: Set<String>, among workers: [WorkerCapacity], avoiding: Set<String>,
+                              strictly: Bool = false) -> String? {
         guard !avoiding.isEmpty else { return choose(requirements: requirements, among: workers) }
-        return choose(requirements: requirements, among: workers.lazy.filter { !avoiding.contains($0.id) })
-            ?? choose(requirements: requirements, among: workers)
+        let apart = choose(requirements: requirements, among: workers.lazy.filter { !avoiding.contains($0.id) })
+        return apart ?? (strictly ? nil : choose(requirements: requirements, among: workers))
     }
 
     /// Lower is better: load, then specialised tags the job does not need (GENERAL and the

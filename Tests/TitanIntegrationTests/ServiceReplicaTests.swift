@@ -108,7 +108,6 @@ import TitanRuntime
         let cluster = try await EmbeddedCluster.start(master: .loopbackAnyPort, workers: ServiceTests.workers(1))
         let client = try await TitanClient.connect(to: cluster.masterAddress)
         for (spec, fragment) in [(ServiceSpec(name: "a", command: ["x"], replicas: 0), "field 'replicas'"),
-                                 (ServiceSpec(name: "a", command: ["x"], port: 8080, replicas: 2), "fixed port 8080"),
                                  (ServiceSpec(name: "a#1", command: ["x"]), "without '/' or '#'")] {
             do {
                 try await client.deployService(spec)
@@ -119,6 +118,20 @@ import TitanRuntime
             }
         }
         #expect(try await client.services().isEmpty)
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+
+    @Test func copiesOnAFixedPortNeverShareAMachine() async throws {
+        // Two workers on this one machine (same address): the second copy waits.
+        let cluster = try await EmbeddedCluster.start(master: .loopbackAnyPort, workers: ServiceTests.workers(2))
+        let client = try await TitanClient.connect(to: cluster.masterAddress)
+        try await client.deployService(ServiceSpec(name: "fixed", command: ["sleep", "60"], port: 18_080, replicas: 2))
+        try await waitUntil { try await client.service("fixed").state == "HEALTHY" }
+        #expect(try await client.service("fixed#1").state == "PENDING")
+        #expect(try await client.service("fixed").port == 18_080)
+        try await client.stopService("fixed")
+        try await waitUntil { try await client.services().allSatisfy { $0.state == "STOPPED" } }
         await client.close()
         #expect(await cluster.stop() == 0)
     }

@@ -16,6 +16,9 @@ struct ServicePlacementTests {
         let workers = [worker("w1", running: 1), worker("w2", running: 4), worker("w3", accepting: false)]
         #expect(Placement.choose(requirements: [], among: workers, avoiding: ["w1"]) == "w1")
         #expect(Placement.choose(requirements: ["GPU"], among: workers, avoiding: ["w1"]) == nil)
+        // Copies on one fixed port: never together.
+        #expect(Placement.choose(requirements: [], among: workers, avoiding: ["w1"], strictly: true) == nil)
+        #expect(Placement.choose(requirements: [], among: workers, avoiding: ["w3"], strictly: true) == "w1")
     }
 
     @Test("ready when every copy is healthy; waiting while any is on its way")

@@ -203,7 +203,6 @@ def test_service_from_options_object() -> None:
     ({"port": 70_000}, "port: 70000 is not a port"),
     ({"service_name": "a/b"}, "service_name: a service name has at most 128 bytes and no '/' or '#'"),
     ({"service_name": "a#1"}, "service_name: a service name has at most 128 bytes and no '/' or '#'"),
-    ({"replicas": 2, "port": 8080}, "replicas: 2 copies cannot share the fixed port 8080 (use auto_port=True)"),
     ({"service": ServiceOptions(replicas=0)}, "service.replicas: must be at least 1"),
     ({"service": ServiceOptions(health="tcp")}, "service.health: a health check needs a port"),
     ({"service": "yes"}, "service: expected True/False or a ServiceOptions"),

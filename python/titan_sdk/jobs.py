@@ -157,8 +157,8 @@ class TitanJob:
         ``{port}`` in the command (else ``port``, if given; else no port).
     :param health: ``"tcp"`` (the port accepts connections) or ``"http:/PATH"`` (answers 2xx);
         ``""``: healthy once started. A health check needs a port.
-    :param replicas: how many copies run, each on its own slot, spread over workers (more than
-        one needs ``auto_port``, not a fixed ``port``).
+    :param replicas: how many copies run, each on its own slot, spread over workers (copies on
+        a fixed ``port`` never share a machine: one waits, PENDING, until a machine is free).
     :param keep: keep the service running after its DAG ends (the default); ``False``: stop it
         when the DAG ends (a service the DAG needs only while it runs).
     :param restart: ``"always"``, ``"on-failure"`` or ``"never"``.
@@ -366,9 +366,6 @@ def _check_service_options(options: ServiceOptions, prefix: str = "") -> None:
         raise InvalidRequest(f"{prefix}health: a health check needs a port (port=N or auto_port=True)")
     if isinstance(options.replicas, bool) or not isinstance(options.replicas, int) or options.replicas < 1:
         raise InvalidRequest(f"{prefix}replicas: must be at least 1 (got {options.replicas!r})")
-    if options.replicas > 1 and options.port > 0:
-        raise InvalidRequest(f"{prefix}replicas: {options.replicas} copies cannot share the fixed port "
-                             f"{options.port} (use auto_port=True)")
     if not isinstance(options.keep, bool):
         raise InvalidRequest(f"{prefix}keep: expected True or False, got {options.keep!r}")
 
