@@ -133,6 +133,11 @@ import TitanProtocol
         try await waitUntil { try await client.status(id).state == .running && Self.lines(trace).count == 1 }
         let first = try await client.status(id).workerId
         let victim = try #require(workers[first])
+        // Its PID registry reaches the disk off the loop: wait until it lists the job's process.
+        let registry = work + "/" + first + "/running.pids"
+        try await waitUntil { !Self.lines(registry).isEmpty }
+        let orphans = Self.lines(registry).compactMap { Int32($0.prefix { $0.isNumber }) }
+        #expect(!orphans.isEmpty && orphans.allSatisfy(processIsAlive))
         victim.signal(SIGKILL)
         _ = await victim.waitExit()
         let done = try await client.wait(id)
@@ -145,6 +150,7 @@ import TitanProtocol
         let revived = try await NodeProcess(["--role", "worker", "--master", address, "--id", first, "--slots", "1",
                                              "--data-dir", work + "/" + first])
         try await waitUntil { try await client.workers().first { $0.id == first }?.health == "ALIVE" }
+        try await waitUntil { !orphans.contains(where: processIsAlive) }
         #expect(try await client.status(id).attempts == 2)
         await client.close()
         #expect(await revived.terminate() == 0)
