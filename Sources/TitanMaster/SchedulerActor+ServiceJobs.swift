@@ -15,9 +15,8 @@ extension SchedulerActor {
     func serviceSpec(for job: JobRecord) -> ServiceSpec? {
         guard let options = job.info.spec.service else { return nil }
         let spec = job.info.spec
-        let localId = job.info.dagId.isEmpty ? job.info.id : String(job.info.id.dropFirst(job.info.dagId.count + 1))
         let name = !options.name.isEmpty ? options.name
-            : options.keep || job.info.dagId.isEmpty ? localId : "\(job.info.dagId).\(localId)"
+            : options.keep || job.info.dagId.isEmpty ? job.info.localId : "\(job.info.dagId).\(job.info.localId)"
         return ServiceSpec(name: name, command: spec.command, environment: spec.environment,
                            requirements: spec.requirements, restart: options.restart, port: options.port,
                            health: options.health, artifacts: spec.artifacts, replicas: options.replicas,
@@ -121,8 +120,7 @@ extension SchedulerActor {
         for parentId in job.info.parents {
             guard let parent = jobs[parentId], let spec = serviceSpec(for: parent) else { continue }
             let copies = group(spec.name)
-            let localId = parent.info.dagId.isEmpty ? parentId : String(parentId.dropFirst(parent.info.dagId.count + 1))
-            let key = "TITAN_SVC_" + String(localId.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }) + "_"
+            let key = "TITAN_SVC_" + String(parent.info.localId.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }) + "_"
             environment[key + "NAME"] = spec.name
             environment[key + "PORT"] = copies.first.map { "\($0.info.port)" } ?? ""
             environment[key + "PORTS"] = copies.map { "\($0.info.port)" }.joined(separator: ",")

@@ -5,9 +5,7 @@ import TitanProtocol
 /// workers), supervised there, re-placed when the worker dies, kept in the journal so they
 /// survive a restart.
 extension SchedulerActor {
-    static let restartModes = ["always", "on-failure", "never"]
-    /// More copies than this is a typo, not a plan.
-    static let maxReplicas: UInt32 = 1_000
+    static let restartModes = RestartMode.allCases.map(\.rawValue)
 
     func handleService(_ message: Message, from peer: any Peer, requestId rid: UInt32) {
         switch message {
@@ -65,12 +63,12 @@ extension SchedulerActor {
             return "field 'restart': '\(spec.restart)' is not one of \(restartModes.joined(separator: ", "))"
         }
         if spec.port < -1 || spec.port > 65_535 { return "field 'port': \(spec.port) is not a port (-1 none, 0 auto)" }
-        if !(spec.health.isEmpty || spec.health == "tcp" || spec.health.hasPrefix("http:/")) {
+        if !(spec.health.isEmpty || ServiceSpec.isHealthCheck(spec.health)) {
             return "field 'health': expected tcp or http:/PATH, got '\(spec.health)'"
         }
         if spec.health.isEmpty == false && spec.port < 0 { return "field 'health': a health check needs a port" }
-        if spec.replicas == 0 || spec.replicas > maxReplicas {
-            return "field 'replicas': \(spec.replicas) is not between 1 and \(maxReplicas)"
+        if spec.replicas == 0 || spec.replicas > ServiceSpec.maxReplicas {
+            return "field 'replicas': \(spec.replicas) is not between 1 and \(ServiceSpec.maxReplicas)"
         }
         return nil
     }

@@ -1,3 +1,4 @@
+import TitanPolicy
 import TitanProtocol
 import Yams
 
@@ -26,8 +27,7 @@ struct JobParser {
     ]
     /// Keys that only a service (`type: service`) takes.
     static let serviceKeys = ["port", "health", "restart", "replicas", "keep", "service_name"]
-    static let restartModes = ["always", "on-failure", "never"]
-    static let maxReplicas = 1_000
+    static let restartModes = RestartMode.allCases.map(\.rawValue)
     /// The original Titan's default wait for an approval: two days.
     static let defaultGateWaitMs: UInt64 = 172_800_000
     static let maxIdLength = 128
@@ -300,7 +300,7 @@ struct JobParser {
             }
         case "health":
             guard let text = try reader.optionalString(value, at: key) else { return }
-            guard text == "tcp" || text.hasPrefix("http:/") else {
+            guard ServiceSpec.isHealthCheck(text) else {
                 throw reader.error(value, key, "expected 'tcp' or 'http:/PATH', got \(reader.describe(value))")
             }
             service.health = text
@@ -314,8 +314,8 @@ struct JobParser {
             service.restart = text
         case "replicas":
             guard let number = try reader.integer(value, at: key) else { return }
-            guard (1...Self.maxReplicas).contains(number) else {
-                throw reader.error(value, key, "must be between 1 and \(Self.maxReplicas), got \(number)")
+            guard (1...Int(ServiceSpec.maxReplicas)).contains(number) else {
+                throw reader.error(value, key, "must be between 1 and \(ServiceSpec.maxReplicas), got \(number)")
             }
             service.replicas = UInt32(number)
         case "keep":

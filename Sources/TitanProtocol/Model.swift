@@ -165,6 +165,9 @@ public struct JobInfo: Sendable, Equatable, Encodable {
         self.dagId = dagId
         self.parents = parents
     }
+
+    /// Its id within its DAG (`extract` for `dag-3/extract`); the full id for a lone job.
+    public var localId: String { dagId.isEmpty ? id : String(id.dropFirst(dagId.count + 1)) }
 }
 
 /// A worker as the master sees it.

@@ -39,6 +39,12 @@ public struct ServiceSpec: Sendable, Equatable, Encodable {
         self.dag = dag
     }
 
+    /// More copies than this is a typo, not a plan.
+    public static let maxReplicas: UInt32 = 1_000
+
+    /// Whether `text` names a health check: `tcp` or `http:/PATH` ("" is none).
+    public static func isHealthCheck(_ text: String) -> Bool { text == "tcp" || text.hasPrefix("http:/") }
+
     /// The name of copy `replica`: `NAME` for the first, `NAME#i` for the others.
     public func instanceName(_ replica: UInt32) -> String { replica == 0 ? name : "\(name)#\(replica)" }
 }
