@@ -36,6 +36,8 @@ public actor TCPConnection: LoopBound {
     private var scratch: [UInt8] = []
     private var corked = false
     private var corkBuffer: [UInt8] = []
+    private var reading = false
+    private var writtenHandler: (@Sendable () -> Void)?
     /// Bytes allowed to queue behind a pending write before the connection is dropped (a peer
     /// that does not read).
     public private(set) var maxPendingBytes = 64 << 20
@@ -59,6 +61,30 @@ public actor TCPConnection: LoopBound {
     /// Sets the cap on bytes queued behind a pending write.
     public func setMaxPendingBytes(_ bytes: Int) {
         maxPendingBytes = bytes
+    }
+
+    /// Bytes accepted by ``send(_:)`` and not yet handed to the kernel: held by a cork, queued
+    /// behind the pending write, or in it.
+    public var queuedBytes: Int { corkBuffer.count + pending.count + (inFlight?.count ?? 0) }
+
+    /// Called (on the loop, after the write callback returns) each time a write completes, so an
+    /// owner that paused reading because its output was over budget can resume.
+    public func onWritten(_ handler: @escaping @Sendable () -> Void) {
+        writtenHandler = handler
+    }
+
+    /// Stops reading from the peer (back-pressure): the kernel's buffers fill and TCP flow
+    /// control slows the sender. ``resumeReading()`` starts again.
+    public func pauseReading() {
+        guard state == .open, reading else { return }
+        reading = false
+        uv_read_stop(stream)
+    }
+
+    /// Starts reading again after ``pauseReading()``.
+    public func resumeReading() {
+        guard state == .open, !reading, onRead != nil else { return }
+        startReading()
     }
     private static let readBufferSize = 64 * 1024
 
@@ -134,6 +160,11 @@ public actor TCPConnection: LoopBound {
         self.onRead = onRead
         self.onClose = onClose
         guard state == .open else { return }
+        startReading()
+    }
+
+    private func startReading() {
+        reading = true
         let rc = uv_read_start(stream, { handle, _, buf in
             guard let handle, let buf, let data = uv_handle_get_data(handle) else { return }
             let conn = Unmanaged<TCPConnection>.fromOpaque(data).takeUnretainedValue()
@@ -177,6 +208,8 @@ public actor TCPConnection: LoopBound {
         guard state == .open || state == .draining else { return }
         if corked {
             build(&corkBuffer)
+            // Held replies count against the same cap as queued ones.
+            if corkBuffer.count + pending.count > maxPendingBytes { fail(UVError(Int32(UV_ENOBUFS.rawValue))) }
             return
         }
         if inFlight != nil {
@@ -231,6 +264,7 @@ public actor TCPConnection: LoopBound {
         } else if state == .draining {
             beginClose()
         }
+        if let writtenHandler, state == .open { writtenHandler() }
     }
 
     /// Closes after what was already sent has been handed to the kernel (used to deliver an
@@ -238,6 +272,7 @@ public actor TCPConnection: LoopBound {
     public func closeAfterFlush() {
         guard state == .open else { return }
         uncork()
+        reading = false
         uv_read_stop(stream)
         if inFlight == nil {
             beginClose()
@@ -277,6 +312,7 @@ public actor TCPConnection: LoopBound {
         let handler = onClose
         onClose = nil
         onRead = nil
+        writtenHandler = nil
         handler?(closeError)
     }
 }

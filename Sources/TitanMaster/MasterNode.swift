@@ -33,6 +33,8 @@ public struct MasterConfig: Sendable {
     public var reclaimAfterRestartMs: Int64 = 10_000
     /// Elastic capacity; nil: none.
     public var scaling: ScalingConfig?
+    /// What connections may cost: counts, buffers, deadlines.
+    public var connections = ConnectionLimits()
 
     public init() {}
 }
@@ -51,10 +53,16 @@ public actor MasterNode: LoopBound {
     public private(set) var scaler: ScalerActor?
     private var sessions: [ObjectIdentifier: MasterSession] = [:]
     private let logger: Logger
+    private let governor: ConnectionGovernor
+    private let limits: ConnectionLimits
+    /// Checks every connection's deadlines about once a second.
+    private var deadlineTimer: LoopTimer?
 
     private init(loop: EventLoop, listener: TCPListener, scheduler: SchedulerActor, monitor: HeartbeatMonitor,
-                 logStore: LogStore?, logger: Logger) {
+                 logStore: LogStore?, governor: ConnectionGovernor, limits: ConnectionLimits, logger: Logger) {
         eventLoop = loop
+        self.governor = governor
+        self.limits = limits
         self.logStore = logStore
         self.listener = listener
         port = listener.port
@@ -150,9 +158,12 @@ public actor MasterNode: LoopBound {
             if let logStore { Task { await logStore.stop() } }
             throw .listen(error)
         }
+        let descriptors = DescriptorLimit.raise()
+        let governor = ConnectionGovernor(loop: loop, limits: config.connections, descriptorLimit: descriptors)
         let node = MasterNode(loop: loop, listener: listener, scheduler: scheduler, monitor: monitor,
-                              logStore: logStore, logger: logger)
+                              logStore: logStore, governor: governor, limits: config.connections, logger: logger)
         box.node = node
+        node.assumeIsolated { $0.startDeadlineChecks() }
         scheduler.assumeIsolated { s in
             s.heartbeatMonitor = monitor
             s.logStore = logStore
@@ -178,12 +189,29 @@ public actor MasterNode: LoopBound {
         }
         let checkEvery = UInt64(max(50, min(config.suspectAfterMs, config.deadAfterMs) / 4))
         monitor.assumeIsolated { $0.start(everyMs: checkEvery) }
-        logger.info("master listening", metadata: ["address": "\(config.host):\(listener.port)"])
+        logger.info("master listening", metadata: [
+            "address": "\(config.host):\(listener.port)",
+            "max-connections": "\(governor.assumeIsolated { $0.maxConnections })", "descriptors": "\(descriptors)",
+        ])
         return node
     }
 
     private func accepted(_ conn: TCPConnection) {
-        let session = MasterSession(loop: eventLoop, connection: conn, scheduler: scheduler,
+        let admission = governor.assumeIsolated { $0.admit() }
+        if admission == .refused {
+            // Accepted only to say why: a peer that is simply not accepted waits in the backlog.
+            let max = governor.assumeIsolated { $0.maxConnections }
+            let refusal = Envelope(requestId: 0, message: .error(.unavailable,
+                "too many connections (\(max)); try again later"))
+            conn.assumeIsolated { c in
+                c.send { NativeCodec.encode(refusal, into: &$0) }
+                c.closeAfterFlush()
+            }
+            logRefusal()
+            return
+        }
+        let session = MasterSession(loop: eventLoop, connection: conn, scheduler: scheduler, governor: governor,
+                                    limits: limits, workersOnly: admission == .workersOnly,
                                     maxFrame: TitanProto.defaultMaxPayload, label: "conn")
         sessions[ObjectIdentifier(session)] = session
         session.assumeIsolated { s in
@@ -193,8 +221,41 @@ public actor MasterNode: LoopBound {
         }
     }
 
+    private var lastRefusalLogMs: Int64 = 0
+
+    /// Logs refused connections at most once every 10 s (a flood must not flood the log too).
+    private func logRefusal() {
+        let now = Time.monotonicMs()
+        guard now - lastRefusalLogMs > 10_000 else { return }
+        lastRefusalLogMs = now
+        logger.warning("refusing connections: the connection limit is reached", metadata: [
+            "open": "\(governor.assumeIsolated { $0.open })", "max": "\(governor.assumeIsolated { $0.maxConnections })",
+        ])
+    }
+
+    private func startDeadlineChecks() {
+        let timer = LoopTimer(loop: eventLoop)
+        deadlineTimer = timer
+        let every = UInt64(max(20, min(1_000, min(limits.frameDeadlineMs, limits.firstFrameDeadlineMs) / 4)))
+        timer.assumeIsolated { t in
+            t.start(afterMs: every, repeatMs: every) { [weak self] in
+                self?.assumeIsolated { node in
+                    let now = Time.monotonicMs()
+                    for session in node.sessions.values { session.assumeIsolated { $0.checkDeadlines(nowMs: now) } }
+                }
+            }
+        }
+    }
+
+    /// Connections open now, what they buffer, and what the limits refused.
+    public func connectionStats() async -> ConnectionStats {
+        await governor.counts()
+    }
+
     /// Stops listening, closes every connection and timer. Returns when all are closed.
     public func stop() async {
+        await deadlineTimer?.close()
+        deadlineTimer = nil
         await scaler?.stop()
         await monitor.stop()
         await scheduler.close()

@@ -13,25 +13,46 @@ actor MasterSession: LoopBound, Peer {
     nonisolated let label: String
     private let connection: TCPConnection
     private let scheduler: SchedulerActor
+    private let governor: ConnectionGovernor
+    private let limits: ConnectionLimits
     private var decoder: FrameDecoder
-    private var batch: [Envelope] = []
     private var closed = false
     /// v1 requests waiting for the scheduler's reply, by the request id given to them.
     private var v1Pending: [UInt32: V1Bridge.Expect] = [:]
     /// Ids for v1 requests: high, away from what native clients pick.
     private var nextV1Id: UInt32 = 0xF000_0000
+    /// Holds one of the places kept for workers: its first message must register one.
+    private var workersOnly: Bool
+    private let acceptedAtMs = Time.monotonicMs()
+    private var sawFrame = false
+    /// Since when bytes of an incomplete frame have been waiting (monotonic ms).
+    private var partialSinceMs: Int64?
+    /// This connection's buffered bytes as counted in the governor's total.
+    private var countedPartialBytes = 0
+    /// Estimated bytes of replies and pushes held for this peer until the journal writes.
+    private var heldBytes = 0
+    /// Not reading: its output is over budget.
+    private var paused = false
+    private var resumeCheckQueued = false
 
-    init(loop: EventLoop, connection: TCPConnection, scheduler: SchedulerActor, maxFrame: Int, label: String) {
+    init(loop: EventLoop, connection: TCPConnection, scheduler: SchedulerActor, governor: ConnectionGovernor,
+         limits: ConnectionLimits, workersOnly: Bool, maxFrame: Int, label: String) {
         eventLoop = loop
         self.connection = connection
         self.scheduler = scheduler
+        self.governor = governor
+        self.limits = limits
+        self.workersOnly = workersOnly
         self.label = label
         decoder = FrameDecoder(maxPayload: maxFrame)
     }
 
     /// Starts reading. Loop thread only.
     func start(onClose: @escaping @Sendable (MasterSession) -> Void) {
+        let hardLimit = limits.outputHardLimitBytes
         connection.assumeIsolated { conn in
+            conn.setMaxPendingBytes(hardLimit)
+            conn.onWritten { [self] in self.assumeIsolated { $0.resumeIfDrained() } }
             conn.start(onRead: { [self] bytes in
                 self.assumeIsolated { $0.received(bytes) }
             }, onClose: { [self] _ in
@@ -42,44 +63,109 @@ actor MasterSession: LoopBound, Peer {
     }
 
     private func received(_ bytes: [UInt8]) {
-        // Everything this read produces for this peer (replies, acks, a dispatch to this very
-        // worker) leaves as one write at the end of the callback.
+        guard !closed else { return }
+        decoder.append(contentsOf: bytes)
+        processFrames()
+    }
+
+    /// Bytes waiting to reach this peer: held for the journal, corked, or queued for the socket.
+    private var outputWaiting: Int { heldBytes + connection.assumeIsolated { $0.queuedBytes } }
+
+    /// Hands the scheduler every complete frame buffered, one by one, until the peer's waiting
+    /// output passes its budget: then reading stops until the peer has read enough (so a client
+    /// that pipelines requests and never reads costs a bounded amount, whatever the replies weigh).
+    private func processFrames() {
+        // Everything this produces for this peer (replies, acks, a dispatch to this very
+        // worker) leaves as one write at the end.
         connection.assumeIsolated { $0.cork() }
         defer { connection.assumeIsolated { $0.uncork() } }
-        decoder.append(contentsOf: bytes)
-        batch.removeAll(keepingCapacity: true)
-        var fatal: (version: UInt8, message: String)?
-        while true {
+        var handled = false
+        var fatal: String?
+        while !closed && outputWaiting <= limits.outputBudgetBytes {
             let frame: Frame
             do {
                 guard let next = try decoder.next() else { break }
                 frame = next
             } catch {
-                fatal = (TitanProto.nativeVersion, error.description)
+                fatal = error.description
                 break
             }
+            sawFrame = true
+            if workersOnly {
+                guard frame.version == TitanProto.nativeVersion, frame.opcode == NativeOpcode.register.rawValue else {
+                    return refuse("too many connections: the places left are kept for workers; try again later")
+                }
+                workersOnly = false
+            }
             if frame.version == TitanProto.v1Version {
-                handleV1(frame)
+                handled = handleV1(frame) || handled
                 continue
             }
             do {
-                batch.append(try NativeCodec.decode(frame))
+                let envelope = try NativeCodec.decode(frame)
+                scheduler.assumeIsolated { $0.handle(envelope, from: self) }
+                handled = true
             } catch {
                 let code: ErrorCode = if case .unknownOpcode = error { .unknownOpcode } else { .malformedPayload }
                 send(Envelope(requestId: Self.requestId(of: frame), message: .error(code, error.description)))
             }
         }
-        if !batch.isEmpty {
-            let envelopes = batch
-            scheduler.assumeIsolated { s in
-                for envelope in envelopes { s.handle(envelope, from: self) }
-                s.schedule()
-            }
-        }
+        if handled { scheduler.assumeIsolated { $0.schedule() } }
         if let fatal {
-            send(Envelope(requestId: 0, message: .error(.badFrame, fatal.message)))
-            close()
+            send(Envelope(requestId: 0, message: .error(.badFrame, fatal)))
+            return close()
         }
+        guard !closed else { return }
+        accountPartialFrame(consumedFrames: handled)
+        if !paused && outputWaiting > limits.outputBudgetBytes {
+            paused = true
+            connection.assumeIsolated { $0.pauseReading() }
+        }
+    }
+
+    /// Keeps the governor's count of buffered bytes and this connection's frame deadline.
+    private func accountPartialFrame(consumedFrames: Bool) {
+        let buffered = decoder.bufferedByteCount
+        let delta = buffered - countedPartialBytes
+        if delta != 0 {
+            guard governor.assumeIsolated({ $0.partialFrameBytesChanged(by: delta) }) else {
+                return refuse("the master is holding too many incomplete frames; try again later")
+            }
+            countedPartialBytes = buffered
+        }
+        if buffered == 0 {
+            partialSinceMs = nil
+        } else if partialSinceMs == nil || consumedFrames {
+            partialSinceMs = Time.monotonicMs()
+        }
+    }
+
+    /// After output drained: reads again once the waiting output is below half the budget.
+    private func resumeIfDrained() {
+        guard paused, !closed, outputWaiting <= limits.outputBudgetBytes / 2 else { return }
+        paused = false
+        connection.assumeIsolated { $0.resumeReading() }
+        processFrames()
+    }
+
+    /// Closes connections past their deadlines: no first frame in time, or a frame begun and not
+    /// finished in time. Called by the master every second or so.
+    func checkDeadlines(nowMs: Int64) {
+        guard !closed else { return }
+        if !sawFrame && nowMs - acceptedAtMs > limits.firstFrameDeadlineMs {
+            governor.assumeIsolated { $0.refused("no first frame in time") }
+            return refuse("no request within \(limits.firstFrameDeadlineMs) ms of connecting")
+        }
+        if !paused, let since = partialSinceMs, nowMs - since > limits.frameDeadlineMs {
+            governor.assumeIsolated { $0.refused("frame not completed in time") }
+            return refuse("a frame was not completed within \(limits.frameDeadlineMs) ms")
+        }
+    }
+
+    /// Tells the peer why, then closes.
+    private func refuse(_ reason: String) {
+        send(Envelope(requestId: 0, message: .error(.unavailable, reason)))
+        close()
     }
 
     /// The request id of a native frame whose payload could not be decoded, when it has one, so
@@ -91,20 +177,27 @@ actor MasterSession: LoopBound, Peer {
 
     // MARK: v1 (the original Titan protocol)
 
-    private func handleV1(_ frame: Frame) {
+    /// Serves one v1 request; true when a native request went to the scheduler.
+    private func handleV1(_ frame: Frame) -> Bool {
         let request: V1Request
         do {
             request = try V1Codec.decode(opcode: frame.opcode, payload: frame.payload)
         } catch {
-            return sendV1(V1Reply(.error, error.message))
+            sendV1(V1Reply(.error, error.message))
+            return false
         }
         switch V1Bridge.plan(request) {
         case .native(let message, let expect):
-            batch.append(v1Envelope(message, expect))
+            let envelope = v1Envelope(message, expect)
+            scheduler.assumeIsolated { $0.handle(envelope, from: self) }
+            return true
         case .reply(let reply):
             sendV1(reply)
         case .prepare(let work, let expect):
-            guard let artifacts = scheduler.assumeIsolated({ $0.artifacts }) else { return sendV1(Self.noDataDirectory) }
+            guard let artifacts = scheduler.assumeIsolated({ $0.artifacts }) else {
+                sendV1(Self.noDataDirectory)
+                return false
+            }
             let store = artifacts.store
             artifacts.run(on: eventLoop, { () throws(ArtifactError) in
                 Result { () throws(V1Error) in try work(store) }
@@ -125,7 +218,10 @@ actor MasterSession: LoopBound, Peer {
                 }
             }
         case .answer(let work):
-            guard let artifacts = scheduler.assumeIsolated({ $0.artifacts }) else { return sendV1(Self.noDataDirectory) }
+            guard let artifacts = scheduler.assumeIsolated({ $0.artifacts }) else {
+                sendV1(Self.noDataDirectory)
+                return false
+            }
             let store = artifacts.store
             artifacts.run(on: eventLoop, { () throws(ArtifactError) in work(store) }) { [self] result in
                 self.assumeIsolated { session in
@@ -133,6 +229,7 @@ actor MasterSession: LoopBound, Peer {
                 }
             }
         }
+        return false
     }
 
     private static let noDataDirectory = V1Reply(.error, "ERROR: this master has no data directory, so it stores no files")
@@ -158,6 +255,12 @@ actor MasterSession: LoopBound, Peer {
 
     private func connectionClosed() {
         closed = true
+        let partial = countedPartialBytes
+        countedPartialBytes = 0
+        governor.assumeIsolated { g in
+            _ = g.partialFrameBytesChanged(by: -partial)
+            g.closed()
+        }
         scheduler.assumeIsolated { $0.peerClosed(self) }
     }
 
@@ -168,12 +271,36 @@ actor MasterSession: LoopBound, Peer {
         connection.assumeIsolated { conn in
             conn.send { NativeCodec.encode(envelope, into: &$0) }
         }
+        assumeIsolated { $0.queueResumeCheck() }
     }
 
     nonisolated func send(batch: [Envelope]) {
         connection.assumeIsolated { $0.cork() }
         for envelope in batch { send(envelope) }
         connection.assumeIsolated { $0.uncork() }
+    }
+
+    nonisolated func held(_ envelope: Envelope) {
+        let size = envelope.message.approximateWireSize
+        assumeIsolated { $0.heldBytes += size }
+    }
+
+    nonisolated func released(_ envelope: Envelope) {
+        let size = envelope.message.approximateWireSize
+        assumeIsolated { $0.heldBytes -= size }
+    }
+
+    /// Held output was released: once it is written the peer may be read again. (A write that
+    /// completes at once raises no write callback, so check on the next turn too.)
+    private func queueResumeCheck() {
+        guard paused, !resumeCheckQueued else { return }
+        resumeCheckQueued = true
+        eventLoop.execute { [self] in
+            self.assumeIsolated { s in
+                s.resumeCheckQueued = false
+                s.resumeIfDrained()
+            }
+        }
     }
 
     nonisolated func close() {

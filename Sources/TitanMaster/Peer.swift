@@ -11,12 +11,20 @@ public protocol Peer: AnyObject, Sendable {
     nonisolated var label: String { get }
     /// Queues several envelopes, leaving in as few writes as possible. Loop thread only.
     nonisolated func send(batch: [Envelope])
+    /// `envelope` is held for this peer until the journal has written the records it depends on:
+    /// it counts against the peer's output budget from now on. Loop thread only.
+    nonisolated func held(_ envelope: Envelope)
+    /// A held envelope is released (about to be sent, or dropped). Loop thread only.
+    nonisolated func released(_ envelope: Envelope)
 }
 
 extension Peer {
     public nonisolated func send(batch: [Envelope]) {
         for envelope in batch { send(envelope) }
     }
+
+    public nonisolated func held(_ envelope: Envelope) {}
+    public nonisolated func released(_ envelope: Envelope) {}
 
     nonisolated func reply(_ requestId: UInt32, _ message: Message) {
         send(Envelope(requestId: requestId, message: message))

@@ -61,8 +61,8 @@ extension SchedulerActor {
     /// unless all of it is valid.
     func makeSchedule(_ spec: ScheduleSpec, createdAtMs: Int64? = nil) -> Result<ScheduleRecord, DagProblem> {
         let name = spec.name
-        guard !name.isEmpty, name.utf8.count <= 128, !name.utf8.contains(0), !name.contains("/") else {
-            return .failure(DagProblem(message: "field 'name': a schedule needs a name of 1 to 128 characters without '/'"))
+        if let problem = Names.problem(name, kind: "schedule name") {
+            return .failure(DagProblem(message: "field 'name': \(problem)"))
         }
         let cron: CronSchedule
         do {

@@ -30,6 +30,14 @@ extension SchedulerActor {
 
     /// Checks a DAG's shape and every job's spec; returns its topological order.
     static func validate(_ spec: DagSpec) -> Result<[Int], DagProblem> {
+        for (i, job) in spec.jobs.enumerated() {
+            if let problem = Names.problem(job.id, kind: "job id") {
+                return .failure(DagProblem(message: "invalid DAG: jobs[\(i)]: \(problem)"))
+            }
+        }
+        if spec.name.utf8.count > 256 || Names.hasControlCharacters(spec.name) {
+            return .failure(DagProblem(message: "invalid DAG: field 'name': at most 256 bytes, no control characters"))
+        }
         let order: [Int]
         switch DagPlan.order(spec.jobs.map { ($0.id, $0.dependsOn) }) {
         case .success(let o): order = o

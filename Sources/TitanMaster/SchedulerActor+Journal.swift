@@ -24,6 +24,7 @@ extension SchedulerActor {
         // Dispatches wait too: sent before its record, an attempt could be dispatched again
         // under the same number after a crash and run twice.
         guard journal != nil else { return peer.send(envelope) }
+        peer.held(envelope)
         outbox.append((peer, envelope))
         scheduleCommit()
     }
@@ -142,6 +143,7 @@ extension SchedulerActor {
     /// to re-register and report them (re-queued if it does not within `reclaimAfterMs`),
     /// schedules re-armed (a run missed while the master was down follows `on_missed`).
     func restore(_ state: RestoredState, reclaimAfterMs: UInt64) {
+        adoptUntilMs = wallClockMs() + Int64(clamping: reclaimAfterMs)
         if let id = state.masterId { masterId = id }
         nextJobNumber = max(nextJobNumber, state.nextJob)
         nextDagNumber = max(nextDagNumber, state.nextDag)
@@ -279,6 +281,9 @@ extension SchedulerActor {
     /// between the dispatch and its record): the job is pending, ready, and the attempt is newer
     /// than any recorded: adopt it instead of running the job a second time.
     func adopt(_ ref: AttemptRef, workerId: String) -> Bool {
+        // Only while workers come back after a restart: at any other time a worker claiming an
+        // attempt the master never gave out is not believed.
+        guard wallClockMs() < adoptUntilMs else { return false }
         guard let job = jobs[ref.jobId], job.info.state == .pending, job.waitingOn == 0,
               ref.attempt > job.info.attempts else { return false }
         queue.remove(jobId: job.info.id, requirements: job.requirements)

@@ -52,10 +52,7 @@ extension SchedulerActor {
     }
 
     static func validate(_ spec: ServiceSpec) -> String? {
-        if spec.name.isEmpty || spec.name.utf8.count > 128 || spec.name.contains("/") || spec.name.contains("#")
-            || spec.name.utf8.contains(0) {
-            return "field 'name': a service needs a name of 1 to 128 characters without '/' or '#'"
-        }
+        if let problem = Names.problem(spec.name, kind: "service name") { return "field 'name': \(problem)" }
         if let problem = validate(JobSpec(command: spec.command, environment: spec.environment, requirements: spec.requirements)) {
             return problem
         }
@@ -202,11 +199,13 @@ extension SchedulerActor {
             return push(to: peer, .endService(name: report.name, generation: report.generation))
         }
         if record.awaitingReport {
+            // After a master restart: the first worker to report a copy holds it.
             record.awaitingReport = false
             record.generation = report.generation
+            record.info.workerId = workerId
         }
-        guard report.generation == record.generation, record.info.workerId == workerId || record.info.workerId.isEmpty else {
-            return  // an older placement's last words
+        guard report.generation == record.generation, record.info.workerId == workerId else {
+            return  // an older placement's last words, or a worker that does not hold it
         }
         record.info = ServiceInfo(spec: record.spec, state: report.state, workerId: workerId, pid: report.pid, port: report.port,
                                   restarts: report.restarts, lastExit: report.lastExit, startedAtMs: report.startedAtMs,
@@ -223,8 +222,10 @@ extension SchedulerActor {
         if !serviceJobs.isEmpty { serviceChanged(record.spec.name) }
     }
 
-    func serviceOutput(_ ref: AttemptRef, _ stream: OutputChannel, _ bytes: [UInt8]) {
-        guard let record = services[String(ref.jobId.dropFirst(4))], record.generation == ref.attempt else { return }
+    /// Output of a service's placement, believed only from the worker that holds that placement.
+    func serviceOutput(_ ref: AttemptRef, _ stream: OutputChannel, _ bytes: [UInt8], from workerId: String) {
+        guard let record = services[String(ref.jobId.dropFirst(4))], record.generation == ref.attempt,
+              record.info.workerId == workerId else { return }
         record.logs.append(stream, bytes)
         for (_, watcher) in record.watchers where watcher.logs {
             push(to: watcher.peer, .output(jobId: watcher.id, stream, bytes))

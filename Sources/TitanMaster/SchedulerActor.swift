@@ -108,6 +108,9 @@ public actor SchedulerActor: LoopBound {
     /// re-registers and reports them.
     var awaitingWorkers: [String: Set<AttemptRef>] = [:]
     var reclaimTimer: LoopTimer?
+    /// Until then (wall clock), workers re-registering after a restart may report attempts whose
+    /// dispatch the journal lost (see `adopt`).
+    var adoptUntilMs: Int64 = 0
     /// The latest DAG job with each short id that starts with `DAG-` (the original Titan's ids:
     /// its clients ask for `DAG-extract`, not `dag-7/DAG-extract`).
     var v1Aliases: [String: String] = [:]
@@ -149,7 +152,7 @@ public actor SchedulerActor: LoopBound {
             if let id = registry.workerId(of: peer) { heard(id) }
             _ = running
         case .jobOutput(let ref, let stream, let bytes):
-            output(ref, stream, bytes)
+            output(ref, stream, bytes, from: peer)
         case .jobFinished(let ref, let result):
             finished(ref, result, from: peer)
         case .submit(let spec, let follow):
@@ -418,27 +421,27 @@ public actor SchedulerActor: LoopBound {
 
     private func register(_ registration: Registration, peer: any Peer, requestId: UInt32) {
         let id = registration.workerId
-        guard !id.isEmpty, registration.slots > 0 else {
-            reply(to: peer, requestId, .error(.invalidRequest, "registration needs a worker id and at least one slot"))
-            return
-        }
-        if let current = registry[id], current.connected, current.peer !== peer, !registration.instance.isEmpty,
-           current.registration.instance != registration.instance {
-            // Another process with the same id: the one connected keeps it (replacing it would
-            // make the two take turns, each killing the other's jobs).
-            logger.warning("refused a second worker with a connected worker's id", metadata: ["worker": "\(id)"])
-            reply(to: peer, requestId, .error(.invalidRequest,
-                "worker id '\(id)' is in use by another connected worker process; give each worker its own --id"))
+        if let problem = Self.registrationProblem(registration, peer: peer, current: registry[id],
+                                                  registeredAs: registry.workerId(of: peer)) {
+            logger.warning("refused a worker registration", metadata: [
+                "worker": "\(Names.printable(id))", "peer": "\(peer.label)", "reason": "\(problem)",
+            ])
+            reply(to: peer, requestId, .error(.invalidRequest, problem))
             return
         }
         let now = wallClockMs()
         let previous = registry.upsert(registration, peer: peer, nowMs: now)
         if let previous, previous.connected, previous.peer !== peer { previous.peer.close() }
-        // Reconcile: keep attempts that are still current, kill the rest, re-queue the lost.
+        // Reconcile: keep attempts that are still current, kill the rest, re-queue the lost. Only
+        // the process that was given an attempt can hold it: a new process under a known id (a
+        // restarted worker, or an impostor) has its predecessor's attempts re-queued, not adopted.
         var kept: Set<AttemptRef> = []
         let restored = awaitingWorkers.removeValue(forKey: id) ?? []
+        let sameProcess = previous.map { $0.registration.instance == registration.instance } ?? true
         for ref in registration.running {
-            if let job = jobs[ref.jobId], job.info.state == .running, job.info.attempts == ref.attempt,
+            if !sameProcess {
+                push(to: peer, .kill(ref))
+            } else if let job = jobs[ref.jobId], job.info.state == .running, job.info.attempts == ref.attempt,
                job.info.workerId == id {
                 kept.insert(ref)
             } else if adopt(ref, workerId: id) || adoptService(ref, workerId: id) {
@@ -457,6 +460,36 @@ public actor SchedulerActor: LoopBound {
             "worker": "\(id)", "caps": "\(registration.capabilities.joined(separator: ","))",
             "slots": "\(registration.slots)", "reconnect": "\(previous != nil)",
         ])
+    }
+
+    /// Why a registration is refused, or nil. A worker's identity cannot be taken over: a process
+    /// registers with a random instance token, and while a connection holds the id, only the same
+    /// process (same token, e.g. reconnecting over a new connection) may register it again.
+    static func registrationProblem(_ registration: Registration, peer: any Peer, current: WorkerRegistry.Entry?,
+                                    registeredAs: String?) -> String? {
+        let id = registration.workerId
+        if let problem = Names.problem(id, kind: "worker id") { return problem }
+        if registration.slots == 0 { return "field 'slots': a worker needs at least one slot" }
+        if registration.slots > 100_000 { return "field 'slots': \(registration.slots) is more than 100000" }
+        if registration.instance.count < 8 || registration.instance.utf8.count > 128 {
+            return "field 'instance': a worker registers with a random token of 8 to 128 bytes that names its process"
+        }
+        for tag in registration.capabilities where Names.problem(tag, kind: "capability") != nil {
+            return "field 'capabilities': " + (Names.problem(tag, kind: "capability") ?? "")
+        }
+        if registration.name.utf8.count > 256 || registration.address.utf8.count > 256
+            || Names.hasControlCharacters(registration.name) || Names.hasControlCharacters(registration.address) {
+            return "field 'name' or 'address': at most 256 bytes, no control characters"
+        }
+        if let registeredAs, registeredAs != id {
+            return "this connection is already registered as worker '\(registeredAs)'"
+        }
+        if let current, current.connected, current.peer !== peer, current.registration.instance != registration.instance {
+            // Another process with the same id: the one connected keeps it (replacing it would
+            // make the two take turns, each killing the other's jobs).
+            return "worker id '\(id)' is in use by another connected worker process; give each worker its own --id"
+        }
+        return nil
     }
 
     private func heard(_ id: String) {
@@ -513,9 +546,11 @@ public actor SchedulerActor: LoopBound {
         publish(job)
     }
 
-    func output(_ ref: AttemptRef, _ stream: OutputChannel, _ bytes: [UInt8]) {
-        if ref.jobId.hasPrefix("svc/") { return serviceOutput(ref, stream, bytes) }
-        guard let job = jobs[ref.jobId], job.info.attempts == ref.attempt else { return }
+    /// Output of an attempt, believed only from the connection of the worker that holds it now.
+    func output(_ ref: AttemptRef, _ stream: OutputChannel, _ bytes: [UInt8], from peer: any Peer) {
+        guard let workerId = registry.workerId(of: peer) else { return }
+        if ref.jobId.hasPrefix("svc/") { return serviceOutput(ref, stream, bytes, from: workerId) }
+        guard let job = jobs[ref.jobId], job.info.attempts == ref.attempt, job.info.workerId == workerId else { return }
         job.logs.append(stream, bytes)
         logStore?.send(.append(jobId: ref.jobId, stream, bytes))
         for (_, watcher) in job.watchers where watcher.logs {
@@ -528,24 +563,22 @@ public actor SchedulerActor: LoopBound {
         }
     }
 
+    /// A result, believed only from the connection of the registered worker that holds the
+    /// attempt now. Workers register (naming the finished attempts they still hold) before they
+    /// re-send results, so a result from any other connection is a forgery or a stale echo.
     private func finished(_ ref: AttemptRef, _ result: JobResult, from peer: any Peer) {
+        guard let workerId = registry.workerId(of: peer) else {
+            logger.warning("ignored a job result from a connection that is not a registered worker",
+                           metadata: ["peer": "\(peer.label)", "job": "\(ref.jobId)"])
+            return push(to: peer, .error(.invalidRequest, "only the registered worker that runs an attempt may report it"))
+        }
         // Always acknowledge, stale or not: the worker may forget it either way.
         push(to: peer, .ackFinished(ref))
-        if let id = registry.workerId(of: peer) {
-            registry[id]?.running.remove(ref)
-            heard(id)
-        } else {
-            // A result re-sent before the worker re-registered: free the slot it held.
-            for id in registry.entries.keys where registry[id]?.running.contains(ref) == true {
-                registry[id]?.running.remove(ref)
-            }
-        }
-        // A result for an attempt whose dispatch was never recorded (see `adopt`); a result
-        // re-sent before its worker re-registered says nothing of the worker: keep the last known.
-        let workerId = registry.workerId(of: peer) ?? jobs[ref.jobId]?.info.workerId ?? ""
-        if adopt(ref, workerId: workerId) { registry[workerId]?.running.remove(ref) }
-        awaitingWorkers[jobs[ref.jobId]?.info.workerId ?? ""]?.remove(ref)
-        guard let job = jobs[ref.jobId], job.info.state == .running, job.info.attempts == ref.attempt else {
+        registry[workerId]?.running.remove(ref)
+        heard(workerId)
+        awaitingWorkers[workerId]?.remove(ref)
+        guard let job = jobs[ref.jobId], job.info.state == .running, job.info.attempts == ref.attempt,
+              job.info.workerId == workerId else {
             return
         }
         job.info.result = result

@@ -117,11 +117,6 @@ public struct ArtifactData: Sendable, Equatable {
 extension ArtifactInfo {
     /// Why `name` cannot name a stored artifact, or nil: names are file names.
     public static func problem(withName name: String) -> String? {
-        if name.isEmpty { return "the artifact name is empty" }
-        if name == "." || name == ".." { return "the artifact name '\(name)' is not a file name" }
-        if name.contains("/") || name.contains("\\") { return "the artifact name '\(name)' contains a path separator" }
-        if name.utf8.contains(0) { return "the artifact name contains a NUL byte" }
-        if name.utf8.count > 255 { return "the artifact name is longer than 255 bytes" }
-        return nil
+        Names.problem(name, kind: "artifact name")
     }
 }

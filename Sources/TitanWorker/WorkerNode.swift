@@ -102,7 +102,7 @@ public actor WorkerNode: LoopBound {
     /// DAG directories made by this process (one mkdir per DAG, not per job).
     private var createdDagDirectories: Set<String> = []
     /// This process's registration token (see `Registration.instance`).
-    private let instance = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    private let instance = (0..<2).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined(separator: "-")
     /// Why the master last refused to register this worker, if it did.
     public private(set) var lastRejection: String?
     /// Artifacts downloaded from the master since start (cache hits not counted).
@@ -198,14 +198,16 @@ public actor WorkerNode: LoopBound {
                     self.assumeIsolated { $0.connectionLost(error) }
                 })
             }
-            // Results the master may not have recorded go first, so that by the time it reads the
-            // registration it knows which of our attempts finished.
-            for (ref, result) in unacked { send(.jobFinished(ref, result)) }
+            // The registration names the finished attempts whose results the master has not
+            // acknowledged among those this process holds, then the results follow: the master
+            // believes a result only from the registered worker that holds the attempt.
             let address = config.advertiseAddress ?? conn.assumeIsolated { $0.localAddress } ?? ""
             send(.register(Registration(workerId: config.workerId, name: config.name,
                                         capabilities: config.capabilities, slots: config.slots,
-                                        permanent: config.permanent, running: Array(running.keys) + serviceRefs,
+                                        permanent: config.permanent,
+                                        running: Array(running.keys) + unacked.map(\.0) + serviceRefs,
                                         instance: instance, address: address)))
+            for (ref, result) in unacked { send(.jobFinished(ref, result)) }
         }
     }
 

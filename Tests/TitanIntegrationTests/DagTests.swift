@@ -102,7 +102,9 @@ import TitanRuntime
                                            DagJobSpec(id: "b", spec: ok, dependsOn: ["a"])]), "cycle: "),
             (DagSpec(name: "unknown", jobs: [DagJobSpec(id: "a", spec: ok, dependsOn: ["ghost"])]), "unknown job 'ghost'"),
             (DagSpec(name: "dup", jobs: [DagJobSpec(id: "a", spec: ok), DagJobSpec(id: "a", spec: ok)]), "duplicate job id 'a'"),
-            (DagSpec(name: "id", jobs: [DagJobSpec(id: "a/b", spec: ok)]), "invalid id 'a/b'"),
+            (DagSpec(name: "id", jobs: [DagJobSpec(id: "a/b", spec: ok)]), "jobs[0]: job id 'a/b' contains '/'"),
+            (DagSpec(name: "dots", jobs: [DagJobSpec(id: "..", spec: ok)]), "jobs[0]: job id '..' must start with"),
+            (DagSpec(name: "control", jobs: [DagJobSpec(id: "a\u{7}", spec: ok)]), "a control character (0x7)"),
             (DagSpec(name: "spec", jobs: [DagJobSpec(id: "a", spec: ok), DagJobSpec(id: "b", spec: JobSpec(command: []))]),
              "jobs[1] 'b': field 'command'"),
         ]

@@ -108,7 +108,8 @@ import TitanRuntime
         let cluster = try await EmbeddedCluster.start(master: .loopbackAnyPort, workers: ServiceTests.workers(1))
         let client = try await TitanClient.connect(to: cluster.masterAddress)
         for (spec, fragment) in [(ServiceSpec(name: "a", command: ["x"], replicas: 0), "field 'replicas'"),
-                                 (ServiceSpec(name: "a#1", command: ["x"]), "without '/' or '#'")] {
+                                 (ServiceSpec(name: "a#1", command: ["x"]), "service name 'a#1' contains '#'"),
+                                 (ServiceSpec(name: "..", command: ["x"]), "service name '..' must start with")] {
             do {
                 try await client.deployService(spec)
                 Issue.record("accepted \(spec)")

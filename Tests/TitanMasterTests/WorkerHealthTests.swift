@@ -18,7 +18,7 @@ import TitanProtocol
                 let result = scheduler.assumeIsolated { s -> [String] in
                     var seen: [String] = []
                     s.handle(Envelope(requestId: 1, message: .register(Registration(
-                        workerId: "w", name: "w", capabilities: ["GENERAL"], slots: 1, permanent: true))), from: worker)
+                        workerId: "w", name: "w", capabilities: ["GENERAL"], slots: 1, permanent: true, instance: "test-instance-w"))), from: worker)
                     seen.append(s.workerInfos().first?.health ?? "none")
                     s.workerHealth("w", .suspect)
                     seen.append(s.workerInfos().first?.health ?? "none")

@@ -79,6 +79,7 @@ final class Journal {
     func written(_ error: StoreError?) {
         guard var outbox = held.popFirst() else { return }
         if let error {
+            for (peer, envelope) in outbox { peer.released(envelope) }
             if failure == nil {
                 failure = error
                 logger.critical("cannot write the append-only file: \(error); refusing new work")
@@ -89,13 +90,16 @@ final class Journal {
                 return (peer, Envelope(requestId: envelope.requestId,
                                        message: .error(.unavailable, "not recorded: the master cannot write its append-only file (\(error))")))
             }
+            return Self.send(outbox, released: true)
         }
         Self.send(outbox)
     }
 
-    /// Groups by peer so each gets one write.
-    static func send(_ outbox: [(any Peer, Envelope)]) {
+    /// Groups by peer so each gets one write. Each envelope is released from its peer's budget
+    /// first, unless that was done already.
+    static func send(_ outbox: [(any Peer, Envelope)], released: Bool = false) {
         guard !outbox.isEmpty else { return }
+        if !released { for (peer, envelope) in outbox { peer.released(envelope) } }
         if outbox.count == 1 { return outbox[0].0.send(outbox[0].1) }
         var order: [ObjectIdentifier] = []
         var byPeer: [ObjectIdentifier: (any Peer, [Envelope])] = [:]
