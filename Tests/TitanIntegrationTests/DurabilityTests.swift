@@ -52,10 +52,13 @@ import TitanProtocol
         // descendants that must never run; a slow job cancelled early, with a child.
         let record = ["sh", "-c", "echo $TITAN_JOB_ID >> \(ran)"]
         var jobs: [DagJobSpec] = []
+        // Halfway, an approval gate holds the DAG until after the first kill, so that kill always
+        // lands while the DAG runs, however fast the machine.
+        jobs.append(DagJobSpec(id: "hold", spec: JobSpec(command: ["true"], gate: GateSpec(message: "go on", timeoutMs: 0))))
         for layer in 0 ..< 40 {
             for chain in 0 ..< 50 {
                 jobs.append(DagJobSpec(id: "j\(layer)-\(chain)", spec: JobSpec(command: record),
-                                       dependsOn: layer == 0 ? [] : ["j\(layer - 1)-\(chain)"]))
+                                       dependsOn: layer == 0 ? [] : ["j\(layer - 1)-\(chain)"] + (layer == 20 ? ["hold"] : [])))
             }
         }
         jobs.append(DagJobSpec(id: "fail", spec: JobSpec(command: ["sh", "-c", "exit 3"])))
@@ -70,15 +73,21 @@ import TitanProtocol
         await client.close()
 
         var progressAtKills: [Int] = []
-        for _ in 1...3 {
-            // A random moment while the DAG runs: after a random number of further jobs.
-            // (Capped: the DAG has 2,000 such jobs.)
-            let target = min(Self.lines(ran).count + Int.random(in: 50...300), 1_900)
+        for kill in 1...3 {
+            // A random moment while the DAG runs: after a random number of further jobs. (Capped:
+            // 1,000 jobs run before the gate, 2,000 in all.)
+            let target = min(Self.lines(ran).count + Int.random(in: 50...300), kill == 1 ? 900 : 1_900)
             try await waitUntil(seconds: 60) { Self.lines(ran).count >= target }
             master.signal(SIGKILL)
             _ = await master.waitExit()
             progressAtKills.append(Self.lines(ran).count)
             master = try await NodeProcess(["--role", "master", "--port", "\(port)", "--data-dir", data])
+            if kill == 1 {
+                // The gate survived the kill: approve it on the restarted master.
+                let approver = try await Self.connect(address)
+                try await approver.decide("\(dagId)/hold", approved: true)
+                await approver.close()
+            }
         }
         #expect(progressAtKills[0] > 0 && progressAtKills[0] < 2_000, "jobs done at each kill: \(progressAtKills) of 2000")
 
