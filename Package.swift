@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "TitanClient", targets: ["TitanClient"]),
         .library(name: "TitanRuntime", targets: ["TitanRuntime"]),
         .library(name: "TitanStore", targets: ["TitanStore"]),
+        .library(name: "TitanAuth", targets: ["TitanAuth"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -43,28 +44,31 @@ let package = Package(
             "TitanProtocol", .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ], swiftSettings: strict),
+        // Credentials: tokens, the challenge-response that proves one without sending it, where
+        // clients find theirs.
+        .target(name: "TitanAuth", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         // The append-only file (records with length and CRC-32C, replay with torn-tail repair,
         // fsync policies with group commit, rewrite) and the KV state it journals.
         .target(name: "TitanStore", swiftSettings: strict),
         // Scheduler, worker registry, heartbeats, sessions.
         .target(name: "TitanMaster", dependencies: [
-            "TitanLoop", "TitanProtocol", "TitanPolicy", "TitanArtifacts", "TitanStore",
+            "TitanLoop", "TitanProtocol", "TitanPolicy", "TitanArtifacts", "TitanStore", "TitanAuth",
             .product(name: "Logging", package: "swift-log"), .product(name: "DequeModule", package: "swift-collections"),
         ], swiftSettings: strict),
         // Runs jobs as process groups and streams their output.
         .target(name: "TitanWorker", dependencies: [
-            "TitanLoop", "TitanProtocol", "TitanPolicy", "TitanArtifacts", .product(name: "Logging", package: "swift-log"),
+            "TitanLoop", "TitanProtocol", "TitanPolicy", "TitanArtifacts", "TitanAuth", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         // The Swift client library (the CLI is a thin layer over it).
-        .target(name: "TitanClient", dependencies: ["TitanLoop", "TitanProtocol", "TitanArtifacts"], swiftSettings: strict),
+        .target(name: "TitanClient", dependencies: ["TitanLoop", "TitanProtocol", "TitanArtifacts", "TitanAuth"], swiftSettings: strict),
         // Master + workers embedded in one process.
         .target(name: "TitanRuntime", dependencies: ["TitanMaster", "TitanWorker", "TitanLoop", "TitanPolicy"], swiftSettings: strict),
         .executableTarget(name: "TitanNode", dependencies: [
-            "TitanRuntime", "TitanProtocol", "TitanStore", "TitanPolicy", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TitanRuntime", "TitanProtocol", "TitanStore", "TitanPolicy", "TitanAuth", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "TitanCLI", dependencies: [
-            "TitanClient", "TitanProtocol", "TitanPipeline", "TitanArtifacts",
+            "TitanClient", "TitanProtocol", "TitanPipeline", "TitanArtifacts", "TitanAuth",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         // Helpers shared by the test targets (seeded RNG).
@@ -72,13 +76,16 @@ let package = Package(
         .testTarget(name: "TitanProtocolTests", dependencies: ["TitanProtocol", "TitanTestSupport"]),
         .testTarget(name: "TitanLoopTests", dependencies: ["TitanLoop", "TitanTestSupport"]),
         .testTarget(name: "TitanPolicyTests", dependencies: ["TitanPolicy", "TitanTestSupport"]),
-        .testTarget(name: "TitanMasterTests", dependencies: ["TitanMaster"]),
+        .testTarget(name: "TitanMasterTests", dependencies: ["TitanMaster", "TitanAuth"]),
         .testTarget(name: "TitanPipelineTests", dependencies: ["TitanPipeline"]),
         .testTarget(name: "TitanStoreTests", dependencies: ["TitanStore"]),
+        .testTarget(name: "TitanAuthTests", dependencies: ["TitanAuth", "TitanProtocol"]),
         .testTarget(name: "TitanArtifactsTests", dependencies: [
             "TitanArtifacts", "TitanTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
-        .testTarget(name: "TitanIntegrationTests", dependencies: ["TitanRuntime", "TitanClient", "TitanPolicy", "TitanTestSupport"]),
+        .testTarget(name: "TitanIntegrationTests", dependencies: [
+            "TitanRuntime", "TitanClient", "TitanPolicy", "TitanTestSupport", "TitanAuth",
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

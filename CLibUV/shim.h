@@ -95,6 +95,17 @@ static inline int titan_tcp_local_ip(uv_tcp_t *tcp, char *out, size_t size) {
     return UV_EINVAL;
 }
 
+/// The peer's IP address as text (for loopback checks and logs).
+static inline int titan_tcp_peer_ip(uv_tcp_t *tcp, char *out, size_t size) {
+    struct sockaddr_storage ss;
+    int len = (int)sizeof ss;
+    int rc = uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len);
+    if (rc != 0) return rc;
+    if (ss.ss_family == AF_INET) return uv_ip4_name((struct sockaddr_in *)&ss, out, size);
+    if (ss.ss_family == AF_INET6) return uv_ip6_name((struct sockaddr_in6 *)&ss, out, size);
+    return UV_EINVAL;
+}
+
 /// Writes `len` bytes now if the socket takes them; returns bytes written, or a negative libuv error
 /// (UV_EAGAIN when nothing could be written).
 static inline int titan_try_write(uv_stream_t *stream, const void *base, size_t len) {

@@ -1,3 +1,4 @@
+import TitanAuth
 import TitanLoop
 import TitanProtocol
 
@@ -11,6 +12,9 @@ public enum TitanClientError: Error, Sendable, CustomStringConvertible, Equatabl
     case invalidAddress(String)
     /// The request would not fit in one frame (a DAG of very many or very large jobs).
     case requestTooLarge(bytes: Int, limit: Int)
+    /// The credential could not be found or read, was refused, or the master could not prove
+    /// it is the one that issued it.
+    case authentication(String)
 
     public var description: String {
         switch self {
@@ -21,6 +25,7 @@ public enum TitanClientError: Error, Sendable, CustomStringConvertible, Equatabl
         case .invalidAddress(let text): "invalid master address '\(text)': expected HOST:PORT"
         case .requestTooLarge(let bytes, let limit):
             "request too large: \(bytes) bytes encoded, a frame holds at most \(limit); split the DAG"
+        case .authentication(let problem): problem
         }
     }
 }
@@ -63,6 +68,10 @@ public actor TitanClient: LoopBound {
     private var pendingDagFollows: [UInt32: AsyncStream<DagUpdate>.Continuation] = [:]
     private var closed = false
     private var nextUploadId: UInt32 = 1
+    /// What the master said before closing the connection, if anything.
+    private var closingReason: TitanClientError?
+    /// The role this connection authenticated with (nil: the master asked for no token).
+    public private(set) var role: Role?
 
     private init(loop: EventLoop, ownsLoop: Bool, connection: TCPConnection) {
         eventLoop = loop
@@ -80,8 +89,48 @@ public actor TitanClient: LoopBound {
         }
     }
 
-    /// Connects to `HOST:PORT`. Without a loop, the client runs its own (stopped by ``close()``).
-    public static func connect(to address: String, loop: EventLoop? = nil) async throws(TitanClientError) -> TitanClient {
+    /// How a client finds its credential.
+    public enum Credentials: Sendable {
+        /// `TITAN_TOKEN`, `TITAN_TOKEN_FILE`, else the local user's file (see TitanAuth's `TokenSource`);
+        /// none found: connect without (a master that requires one says so).
+        case discover
+        case token(AuthToken)
+        case none
+    }
+
+    /// Connects to `HOST:PORT` and authenticates. Without a loop, the client runs its own (stopped
+    /// by ``close()``).
+    public static func connect(to address: String, loop: EventLoop? = nil,
+                               credentials: Credentials = .discover) async throws(TitanClientError) -> TitanClient {
+        let token: AuthToken?
+        switch credentials {
+        case .discover:
+            do {
+                token = try TokenSource.find()
+            } catch {
+                throw .authentication(error.description)
+            }
+        case .token(let given): token = given
+        case .none: token = nil
+        }
+        let client = try await open(address, loop: loop)
+        if let token {
+            do {
+                let role = try await client.authenticate(token)
+                await client.setRole(role)
+            } catch {
+                await client.close()
+                throw error
+            }
+        }
+        return client
+    }
+
+    private func setRole(_ role: Role) {
+        self.role = role
+    }
+
+    private static func open(_ address: String, loop: EventLoop?) async throws(TitanClientError) -> TitanClient {
         let (host, port) = try parseAddress(address)
         let eventLoop = loop ?? EventLoop(name: "titan-client")
         let conn: TCPConnection
@@ -159,6 +208,10 @@ public actor TitanClient: LoopBound {
                 if event.state.isFinal, let done = dagFollowers.removeValue(forKey: event.dagId) {
                     for f in done { f.finish() }
                 }
+            case .error(let code, let text):
+                // Said before the master hangs up (refused, revoked, over a limit): the reason
+                // every request still waiting gets.
+                closingReason = .server(code, text)
             default:
                 break
             }
@@ -167,7 +220,31 @@ public actor TitanClient: LoopBound {
 
     private func connectionClosed() {
         closed = true
-        failAll(.connectionClosed)
+        failAll(closingReason ?? .connectionClosed)
+    }
+
+    /// Proves `token` to the master (see TitanAuth's `AuthExchange`) and checks the master's proof.
+    /// Returns the role the master grants.
+    func authenticate(_ token: AuthToken) async throws(TitanClientError) -> Role {
+        let clientNonce = AuthExchange.nonce()
+        do {
+            guard case .authChallenge(let serverNonce) = try await request(.authHello(tokenId: token.id, nonce: clientNonce)) else {
+                throw TitanClientError.authentication("the master did not answer the authentication hello")
+            }
+            let proof = AuthExchange.clientProof(token: token, clientNonce: clientNonce, serverNonce: serverNonce)
+            guard case .authOk(let roleName, let signature) = try await request(.authProof(proof)) else {
+                throw TitanClientError.authentication("the master did not accept the proof")
+            }
+            guard AuthExchange.verifyServer(signature: signature, token: token, clientNonce: clientNonce, serverNonce: serverNonce) else {
+                throw TitanClientError.authentication(AuthError.masterNotAuthentic.description)
+            }
+            return Role(rawValue: roleName) ?? .read
+        } catch let error as TitanClientError {
+            if case .server(_, let text) = error { throw .authentication(text) }
+            throw error
+        } catch {
+            throw .authentication("\(error)")
+        }
     }
 
     private func failAll(_ error: TitanClientError) {

@@ -196,6 +196,20 @@ public actor TCPConnection: LoopBound {
         return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// The peer's IP address (e.g. `10.0.0.7`), nil once closed or if the system cannot say.
+    public var remoteAddress: String? {
+        guard state == .open else { return nil }
+        var text = [CChar](repeating: 0, count: 64)
+        guard titan_tcp_peer_ip(tcp, &text, text.count) == 0 else { return nil }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// True when the peer connects from this host's loopback (127.0.0.0/8 or ::1).
+    public var isLoopbackPeer: Bool {
+        guard let address = remoteAddress else { return false }
+        return address.hasPrefix("127.") || address == "::1" || address.hasPrefix("::ffff:127.")
+    }
+
     /// Sends bytes: now if the socket is idle, else appended to what goes out after the pending
     /// write.
     public func send(_ bytes: [UInt8]) {
@@ -272,6 +286,8 @@ public actor TCPConnection: LoopBound {
     public func closeAfterFlush() {
         guard state == .open else { return }
         uncork()
+        // Sending what was corked can fail (the peer reset): then it is closing already.
+        guard state == .open else { return }
         reading = false
         uv_read_stop(stream)
         if inFlight == nil {

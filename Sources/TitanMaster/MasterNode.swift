@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import TitanArtifacts
+import TitanAuth
 import TitanLoop
 import TitanPolicy
 import TitanProtocol
@@ -35,6 +36,8 @@ public struct MasterConfig: Sendable {
     public var scaling: ScalingConfig?
     /// What connections may cost: counts, buffers, deadlines.
     public var connections = ConnectionLimits()
+    /// Authentication: tokens and roles (on unless turned off explicitly).
+    public var auth = AuthConfig()
 
     public init() {}
 }
@@ -55,12 +58,14 @@ public actor MasterNode: LoopBound {
     private let logger: Logger
     private let governor: ConnectionGovernor
     private let limits: ConnectionLimits
+    private let authConfig: AuthConfig
     /// Checks every connection's deadlines about once a second.
     private var deadlineTimer: LoopTimer?
 
     private init(loop: EventLoop, listener: TCPListener, scheduler: SchedulerActor, monitor: HeartbeatMonitor,
-                 logStore: LogStore?, governor: ConnectionGovernor, limits: ConnectionLimits, logger: Logger) {
+                 logStore: LogStore?, governor: ConnectionGovernor, limits: ConnectionLimits, auth: AuthConfig, logger: Logger) {
         eventLoop = loop
+        authConfig = auth
         self.governor = governor
         self.limits = limits
         self.logStore = logStore
@@ -74,6 +79,11 @@ public actor MasterNode: LoopBound {
     /// Binds and starts serving. Callable from anywhere.
     public static func start(config: MasterConfig, loop: EventLoop,
                              logger: Logger = Logger(label: "titan.master")) async throws(MasterStartError) -> MasterNode {
+        if !config.auth.enabled && !isLoopback(config.host) {
+            throw .insecure("refusing to listen on \(config.host) without authentication: anyone who reaches it could run "
+                            + "commands on every worker; drop --no-auth (or bind to 127.0.0.1)")
+        }
+        let tokens = config.auth.enabled ? try loadTokens(config: config, logger: logger) : nil
         // Replaying reads the whole file: here, on the caller's thread, not the loop's.
         var journal: (log: AppendLog, state: RestoredState)?
         if let dataDirectory = config.dataDirectory {
@@ -83,7 +93,7 @@ public actor MasterNode: LoopBound {
         let result = await withCheckedContinuation { (c: CheckedContinuation<Result<MasterNode, MasterStartError>, Never>) in
             loop.execute {
                 c.resume(returning: Result { () throws(MasterStartError) in
-                    try startOnLoop(config: config, loop: loop, logger: logger, journal: opened)
+                    try startOnLoop(config: config, loop: loop, logger: logger, journal: opened, tokens: tokens)
                 })
             }
         }
@@ -129,7 +139,8 @@ public actor MasterNode: LoopBound {
 
     /// Binds and starts serving. Loop thread only.
     static func startOnLoop(config: MasterConfig, loop: EventLoop, logger: Logger,
-                            journal opened: (log: AppendLog, state: RestoredState)?) throws(MasterStartError) -> MasterNode {
+                            journal opened: (log: AppendLog, state: RestoredState)?,
+                            tokens: (AuthStore, AuthStore.Loaded)? = nil) throws(MasterStartError) -> MasterNode {
         var logStore: LogStore?
         var artifacts: ArtifactService?
         if let dataDirectory = config.dataDirectory {
@@ -161,10 +172,11 @@ public actor MasterNode: LoopBound {
         let descriptors = DescriptorLimit.raise()
         let governor = ConnectionGovernor(loop: loop, limits: config.connections, descriptorLimit: descriptors)
         let node = MasterNode(loop: loop, listener: listener, scheduler: scheduler, monitor: monitor,
-                              logStore: logStore, governor: governor, limits: config.connections, logger: logger)
+                              logStore: logStore, governor: governor, limits: config.connections, auth: config.auth, logger: logger)
         box.node = node
         node.assumeIsolated { $0.startDeadlineChecks() }
         scheduler.assumeIsolated { s in
+            s.auth = tokens.map { TokenRegistry(masterKey: $0.1.masterKey, tokens: $0.1.tokens, store: $0.0) }
             s.heartbeatMonitor = monitor
             s.logStore = logStore
             s.artifacts = artifacts
@@ -211,11 +223,11 @@ public actor MasterNode: LoopBound {
             return
         }
         let session = MasterSession(loop: eventLoop, connection: conn, scheduler: scheduler, governor: governor,
-                                    limits: limits, workersOnly: admission == .workersOnly,
+                                    limits: limits, workersOnly: admission == .workersOnly, auth: authConfig,
                                     maxFrame: TitanProto.defaultMaxPayload, label: "conn")
         sessions[ObjectIdentifier(session)] = session
         session.assumeIsolated { s in
-            s.start { [weak self] closed in
+            s.start(allowV1FromRemote: authConfig.allowV1FromRemote) { [weak self] closed in
                 self?.assumeIsolated { $0.sessions[ObjectIdentifier(closed)] = nil }
             }
         }
@@ -274,6 +286,31 @@ public actor MasterNode: LoopBound {
     }
 }
 
+/// True for a loopback address (the only place a master may run without authentication).
+func isLoopback(_ host: String) -> Bool {
+    host.hasPrefix("127.") || host == "::1" || host == "localhost"
+}
+
+extension MasterNode {
+    /// Reads the master's key and tokens (`DATA_DIR/auth`), and registers the local user's admin
+    /// credential (creating it on the first start). Blocking: before the loop starts serving.
+    static func loadTokens(config: MasterConfig, logger: Logger) throws(MasterStartError) -> (AuthStore, AuthStore.Loaded) {
+        let store = AuthStore(directory: config.dataDirectory.map { $0 + "/auth" })
+        var loaded = try store.load()
+        guard let path = config.auth.localTokenPath else { return (store, loaded) }
+        let (token, created) = try AuthStore.localCredential(at: path)
+        if !loaded.tokens.contains(where: { $0.id == token.id }) {
+            loaded.tokens.append(StoredToken(id: token.id, role: .admin, name: "local", createdAtMs: Time.wallMs(),
+                                             expiresAtMs: 0, verifier: TokenVerifier(secret: token.secret)))
+            try store.save(loaded.tokens)
+            logger.notice(created ? "created the local admin credential (the CLI and SDKs on this host use it)"
+                                  : "registered the local admin credential", metadata: ["path": "\(path)"])
+            logger.notice("workers and clients on other hosts need a token: titan token create --role worker|submit|read")
+        }
+        return (store, loaded)
+    }
+}
+
 /// Lets the listener's accept callback reach the node created after it.
 private final class NodeBox: Sendable {
     private let value = Mutex<MasterNode?>(nil)
@@ -290,11 +327,14 @@ public enum MasterStartError: Error, Sendable, CustomStringConvertible {
     case listen(LoopError)
     /// The data directory cannot be created or written.
     case dataDirectory(String)
+    /// The configuration would expose the cluster (e.g. no authentication beyond loopback).
+    case insecure(String)
 
     public var description: String {
         switch self {
         case .listen(let error): "\(error)"
         case .dataDirectory(let problem): "data directory: \(problem)"
+        case .insecure(let problem): problem
         }
     }
 }

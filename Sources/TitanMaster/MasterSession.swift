@@ -1,4 +1,5 @@
 import TitanArtifacts
+import TitanAuth
 import TitanLoop
 import TitanProtocol
 
@@ -34,10 +35,19 @@ actor MasterSession: LoopBound, Peer {
     /// Not reading: its output is over budget.
     private var paused = false
     private var resumeCheckQueued = false
+    /// Whom this connection proved to be; nil until then (with authentication off: admin at once).
+    private var credential: Credential?
+    /// Between the challenge and the proof.
+    private var pendingAuth: (credential: Credential, clientNonce: [UInt8], serverNonce: [UInt8])?
+    /// The original protocol cannot authenticate: served to loopback peers only, unless allowed.
+    private var v1Allowed = true
 
     init(loop: EventLoop, connection: TCPConnection, scheduler: SchedulerActor, governor: ConnectionGovernor,
-         limits: ConnectionLimits, workersOnly: Bool, maxFrame: Int, label: String) {
+         limits: ConnectionLimits, workersOnly: Bool, auth: AuthConfig, maxFrame: Int, label: String) {
         eventLoop = loop
+        if !auth.enabled {
+            credential = Credential(tokenId: "", role: .admin, verifier: TokenVerifier(storedKey: [], serverKey: []), dagScope: "")
+        }
         self.connection = connection
         self.scheduler = scheduler
         self.governor = governor
@@ -48,7 +58,8 @@ actor MasterSession: LoopBound, Peer {
     }
 
     /// Starts reading. Loop thread only.
-    func start(onClose: @escaping @Sendable (MasterSession) -> Void) {
+    func start(allowV1FromRemote: Bool, onClose: @escaping @Sendable (MasterSession) -> Void) {
+        v1Allowed = allowV1FromRemote || connection.assumeIsolated { $0.isLoopbackPeer }
         let hardLimit = limits.outputHardLimitBytes
         connection.assumeIsolated { conn in
             conn.setMaxPendingBytes(hardLimit)
@@ -91,18 +102,24 @@ actor MasterSession: LoopBound, Peer {
                 break
             }
             sawFrame = true
-            if workersOnly {
+            if workersOnly && !Self.isAuthentication(frame) {
                 guard frame.version == TitanProto.nativeVersion, frame.opcode == NativeOpcode.register.rawValue else {
                     return refuse("too many connections: the places left are kept for workers; try again later")
                 }
                 workersOnly = false
             }
             if frame.version == TitanProto.v1Version {
+                guard v1Allowed else {
+                    sendV1(V1Reply(.error, "ERROR: the original Titan protocol cannot authenticate, so this master serves it "
+                                   + "to its own host only; use the Titan SDK or CLI with a token"))
+                    return close()
+                }
                 handled = handleV1(frame) || handled
                 continue
             }
             do {
                 let envelope = try NativeCodec.decode(frame)
+                guard admit(envelope) else { continue }
                 scheduler.assumeIsolated { $0.handle(envelope, from: self) }
                 handled = true
             } catch {
@@ -120,6 +137,77 @@ actor MasterSession: LoopBound, Peer {
         if !paused && outputWaiting > limits.outputBudgetBytes {
             paused = true
             connection.assumeIsolated { $0.pauseReading() }
+        }
+    }
+
+    static func isAuthentication(_ frame: Frame) -> Bool {
+        frame.version == TitanProto.nativeVersion
+            && (frame.opcode == NativeOpcode.authHello.rawValue || frame.opcode == NativeOpcode.authProof.rawValue)
+    }
+
+    /// Authentication and roles: true when `envelope` goes on to the scheduler. Before a token is
+    /// proved only the handshake (and ping) is accepted; after, what the token's role allows.
+    private func admit(_ envelope: Envelope) -> Bool {
+        let message = envelope.message
+        if let credential {
+            guard credential.role.allows(message) else {
+                send(Envelope(requestId: envelope.requestId, message: .error(.invalidRequest,
+                    "a \(credential.role.rawValue) token may not send \(message.name)")))
+                return false
+            }
+            if credential.role == .job, case .extendDag(let dagId, _) = message, dagId != credential.dagScope {
+                send(Envelope(requestId: envelope.requestId, message: .error(.invalidRequest,
+                    "a job's token may grow only its own DAG ('\(credential.dagScope)')")))
+                return false
+            }
+            return true
+        }
+        switch message {
+        case .ping:
+            return true
+        case .authHello(let tokenId, let clientNonce):
+            guard pendingAuth == nil, clientNonce.count == AuthExchange.nonceSize else {
+                refuse("authentication: a hello with a \(AuthExchange.nonceSize)-byte nonce, once")
+                return false
+            }
+            guard let found = scheduler.assumeIsolated({ $0.credential(forTokenId: tokenId) }) else {
+                governor.assumeIsolated { $0.refused("unknown token") }
+                refuse("authentication refused: token '\(Names.printable(tokenId.prefix(80)))' is unknown, revoked or expired")
+                return false
+            }
+            let serverNonce = AuthExchange.nonce()
+            pendingAuth = (found, clientNonce, serverNonce)
+            send(Envelope(requestId: envelope.requestId, message: .authChallenge(nonce: serverNonce)))
+            return false
+        case .authProof(let proof):
+            guard let pending = pendingAuth else {
+                refuse("authentication: a proof without a hello")
+                return false
+            }
+            pendingAuth = nil
+            let id = pending.credential.tokenId
+            // Checked again: the token may have been revoked between the hello and the proof.
+            guard let current = scheduler.assumeIsolated({ $0.credential(forTokenId: id) }), current.verifier == pending.credential.verifier,
+                  AuthExchange.verify(proof: proof, verifier: current.verifier, tokenId: id,
+                                      clientNonce: pending.clientNonce, serverNonce: pending.serverNonce) else {
+                governor.assumeIsolated { $0.refused("wrong proof") }
+                refuse("authentication refused: wrong secret for token '\(Names.printable(id.prefix(80)))'")
+                return false
+            }
+            if workersOnly && current.role != .worker && current.role != .admin {
+                refuse("too many connections: the places left are kept for workers; try again later")
+                return false
+            }
+            credential = current
+            scheduler.assumeIsolated { $0.authenticated(self, tokenId: id) }
+            let signature = AuthExchange.serverSignature(verifier: current.verifier, tokenId: id,
+                                                         clientNonce: pending.clientNonce, serverNonce: pending.serverNonce)
+            send(Envelope(requestId: envelope.requestId, message: .authOk(role: current.role.rawValue, signature: signature)))
+            return false
+        default:
+            refuse("authenticate first: this master requires a token (TITAN_TOKEN, --token-file, or the local "
+                   + "credential a master writes to ~/.config/titan/token; `titan token create` makes one)")
+            return false
         }
     }
 

@@ -129,6 +129,8 @@ public actor SchedulerActor: LoopBound {
     /// The KV store shared by jobs and agents.
     var kv = KVState()
     var kvPurgeTimer: LoopTimer?
+    /// Set by the master node when it authenticates connections: the tokens it accepts.
+    var auth: TokenRegistry?
 
     public init(loop: EventLoop, config: SchedulerConfig = SchedulerConfig(), logger: Logger,
                 wallClockMs: @escaping @Sendable () -> Int64 = { Time.wallMs() }) {
@@ -226,7 +228,12 @@ public actor SchedulerActor: LoopBound {
                 case .failure(let error): peer.reply(rid, .error(.unavailable, "output of '\(jobId)': \(error)"))
                 }
             }
-        case .ok, .error, .pong, .registered, .dispatch, .kill, .ackFinished, .submitted, .status,
+        case .token(let op):
+            handleToken(op, peer: peer, requestId: rid)
+        case .authHello, .authProof:
+            reply(to: peer, rid, .error(.invalidRequest, "already authenticated"))
+        case .authChallenge, .authOk, .tokenResult,
+             .ok, .error, .pong, .registered, .dispatch, .kill, .ackFinished, .submitted, .status,
              .workers, .jobs, .logs, .event, .output, .dagSubmitted, .dag, .dags, .dagEvent, .scheduled, .schedules,
              .artifactData, .artifactStored, .kvResult, .stats, .serviceInfos, .runService, .endService:
             reply(to: peer, rid, .error(.invalidRequest, "message \(envelope.message.name) is not a request to the master"))
@@ -244,6 +251,7 @@ public actor SchedulerActor: LoopBound {
         watchedJobs[key] = nil
         for record in services.values where !record.watchers.isEmpty { record.watchers[key] = nil }
         artifacts?.abandonUploads(peer: Self.peerKey(peer))
+        forgetAuthenticated(peer)
         if let id = registry.disconnected(peer) {
             logger.info("worker disconnected", metadata: ["worker": "\(id)"])
         }
@@ -735,9 +743,13 @@ public actor SchedulerActor: LoopBound {
         job.info.workerId = workerId
         let ref = AttemptRef(jobId: jobId, attempt: job.info.attempts)
         registry[workerId]?.running.insert(ref)
-        if !dagsWithServices.isEmpty && !job.info.parents.isEmpty && dagsWithServices.contains(job.info.dagId) {
+        if auth != nil || (!dagsWithServices.isEmpty && !job.info.parents.isEmpty && dagsWithServices.contains(job.info.dagId)) {
             var spec = job.info.spec
-            spec.environment.merge(serviceEnvironment(for: job)) { own, _ in own }
+            if dagsWithServices.contains(job.info.dagId) {
+                spec.environment.merge(serviceEnvironment(for: job)) { own, _ in own }
+            }
+            // The job's own credential: it may grow its DAG, use KV, submit, read; nothing of the worker's.
+            if let token = jobToken(jobId: jobId, attempt: ref.attempt) { spec.environment["TITAN_TOKEN"] = token.text }
             push(to: peer, .dispatch(Dispatch(jobId: jobId, attempt: ref.attempt, spec: spec)))
         } else {
             push(to: peer, .dispatch(Dispatch(jobId: jobId, attempt: ref.attempt, spec: job.info.spec)))

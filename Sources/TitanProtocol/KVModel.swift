@@ -17,6 +17,14 @@ public enum KVOperation: Sendable, Equatable {
     /// new value.
     case incr(key: String, by: Int64)
 
+    /// True for operations that change nothing.
+    public var isRead: Bool {
+        switch self {
+        case .get, .smembers: true
+        case .set, .del, .sadd, .srem, .incr: false
+        }
+    }
+
     public var key: String {
         switch self {
         case .get(let key), .set(let key, _, _), .del(let key), .sadd(let key, _), .srem(let key, _),

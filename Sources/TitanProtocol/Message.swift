@@ -105,6 +105,18 @@ public enum Message: Sendable, Equatable {
     case kvResult(KVResult)
     case stats(ClusterStats)
     case serviceInfos([ServiceInfo])
+
+    // Authentication (see TitanAuth's AuthExchange) and token administration.
+    /// Client → master: which token, and the client's nonce.
+    case authHello(tokenId: String, nonce: [UInt8])
+    /// Master → client: the master's nonce.
+    case authChallenge(nonce: [UInt8])
+    /// Client → master: proof of holding the token's secret.
+    case authProof([UInt8])
+    /// Master → client: authenticated with this role; the master's own proof.
+    case authOk(role: String, signature: [UInt8])
+    case token(TokenOperation)
+    case tokenResult(TokenResult)
 }
 
 /// A piece of a job's stored output.

@@ -40,6 +40,11 @@
 ///     0x68 stopService             (master → worker) 0x6A runService, 0x6B endService
 ///     0x69 restartService          (worker → master) 0x6C serviceReport
 ///
+///     authentication (client → master, master → client), token administration
+///     0x70 authHello               0x71 authChallenge
+///     0x72 authProof               0x73 authOk
+///     0x74 token                   0x75 tokenResult
+///
 /// Payloads (after the request id):
 ///
 ///     ok, ping, pong, listWorkers   (empty)
@@ -65,6 +70,12 @@
 ///     runService     name string, generation u32, ServiceSpec
 ///     endService     name string, generation u32
 ///     serviceReport  name, generation u32, state, pid i32, port i32, restarts u32, lastExit, startedAtMs i64
+///     authHello      tokenId string, nonce bytes          authChallenge  nonce bytes
+///     authProof      proof bytes                          authOk         role string, signature bytes
+///     token          op u8, then by op: create role string, name string, ttlMs u64; list nothing;
+///                    revoke id string
+///     tokenResult    kind u8, then created TokenInfo, token string | list [TokenInfo]
+///     TokenInfo      id, role, name: string; createdAtMs i64, expiresAtMs i64
 ///     ServiceSpec    name, command [string], environment {string: string}, requirements [string],
 ///                    restart string, port i32, health string, artifacts [ArtifactRef], replicas u32,
 ///                    dag string
@@ -190,6 +201,13 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
     case endService = 0x6B
     case serviceReport = 0x6C
 
+    case authHello = 0x70
+    case authChallenge = 0x71
+    case authProof = 0x72
+    case authOk = 0x73
+    case token = 0x74
+    case tokenResult = 0x75
+
     /// The message's name, as in `Message`.
     public var name: String {
         switch self {
@@ -250,6 +268,12 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
         case .runService: "runService"
         case .endService: "endService"
         case .serviceReport: "serviceReport"
+        case .authHello: "authHello"
+        case .authChallenge: "authChallenge"
+        case .authProof: "authProof"
+        case .authOk: "authOk"
+        case .token: "token"
+        case .tokenResult: "tokenResult"
         }
     }
 }
@@ -386,6 +410,12 @@ public enum NativeCodec {
         case .runService: .runService
         case .endService: .endService
         case .serviceReport: .serviceReport
+        case .authHello: .authHello
+        case .authChallenge: .authChallenge
+        case .authProof: .authProof
+        case .authOk: .authOk
+        case .token: .token
+        case .tokenResult: .tokenResult
         }
     }
 
@@ -463,6 +493,20 @@ public enum NativeCodec {
             w.writeU32(generation)
         case .serviceReport(let report):
             w.write(report)
+        case .authHello(let tokenId, let nonce):
+            w.writeString(tokenId)
+            w.writeBytes(nonce)
+        case .authChallenge(let nonce):
+            w.writeBytes(nonce)
+        case .authProof(let proof):
+            w.writeBytes(proof)
+        case .authOk(let role, let signature):
+            w.writeString(role)
+            w.writeBytes(signature)
+        case .token(let op):
+            w.write(op)
+        case .tokenResult(let result):
+            w.write(result)
         case .stats(let stats):
             w.writeU32(stats.queued)
             w.write(stats.counts)
@@ -842,6 +886,20 @@ extension BinaryReader {
             return .endService(name: name, generation: try readU32("generation"))
         case .serviceReport:
             return .serviceReport(try readServiceReport())
+        case .authHello:
+            let tokenId = try readString("tokenId")
+            return .authHello(tokenId: tokenId, nonce: try readBytes("nonce"))
+        case .authChallenge:
+            return .authChallenge(nonce: try readBytes("nonce"))
+        case .authProof:
+            return .authProof(try readBytes("proof"))
+        case .authOk:
+            let role = try readString("role")
+            return .authOk(role: role, signature: try readBytes("signature"))
+        case .token:
+            return .token(try readTokenOperation())
+        case .tokenResult:
+            return .tokenResult(try readTokenResult())
         case .stats:
             let queued = try readU32("queued")
             let counts = try readJobCounts { "counts." }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TitanArtifacts
+import TitanAuth
 import TitanLoop
 import TitanPolicy
 import TitanProtocol
@@ -38,6 +39,9 @@ public struct WorkerConfig: Sendable {
     /// Where jobs on other machines reach this worker's services; nil: the local address of its
     /// connection to the master (right unless there is NAT in between).
     public var advertiseAddress: String?
+    /// The worker's credential (a `worker` or `admin` token); nil: none (a master that requires
+    /// one refuses the worker, saying so). Never passed on to jobs.
+    public var token: AuthToken?
 
     public init() {}
 
@@ -103,6 +107,8 @@ public actor WorkerNode: LoopBound {
     private var createdDagDirectories: Set<String> = []
     /// This process's registration token (see `Registration.instance`).
     private let instance = (0..<2).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined(separator: "-")
+    private var authNonce: [UInt8] = []
+    private var authServerNonce: [UInt8] = []
     /// Why the master last refused to register this worker, if it did.
     public private(set) var lastRejection: String?
     /// Artifacts downloaded from the master since start (cache hits not counted).
@@ -112,6 +118,10 @@ public actor WorkerNode: LoopBound {
     public init(loop: EventLoop, config: WorkerConfig, logger: Logger = Logger(label: "titan.worker")) {
         eventLoop = loop
         var config = config
+        if config.token == nil {
+            // The local credential (or TITAN_TOKEN/TITAN_TOKEN_FILE), as the CLI finds it.
+            config.token = try? TokenSource.find()
+        }
         if config.workDirectory.isEmpty {
             config.workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("titan-\(config.workerId)").path
         }
@@ -128,6 +138,9 @@ public actor WorkerNode: LoopBound {
             artifactCache = nil
         }
         var env = ProcessInfo.processInfo.environment
+        // The worker's credential is its own: a job gets a token of its own at dispatch.
+        env["TITAN_TOKEN"] = nil
+        env["TITAN_TOKEN_FILE"] = nil
         env["TITAN_MASTER"] = "\(config.masterHost):\(config.masterPort)"
         env["TITAN_HOST"] = config.masterHost
         env["TITAN_PORT"] = "\(config.masterPort)"
@@ -198,16 +211,48 @@ public actor WorkerNode: LoopBound {
                     self.assumeIsolated { $0.connectionLost(error) }
                 })
             }
-            // The registration names the finished attempts whose results the master has not
-            // acknowledged among those this process holds, then the results follow: the master
-            // believes a result only from the registered worker that holds the attempt.
-            let address = config.advertiseAddress ?? conn.assumeIsolated { $0.localAddress } ?? ""
-            send(.register(Registration(workerId: config.workerId, name: config.name,
-                                        capabilities: config.capabilities, slots: config.slots,
-                                        permanent: config.permanent,
-                                        running: Array(running.keys) + unacked.map(\.0) + serviceRefs,
-                                        instance: instance, address: address)))
-            for (ref, result) in unacked { send(.jobFinished(ref, result)) }
+            if let token = config.token {
+                authNonce = AuthExchange.nonce()
+                send(.authHello(tokenId: token.id, nonce: authNonce), requestId: Self.authRequestId)
+            } else {
+                sendRegistration()
+            }
+        }
+    }
+
+    /// Request id of the authentication exchange (the worker sends no other requests with it).
+    static let authRequestId: UInt32 = 0xFFFF_FFF0
+
+    /// The registration names the finished attempts whose results the master has not
+    /// acknowledged among those this process holds, then the results follow: the master
+    /// believes a result only from the registered worker that holds the attempt.
+    private func sendRegistration() {
+        let address = config.advertiseAddress ?? connection?.assumeIsolated { $0.localAddress } ?? ""
+        send(.register(Registration(workerId: config.workerId, name: config.name,
+                                    capabilities: config.capabilities, slots: config.slots,
+                                    permanent: config.permanent,
+                                    running: Array(running.keys) + unacked.map(\.0) + serviceRefs,
+                                    instance: instance, address: address)))
+        for (ref, result) in unacked { send(.jobFinished(ref, result)) }
+    }
+
+    private func authenticated(_ message: Message) {
+        guard let token = config.token else { return }
+        switch message {
+        case .authChallenge(let serverNonce):
+            send(.authProof(AuthExchange.clientProof(token: token, clientNonce: authNonce, serverNonce: serverNonce)),
+                 requestId: Self.authRequestId)
+            authServerNonce = serverNonce
+        case .authOk(_, let signature):
+            guard AuthExchange.verifyServer(signature: signature, token: token, clientNonce: authNonce, serverNonce: authServerNonce) else {
+                lastRejection = AuthError.masterNotAuthentic.description
+                logger.error("\(AuthError.masterNotAuthentic)")
+                connection?.assumeIsolated { $0.close() }
+                return
+            }
+            sendRegistration()
+        default:
+            break
         }
     }
 
@@ -260,6 +305,16 @@ public actor WorkerNode: LoopBound {
 
     private func handle(_ envelope: Envelope) {
         let message = envelope.message
+        if envelope.requestId == Self.authRequestId {
+            if case .error(_, let text) = message {
+                lastRejection = text
+                logger.error("the master refused this worker's token: \(text)")
+                connection?.assumeIsolated { $0.close() }
+            } else {
+                authenticated(message)
+            }
+            return
+        }
         if envelope.requestId != 0, fetches.hash(forRequest: envelope.requestId) != nil {
             fetchReplied(envelope)
             return

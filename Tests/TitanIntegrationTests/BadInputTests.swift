@@ -109,6 +109,7 @@ import TitanRuntime
     @Test func requestsSplitByteByByteStillWork() async throws {
         let cluster = try await EmbeddedCluster.start(workers: 0)
         let socket = try RawSocket(port: cluster.master.port)
+        try socket.authenticate()
         let bytes = Self.ping + NativeCodec.encode(Envelope(requestId: 10, message: .listWorkers))
         for b in bytes { socket.send([b]) }
         #expect(try socket.readEnvelope() == Envelope(requestId: 9, message: .pong))
@@ -144,6 +145,7 @@ import TitanRuntime
         let cluster = try await EmbeddedCluster.start(workers: 0)
         for _ in 0..<20 {
             let socket = try RawSocket(port: cluster.master.port)
+            try socket.authenticate()
             let ping = NativeCodec.encode(Envelope(requestId: 1, message: .listWorkers))
             socket.send(Array(repeating: ping, count: 2_000).flatMap { $0 })
             socket.reset()

@@ -43,6 +43,7 @@ import TitanRuntime
 
         let before = Self.residentBytes(master.pid)
         let socket = try RawSocket(port: port, timeoutSeconds: 20)
+        try socket.authenticate()
         let count = 300  // 150 MiB of replies if they were all built at once
         var requests: [UInt8] = []
         for i in 1...count { requests += Self.request(UInt32(i), .getStatus(jobId: jobId)) }
@@ -147,6 +148,7 @@ import TitanRuntime
         #expect(client.sawEOF())
         // A worker still gets in.
         let worker = try RawSocket(port: port)
+        #expect(try worker.authenticate() == .admin)
         worker.send(Self.request(2, .register(Registration(workerId: "w-reserve", name: "w", capabilities: ["GENERAL"],
                                                            slots: 1, permanent: true, instance: "instance-reserve"))))
         guard case .registered(let id, _, _) = try #require(try worker.readEnvelope()).message else {

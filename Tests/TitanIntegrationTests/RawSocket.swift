@@ -1,4 +1,5 @@
 import Foundation
+import TitanAuth
 import TitanProtocol
 
 /// A blocking TCP client for feeding a master exact bytes, garbage included. Reads time out
@@ -50,6 +51,20 @@ final class RawSocket {
             if n <= 0 { return nil }
             decoder.append(contentsOf: buffer[0..<n])
         }
+    }
+
+    /// Proves `token` (by default the local credential, as clients find it) with the native
+    /// handshake; returns the role granted. Request ids 0xFFFF_0001 and 0xFFFF_0002.
+    @discardableResult
+    func authenticate(_ token: AuthToken? = nil) throws -> Role {
+        guard let token = try token ?? TokenSource.find() else { throw AuthError.refused("no local credential") }
+        let nonce = AuthExchange.nonce()
+        send(NativeCodec.encode(Envelope(requestId: 0xFFFF_0001, message: .authHello(tokenId: token.id, nonce: nonce))))
+        guard case .authChallenge(let serverNonce) = try readEnvelope()?.message else { throw AuthError.refused("no challenge") }
+        let proof = AuthExchange.clientProof(token: token, clientNonce: nonce, serverNonce: serverNonce)
+        send(NativeCodec.encode(Envelope(requestId: 0xFFFF_0002, message: .authProof(proof))))
+        guard case .authOk(let role, _) = try readEnvelope()?.message else { throw AuthError.refused("no authOk") }
+        return Role(rawValue: role) ?? .read
     }
 
     /// Reads one native envelope.

@@ -1,4 +1,5 @@
 import Foundation
+import TitanAuth
 import Logging
 import Testing
 import TitanLoop
@@ -181,12 +182,22 @@ actor TitanClientStub: LoopBound {
         let conn = try await TCPConnection.connect(loop: loop, host: String(parts[0]), port: Int(parts[1])!)
         let client = TitanClientStub(loop: loop, connection: conn)
         await client.start()
+        // The master requires a token: the local credential it registered, proved as clients do.
+        if let token = try TokenSource.find() {
+            let nonce = AuthExchange.nonce()
+            guard case .authChallenge(let serverNonce) = try await client.request(.authHello(tokenId: token.id, nonce: nonce)),
+                  case .authOk = try await client.request(.authProof(AuthExchange.clientProof(token: token, clientNonce: nonce,
+                                                                                               serverNonce: serverNonce))) else {
+                throw AuthError.refused("the test master did not accept the local credential")
+            }
+        }
         return client
     }
 
     private func start() {
         connection.assumeIsolated { c in
-            c.start(onRead: { [self] bytes in self.assumeIsolated { $0.received(bytes) } }, onClose: { _ in })
+            c.start(onRead: { [self] bytes in self.assumeIsolated { $0.received(bytes) } },
+                    onClose: { [self] _ in self.assumeIsolated { $0.closed() } })
         }
     }
 
@@ -197,7 +208,18 @@ actor TitanClientStub: LoopBound {
         }
     }
 
+    /// The master hung up: nothing waits forever.
+    private func closed() {
+        isClosed = true
+        let pending = waiters
+        waiters = [:]
+        for (_, waiter) in pending { waiter.resume(returning: .error(.unavailable, "connection closed")) }
+    }
+
+    private var isClosed = false
+
     func request(_ message: Message) async throws -> Message {
+        if isClosed { return .error(.unavailable, "connection closed") }
         let id = next
         next += 1
         return await withCheckedContinuation { c in

@@ -177,6 +177,17 @@ enum Fixtures {
         ("endService", 0, .endService(name: "api", generation: UInt32.max)),
         ("serviceReport", 0, .serviceReport(ServiceReport(name: "api", generation: 2, state: "CRASH_LOOP", pid: -1, port: 0,
                                                           restarts: 9, lastExit: "signal 9", startedAtMs: -1))),
+        ("authHello", 40, .authHello(tokenId: "job:dag-1/ü@2", nonce: Array(0..<32))),
+        ("authChallenge", 40, .authChallenge(nonce: [UInt8](repeating: 0xFF, count: 32))),
+        ("authProof", 41, .authProof(Array(100..<132))),
+        ("authOk", 41, .authOk(role: "worker", signature: [])),
+        ("token create", 42, .token(.create(role: "submit", name: "ci", ttlMs: UInt64.max))),
+        ("token list", 43, .token(.list)),
+        ("token revoke", 44, .token(.revoke(id: "0a1b2c3d4e5f"))),
+        ("token created", 42, .tokenResult(.created(TokenInfo(id: "0a1b", role: "read", name: "", createdAtMs: -1, expiresAtMs: 0),
+                                                     token: "titan.0a1b." + String(repeating: "ab", count: 32)))),
+        ("token list result", 43, .tokenResult(.list([TokenInfo(id: "x", role: "admin", name: "local", createdAtMs: 1, expiresAtMs: 2),
+                                                       TokenInfo(id: "", role: "", name: "", createdAtMs: 0, expiresAtMs: 0)]))),
     ]
 
     static let samples: [Sample] = messages.map { Sample(name: $0.0, envelope: Envelope(requestId: $0.1, message: $0.2)) }
