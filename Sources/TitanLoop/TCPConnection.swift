@@ -157,6 +157,10 @@ public actor TCPConnection: LoopBound {
     /// True until the connection starts closing.
     public var isOpen: Bool { state == .open }
 
+    /// Bytes sent but not yet handed to the kernel (in the pending write, queued behind it, or
+    /// corked): what a producer that can wait (a log replay) paces itself by.
+    public var queuedBytes: Int { (inFlight?.count ?? 0) + pending.count + corkBuffer.count }
+
     /// This end's IP address (e.g. `10.0.0.7`), nil once closed or if the system cannot say.
     public var localAddress: String? {
         guard state == .open else { return nil }

@@ -11,9 +11,15 @@ public protocol Peer: AnyObject, Sendable {
     nonisolated var label: String { get }
     /// Queues several envelopes, leaving in as few writes as possible. Loop thread only.
     nonisolated func send(batch: [Envelope])
+    /// Bytes sent but not yet written to the socket, or nil once the connection is closed (a
+    /// replay waits while this is large and stops when it is nil). Loop thread only.
+    nonisolated var queuedBytes: Int? { get }
 }
 
 extension Peer {
+    /// Peers that cannot tell (tests, in-process relays) never hold a replay back.
+    public nonisolated var queuedBytes: Int? { 0 }
+
     public nonisolated func send(batch: [Envelope]) {
         for envelope in batch { send(envelope) }
     }

@@ -105,7 +105,20 @@ extension SchedulerActor {
         let finalEvent: [Message]
         let memoryTail: [LogChunk]
 
+        /// Bytes a replay lets queue for a connection before it waits for them to drain.
+        static let maxQueued = 8 << 20
+
         func step(cursor: UInt64, stopAt: UInt64) {
+            // A reader slower than the disk: wait for it (a connection is dropped at 64 MiB queued).
+            guard let queued = peer.queuedBytes else { return relay.finish(replay: []) }
+            if queued > Self.maxQueued {
+                let loop = loop
+                Task {
+                    try? await Task.sleep(for: .milliseconds(10))
+                    loop.execute { step(cursor: cursor, stopAt: stopAt) }
+                }
+                return
+            }
             let query = LogPageQuery(cursor: cursor, limit: Int(LogRead.maxPageBytes), stopAt: stopAt, wantEnd: stopAt == .max)
             store.page(jobId: jobId, query, on: loop) { result in
                 guard case .success(let page) = result, page.exists else {
