@@ -82,6 +82,10 @@ final class LogFileAppender {
     /// at most 1 MiB).
     func append(_ stream: OutputChannel, _ bytes: [UInt8], nowMs: Int64) throws(LogStoreError) {
         guard !bytes.isEmpty else { return }
+        // Cursors hold a record offset in 40 bits.
+        guard size < LogFormat.maxFileBytes else {
+            throw LogStoreError(path: path, problem: "the log reached \(LogFormat.maxFileBytes) bytes; later output is not saved")
+        }
         let saved = (newlines, outputBytes, lastMarkMs, sinceEntry)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + 32)

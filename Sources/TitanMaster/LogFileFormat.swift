@@ -22,6 +22,8 @@ enum LogFormat {
     /// A longer record is corrupt: no frame a worker sends can carry it.
     static let maxPayload = (1 << 24) - 1
     static let markEveryMs: Int64 = 1_000
+    /// A log stops growing here (1 TiB): a cursor holds a record offset in 40 bits.
+    static let maxFileBytes: UInt64 = (1 << 40) - (64 << 20)  // room for the largest append (a frame)
     static let indexMagic: [UInt8] = Array("TITANLX".utf8) + [1]
     static let indexEntrySize = 32
     static let indexEveryBytes = 256 << 10

@@ -47,7 +47,8 @@ extension SchedulerActor {
             let id = jobId.hasPrefix("svc/") ? jobId : "svc/" + jobId
             var buffer = copies.count == 1 ? copies[0].logs : LogBuffer(limitBytes: .max)
             if copies.count > 1 {
-                for chunk in copies.flatMap({ $0.logs.retained }) { buffer.append(chunk.stream, chunk.bytes, atMs: 0) }
+                // Merged, the copies' times are lost: `sinceMs` keeps all of it.
+                for chunk in copies.flatMap({ $0.logs.retained }) { buffer.append(chunk.stream, chunk.bytes, atMs: .max) }
             }
             let page = buffer.page(from: read.cursor, limit: limit, tailLines: read.tailLines, sinceMs: read.sinceMs)
             let live = copies.contains { $0.info.state != "STOPPED" }
