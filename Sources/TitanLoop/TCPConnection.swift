@@ -64,7 +64,8 @@ public actor TCPConnection: LoopBound {
     }
 
     /// Bytes accepted by ``send(_:)`` and not yet handed to the kernel: held by a cork, queued
-    /// behind the pending write, or in it.
+    /// behind the pending write, or in it. What a peer's output budget and a producer that can
+    /// wait (a log replay) go by.
     public var queuedBytes: Int { corkBuffer.count + pending.count + (inFlight?.count ?? 0) }
 
     /// Called (on the loop, after the write callback returns) each time a write completes, so an

@@ -8,9 +8,8 @@ import TitanProtocol
 ///
 /// The scheduler (on the loop) hands over commands through an `AsyncStream`: one long-lived task
 /// applies them in order, so a read always sees every write sent before it, and the loop never
-/// waits on the disk. Memory holds only each job's recent tail (``LogBuffer``).
-///
-/// File format: records of `stream u8, length u32 big-endian, bytes`, appended.
+/// waits on the disk. Memory holds only each job's recent tail (``LogBuffer``); reads return one
+/// bounded page, found through the log's index (``LogFormat``), never the whole file.
 ///
 /// Bounded: output waiting to be written is capped (`maxQueuedBytes`); past it, chunks are
 /// dropped and counted, and the next chunk that fits is preceded by a line saying how much was
@@ -20,7 +19,7 @@ final class LogStore: Sendable {
         case append(jobId: String, OutputChannel, [UInt8])
         /// The job will write no more: close its file.
         case finished(jobId: String)
-        case read(jobId: String, @Sendable (Result<[LogChunk], LogStoreError>) -> Void)
+        case page(jobId: String, LogPageQuery, @Sendable (Result<LogPageResult, LogStoreError>) -> Void)
         case remove(jobId: String)
         case stop(@Sendable () -> Void)
     }
@@ -35,8 +34,10 @@ final class LogStore: Sendable {
     private let backlog = Backlog()
     let maxQueuedBytes: Int
 
-    /// Creates `directory` (it must be writable) and starts the writer.
-    init(directory: String, logger: Logger, maxQueuedBytes: Int = 64 << 20) throws(LogStoreError) {
+    /// Creates `directory` (it must be writable) and starts the writer. `clock` (wall ms) dates
+    /// the time marks.
+    init(directory: String, logger: Logger, maxQueuedBytes: Int = 64 << 20,
+         clock: @escaping @Sendable () -> Int64 = { Time.wallMs() }) throws(LogStoreError) {
         self.directory = directory
         self.maxQueuedBytes = maxQueuedBytes
         let backlog = backlog
@@ -52,7 +53,7 @@ final class LogStore: Sendable {
         commands = continuation
         Task.detached(priority: .utility) {
             // Created inside the task that owns it: never shared, so it needs no Sendable.
-            let writer = Writer(directory: directory, logger: logger)
+            let writer = Writer(directory: directory, logger: logger, clock: clock)
             for await command in stream {
                 writer.apply(command)
                 if case .append(_, _, let bytes) = command { backlog.state.withLock { $0.queued -= bytes.count } }
@@ -82,11 +83,11 @@ final class LogStore: Sendable {
         commands.yield(command)
     }
 
-    /// Reads a job's whole output (ordered after every write already queued) and hands the
-    /// result to `body` on `loop`.
-    func read(jobId: String, on loop: EventLoop,
-              _ body: @escaping @Sendable (Result<[LogChunk], LogStoreError>) -> Void) {
-        send(.read(jobId: jobId) { result in loop.execute { body(result) } })
+    /// Reads one page of a job's output (ordered after every write already queued) and hands
+    /// the result to `body` on `loop`.
+    func page(jobId: String, _ query: LogPageQuery, on loop: EventLoop,
+              _ body: @escaping @Sendable (Result<LogPageResult, LogStoreError>) -> Void) {
+        send(.page(jobId: jobId, query) { result in loop.execute { body(result) } })
     }
 
     /// Output bytes dropped since the last chunk that was accepted (for tests and metrics).
@@ -117,12 +118,14 @@ final class LogStore: Sendable {
     private final class Writer {
         let directory: String
         let logger: Logger
-        var open: [String: FileHandle] = [:]
+        let clock: @Sendable () -> Int64
+        var open: [String: LogFileAppender] = [:]
         var failed = false
 
-        init(directory: String, logger: Logger) {
+        init(directory: String, logger: Logger, clock: @escaping @Sendable () -> Int64) {
             self.directory = directory
             self.logger = logger
+            self.clock = clock
         }
 
         func path(_ jobId: String) -> String { directory + "/" + LogStore.fileName(for: jobId) }
@@ -130,69 +133,32 @@ final class LogStore: Sendable {
         func apply(_ command: Command) {
             switch command {
             case .append(let jobId, let stream, let bytes):
-                guard let handle = handle(for: jobId) else { return }
-                var record = [UInt8]()
-                record.reserveCapacity(5 + bytes.count)
-                record.append(stream.rawValue)
-                let n = UInt32(bytes.count)
-                record += [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)]
-                record += bytes
                 do {
-                    try handle.write(contentsOf: record)
+                    try appender(for: jobId).append(stream, bytes, nowMs: clock())
                 } catch {
-                    report("cannot write the output of \(jobId): \(error.localizedDescription)")
+                    report("cannot save the output of \(jobId): \(error)")
                 }
             case .finished(let jobId):
-                try? open.removeValue(forKey: jobId)?.close()
-            case .read(let jobId, let reply):
-                try? open[jobId]?.synchronize()
-                reply(read(jobId))
+                open[jobId] = nil
+            case .page(let jobId, let query, let reply):
+                reply(Result { () throws(LogStoreError) in try query.read(path(jobId)) })
             case .remove(let jobId):
-                try? open.removeValue(forKey: jobId)?.close()
-                try? FileManager.default.removeItem(atPath: path(jobId))
+                open[jobId] = nil
+                unlink(path(jobId))
+                unlink(LogFormat.indexPath(path(jobId)))
             case .stop(let done):
-                for (_, handle) in open { try? handle.close() }
                 open = [:]
                 done()
             }
         }
 
-        func handle(for jobId: String) -> FileHandle? {
-            if let handle = open[jobId] { return handle }
+        func appender(for jobId: String) throws(LogStoreError) -> LogFileAppender {
+            if let appender = open[jobId] { return appender }
             // Bounded: a few hundred jobs writing at once is plenty; reopen on demand.
-            if open.count >= 256, let victim = open.keys.first { try? open.removeValue(forKey: victim)?.close() }
-            let path = path(jobId)
-            if !FileManager.default.fileExists(atPath: path) {
-                guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                    report("cannot create \(path)")
-                    return nil
-                }
-            }
-            guard let handle = FileHandle(forWritingAtPath: path) else {
-                report("cannot open \(path)")
-                return nil
-            }
-            _ = try? handle.seekToEnd()
-            open[jobId] = handle
-            return handle
-        }
-
-        func read(_ jobId: String) -> Result<[LogChunk], LogStoreError> {
-            let path = path(jobId)
-            guard let data = FileManager.default.contents(atPath: path) else {
-                return FileManager.default.fileExists(atPath: path)
-                    ? .failure(LogStoreError(path: path, problem: "cannot read")) : .success([])
-            }
-            var chunks: [LogChunk] = []
-            var i = data.startIndex
-            while data.endIndex - i >= 5 {
-                guard let stream = OutputChannel(rawValue: data[i]) else { break }
-                let n = Int(data[i + 1]) << 24 | Int(data[i + 2]) << 16 | Int(data[i + 3]) << 8 | Int(data[i + 4])
-                guard data.endIndex - (i + 5) >= n else { break }  // a torn last record
-                chunks.append(LogChunk(stream: stream, bytes: [UInt8](data[(i + 5)..<(i + 5 + n)])))
-                i += 5 + n
-            }
-            return .success(chunks)
+            if open.count >= 128, let victim = open.keys.first { open[victim] = nil }
+            let appender = try LogFileAppender(path: path(jobId))
+            open[jobId] = appender
+            return appender
         }
 
         func report(_ problem: String) {
@@ -204,10 +170,69 @@ final class LogStore: Sendable {
     }
 }
 
-/// The log directory cannot be used.
+/// What page of a job's log to read.
+struct LogPageQuery: Sendable {
+    var cursor: UInt64 = 0
+    var limit: Int
+    /// On cursor 0: start where the last `tailLines` lines begin.
+    var tailLines: UInt32 = 0
+    /// On cursor 0: start at output that arrived at or after this wall time (ms).
+    var sinceMs: Int64 = 0
+    /// On cursor 0: start this many output bytes before the end.
+    var lastBytes: UInt64 = 0
+    /// Read no record at or after this offset (a replay stops where the file ended when it began).
+    var stopAt: UInt64 = .max
+    /// Also say where the log ends now (``LogPageResult/end``).
+    var wantEnd = false
+
+    /// Reads the page from the log at `path` (no file: an empty page).
+    func read(_ path: String) throws(LogStoreError) -> LogPageResult {
+        guard let reader = try LogFileReader(path: path) else {
+            guard cursor == 0 else { throw LogStoreError(path: path, problem: "cursor \(cursor) is past the end of the output", badRequest: true) }
+            return LogPageResult()
+        }
+        var start = LogPosition(cursor: cursor)
+        var before: UInt64 = 0
+        if cursor == 0 {
+            if tailLines > 0 || lastBytes > 0 {
+                let totals = try reader.totals()
+                if tailLines > 0 { start = max(start, try reader.tailStart(lines: tailLines, totals: totals)) }
+                if lastBytes > 0 && totals.outputBytes > lastBytes {
+                    before = totals.outputBytes - lastBytes
+                    start = max(start, try reader.position(ofOutputByte: before))
+                }
+            }
+            if sinceMs != 0 { start = max(start, try reader.sinceStart(sinceMs)) }
+        } else if !(try reader.isValid(start)) {
+            throw LogStoreError(path: path, problem: "cursor \(cursor) is not a position in this output", badRequest: true)
+        }
+        let page = try reader.page(from: start, limit: limit, stopAt: stopAt)
+        let end = wantEnd ? (page.atEnd ? page.next.record : try reader.totals().end) : 0
+        return LogPageResult(chunks: page.chunks, next: page.next.cursor, atEnd: page.atEnd, before: before,
+                             end: end, exists: true)
+    }
+}
+
+/// A page read from a job's log.
+struct LogPageResult: Sendable {
+    var chunks: [LogChunk] = []
+    var next: UInt64 = 0
+    /// Nothing follows `next` (before `stopAt`, or in the log as it is now).
+    var atEnd = true
+    /// Output bytes before the start that `lastBytes` left out.
+    var before: UInt64 = 0
+    /// With `wantEnd`: where the log's last whole record ends, as of this read.
+    var end: UInt64 = 0
+    /// False: the job has no log (it printed nothing, or its file is gone).
+    var exists = false
+}
+
+/// The log directory cannot be used, or a read asked for something the log does not have.
 struct LogStoreError: Error, Sendable, CustomStringConvertible {
     var path: String
     var problem: String
+    /// The request was wrong (a cursor this log never handed out), not the disk.
+    var badRequest = false
 
     var description: String { "\(path): \(problem)" }
 }

@@ -394,4 +394,8 @@ actor MasterSession: LoopBound, Peer {
     nonisolated func close() {
         connection.assumeIsolated { $0.closeAfterFlush() }
     }
+
+    nonisolated var queuedBytes: Int? {
+        connection.assumeIsolated { $0.isOpen ? $0.queuedBytes : nil }
+    }
 }

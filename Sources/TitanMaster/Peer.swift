@@ -16,9 +16,15 @@ public protocol Peer: AnyObject, Sendable {
     nonisolated func held(_ envelope: Envelope)
     /// A held envelope is released (about to be sent, or dropped). Loop thread only.
     nonisolated func released(_ envelope: Envelope)
+    /// Bytes sent but not yet written to the socket, or nil once the connection is closed (a
+    /// replay waits while this is large and stops when it is nil). Loop thread only.
+    nonisolated var queuedBytes: Int? { get }
 }
 
 extension Peer {
+    /// Peers that cannot tell (tests, in-process relays) never hold a replay back.
+    public nonisolated var queuedBytes: Int? { 0 }
+
     public nonisolated func send(batch: [Envelope]) {
         for envelope in batch { send(envelope) }
     }

@@ -24,6 +24,8 @@ final class ReplayRelay: Peer {
 
     nonisolated func close() { peer.close() }
 
+    nonisolated var queuedBytes: Int? { peer.queuedBytes }
+
     /// Sends the replayed messages, then what was held, then passes everything straight on.
     func finish(replay: [Message]) {
         for message in replay { peer.push(message) }

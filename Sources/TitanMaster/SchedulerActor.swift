@@ -58,7 +58,7 @@ public actor SchedulerActor: LoopBound {
             isGate = info.spec.gate != nil
             isService = info.spec.service != nil
             requirements = Set(info.spec.requirements)
-            logs = LogBuffer(limitBytes: logLimit)
+            logs = LogBuffer(limitBytes: logLimit, complete: info.attempts == 0)
         }
     }
 
@@ -208,26 +208,9 @@ public actor SchedulerActor: LoopBound {
         case .deployService, .listServices, .stopService, .restartService, .serviceReport:
             handleService(envelope.message, from: peer, requestId: rid)
         case .getLogs(let asked):
-            let jobId = resolve(asked)
-            if jobs[jobId] == nil, case let copies = service(named: jobId), !copies.isEmpty {
-                let id = jobId.hasPrefix("svc/") ? jobId : "svc/" + jobId
-                return reply(to: peer, rid, .logs(jobId: id, copies.flatMap { $0.logs.retained }))
-            }
-            guard let job = jobs[jobId] else {
-                reply(to: peer, rid, .error(.notFound, "no job '\(jobId)'"))
-                return
-            }
-            guard job.logs.droppedBytes > 0, let store = logStore else {
-                reply(to: peer, rid, .logs(jobId: jobId, Array(job.logs.retained)))
-                return
-            }
-            // The tail in memory is not all of it: read the file (off the loop), reply on it.
-            store.read(jobId: jobId, on: eventLoop) { result in
-                switch result {
-                case .success(let chunks): peer.reply(rid, .logs(jobId: jobId, chunks))
-                case .failure(let error): peer.reply(rid, .error(.unavailable, "output of '\(jobId)': \(error)"))
-                }
-            }
+            getLogs(resolve(asked), peer: peer, requestId: rid)
+        case .readLogs(let read):
+            readLogs(read, peer: peer, requestId: rid)
         case .token(let op):
             handleToken(op, peer: peer, requestId: rid)
         case .authHello, .authProof:
@@ -235,7 +218,7 @@ public actor SchedulerActor: LoopBound {
         case .authChallenge, .authOk, .tokenResult,
              .ok, .error, .pong, .registered, .dispatch, .kill, .ackFinished, .submitted, .status,
              .workers, .jobs, .logs, .event, .output, .dagSubmitted, .dag, .dags, .dagEvent, .scheduled, .schedules,
-             .artifactData, .artifactStored, .kvResult, .stats, .serviceInfos, .runService, .endService:
+             .artifactData, .artifactStored, .kvResult, .stats, .serviceInfos, .runService, .endService, .logPage:
             reply(to: peer, rid, .error(.invalidRequest, "message \(envelope.message.name) is not a request to the master"))
         }
     }
@@ -352,7 +335,7 @@ public actor SchedulerActor: LoopBound {
             return
         }
         reply(to: peer, requestId, .ok)
-        if logs, job.logs.droppedBytes > 0, let store = logStore {
+        if logs, !job.logs.holdsAll, let store = logStore {
             replayFromDisk(job, to: peer, store: store)
             return
         }
@@ -364,28 +347,6 @@ public actor SchedulerActor: LoopBound {
         } else {
             if job.info.state == .running { push(to: peer, .event(event(for: job))) }
             watch(job, peer: peer, logs: logs)
-        }
-    }
-
-    /// The memory tail is not all of the job's output: replay the file, holding what the job
-    /// produces meanwhile (the read is ordered after every write already queued, and chunks that
-    /// arrive later go to the relay), then follow live.
-    private func replayFromDisk(_ job: JobRecord, to peer: any Peer, store: LogStore) {
-        let relay = ReplayRelay(peer)
-        let jobId = job.info.id
-        var after: [Message] = []
-        if job.info.state.isFinal {
-            after = [.event(event(for: job))]
-        } else {
-            job.watchers[ObjectIdentifier(peer)] = (relay, true)
-            watchedJobs[ObjectIdentifier(peer), default: []].insert(jobId)
-            if job.info.state == .running { push(to: relay, .event(event(for: job))) }
-        }
-        let tail = Array(job.logs.retained)
-        let finalEvent = after
-        store.read(jobId: jobId, on: eventLoop) { result in
-            let chunks = (try? result.get()) ?? tail
-            relay.finish(replay: chunks.map { .output(jobId: jobId, $0.stream, $0.bytes) } + finalEvent)
         }
     }
 

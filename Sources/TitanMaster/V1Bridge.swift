@@ -43,7 +43,8 @@ enum V1Bridge {
         case .getJobStatus(let id):
             return .native(.getStatus(jobId: id), .status)
         case .getLogs(let id):
-            return .native(.getLogs(jobId: id), .logs)
+            // The last 100 lines, as the original: found on the master, whatever the job printed.
+            return .native(.readLogs(LogRead(jobId: id, tailLines: 100)), .logs)
         case .cancelJob(let id):
             return .native(.cancel(jobId: id), .cancel)
         case .stop(let id):
@@ -126,9 +127,9 @@ enum V1Bridge {
             return V1Reply(.ack, text)
         case (.status, .status(let info)):
             return V1Reply(.ack, statusName(info))
-        case (.logs, .logs(_, let chunks)):
-            // The last 100 lines, as the original.
-            let text = String(decoding: chunks.flatMap(\.bytes), as: UTF8.self)
+        case (.logs, .logPage(let page)):
+            // The last 100 lines, as the original (at most a page: 1 MiB).
+            let text = String(decoding: page.chunks.flatMap(\.bytes), as: UTF8.self)
             var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
             if lines.last == "" { lines.removeLast() }
             return V1Reply(.data, lines.suffix(100).joined(separator: "\n"))

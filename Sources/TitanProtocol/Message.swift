@@ -44,8 +44,11 @@ public enum Message: Sendable, Equatable {
     case subscribe(jobId: String, logs: Bool)
     case unsubscribe(jobId: String)
     case cancel(jobId: String)
-    /// Ask for the stored output of a job.
+    /// Ask for the stored output of a job: its last few MiB at most, after a line saying how
+    /// much came before (read all of it with `.readLogs`).
     case getLogs(jobId: String)
+    /// Ask for one page of a job's output; answered with `.logPage`.
+    case readLogs(LogRead)
     /// Submit a DAG: validated whole, lands whole or not at all. With `follow`, this connection
     /// gets every job event and the DAG's own events from the start.
     case submitDag(DagSpec, follow: Bool)
@@ -88,6 +91,8 @@ public enum Message: Sendable, Equatable {
     case workers([WorkerInfo])
     case jobs([JobInfo])
     case logs(jobId: String, [LogChunk])
+    /// Reply to `.readLogs`.
+    case logPage(LogPage)
     /// Pushed to subscribers (request id 0).
     case event(JobEvent)
     /// Pushed to subscribers that asked for logs (request id 0).

@@ -39,6 +39,7 @@
 ///     0x67 listServices
 ///     0x68 stopService             (master → worker) 0x6A runService, 0x6B endService
 ///     0x69 restartService          (worker → master) 0x6C serviceReport
+///     0x6D readLogs                0x6E logPage
 ///
 ///     authentication (client → master, master → client), token administration
 ///     0x70 authHello               0x71 authChallenge
@@ -101,7 +102,12 @@
 ///     status         JobInfo
 ///     workers        [WorkerInfo]
 ///     jobs           [JobInfo]
-///     logs           jobId string, [LogChunk]
+///     logs           jobId string, [LogChunk]   (getLogs: the last 4 MiB at most, after a line
+///                    saying how many earlier bytes were omitted)
+///     readLogs       jobId string, cursor u64 (0: the beginning), limit u32 (max output bytes; the
+///                    master caps it at 1 MiB), tailLines u32 (0: none), sinceMs i64 (0: none)
+///     logPage        jobId string, chunks [LogChunk], next u64 (the cursor of the next page),
+///                    end bool (finished, nothing after next), skipped u64 (bytes lost before the page)
 ///     event          JobEvent
 ///     output         jobId string, stream u8, bytes
 ///
@@ -200,6 +206,8 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
     case runService = 0x6A
     case endService = 0x6B
     case serviceReport = 0x6C
+    case readLogs = 0x6D
+    case logPage = 0x6E
 
     case authHello = 0x70
     case authChallenge = 0x71
@@ -274,6 +282,8 @@ public enum NativeOpcode: UInt8, Sendable, CaseIterable {
         case .authOk: "authOk"
         case .token: "token"
         case .tokenResult: "tokenResult"
+        case .readLogs: "readLogs"
+        case .logPage: "logPage"
         }
     }
 }
@@ -416,6 +426,8 @@ public enum NativeCodec {
         case .authOk: .authOk
         case .token: .token
         case .tokenResult: .tokenResult
+        case .readLogs: .readLogs
+        case .logPage: .logPage
         }
     }
 
@@ -552,10 +564,19 @@ public enum NativeCodec {
             w.writeArray(jobs) { $0.write($1) }
         case .logs(let jobId, let chunks):
             w.writeString(jobId)
-            w.writeArray(chunks) { w, chunk in
-                w.writeU8(chunk.stream.rawValue)
-                w.writeBytes(chunk.bytes)
-            }
+            w.writeLogChunks(chunks)
+        case .readLogs(let read):
+            w.writeString(read.jobId)
+            w.writeU64(read.cursor)
+            w.writeU32(read.limit)
+            w.writeU32(read.tailLines)
+            w.writeI64(read.sinceMs)
+        case .logPage(let page):
+            w.writeString(page.jobId)
+            w.writeLogChunks(page.chunks)
+            w.writeU64(page.next)
+            w.writeBool(page.end)
+            w.writeU64(page.skipped)
         case .event(let event):
             w.writeString(event.jobId)
             w.writeU8(event.state.rawValue)
@@ -583,6 +604,8 @@ public enum NativeCodec {
             64 + chunk.name.utf8.count + chunk.bytes.count
         case .logs(let jobId, let chunks):
             32 + jobId.utf8.count + chunks.reduce(0) { $0 + 5 + $1.bytes.count }
+        case .logPage(let page):
+            64 + page.jobId.utf8.count + page.chunks.reduce(0) { $0 + 5 + $1.bytes.count }
         case .workers(let workers):
             16 + workers.count * 160
         case .jobs(let jobs):
@@ -600,6 +623,13 @@ public enum NativeCodec {
 // Public: the master's journal writes the same structs in the same layouts.
 
 extension BinaryWriter {
+    mutating func writeLogChunks(_ chunks: [LogChunk]) {
+        writeArray(chunks) { w, chunk in
+            w.writeU8(chunk.stream.rawValue)
+            w.writeBytes(chunk.bytes)
+        }
+    }
+
     public mutating func write(_ ref: AttemptRef) {
         writeString(ref.jobId)
         writeU32(ref.attempt)
@@ -748,6 +778,14 @@ enum MinimumSize {
 }
 
 extension BinaryReader {
+    mutating func readLogChunks() throws(ProtocolError) -> [LogChunk] {
+        try readArray("chunks", minElementSize: MinimumSize.logChunk) {
+            (r: inout BinaryReader, i: Int) throws(ProtocolError) in
+            let stream = try r.readOutputStream("chunks[\(i)].stream")
+            return LogChunk(stream: stream, bytes: try r.readBytes("chunks[\(i)].bytes"))
+        }
+    }
+
     mutating func readMessage(_ opcode: NativeOpcode) throws(ProtocolError) -> Message {
         switch opcode {
         case .ok:
@@ -818,12 +856,20 @@ extension BinaryReader {
             return .jobs(jobs)
         case .logs:
             let jobId = try readString("jobId")
-            let chunks = try readArray("chunks", minElementSize: MinimumSize.logChunk) {
-                (r: inout BinaryReader, i: Int) throws(ProtocolError) in
-                let stream = try r.readOutputStream("chunks[\(i)].stream")
-                return LogChunk(stream: stream, bytes: try r.readBytes("chunks[\(i)].bytes"))
-            }
-            return .logs(jobId: jobId, chunks)
+            return .logs(jobId: jobId, try readLogChunks())
+        case .readLogs:
+            let jobId = try readString("jobId")
+            let cursor = try readU64("cursor")
+            let limit = try readU32("limit")
+            let tailLines = try readU32("tailLines")
+            return .readLogs(LogRead(jobId: jobId, cursor: cursor, limit: limit, tailLines: tailLines,
+                                     sinceMs: try readI64("sinceMs")))
+        case .logPage:
+            let jobId = try readString("jobId")
+            let chunks = try readLogChunks()
+            let next = try readU64("next")
+            let end = try readBool("end")
+            return .logPage(LogPage(jobId: jobId, chunks: chunks, next: next, end: end, skipped: try readU64("skipped")))
         case .event:
             let jobId = try readString("jobId")
             let state = try readJobState("state")

@@ -42,7 +42,7 @@ public enum Role: String, Sendable, CaseIterable, Codable {
     private static func reads(_ message: Message) -> Bool {
         switch message {
         case .getStatus, .listWorkers, .listJobs, .subscribe, .unsubscribe, .getLogs, .getDag, .listDags,
-             .listSchedules, .getArtifact, .fetchArtifact, .getStats, .listServices:
+             .listSchedules, .getArtifact, .fetchArtifact, .getStats, .listServices, .readLogs:
             return true
         case .kv(let op):
             return op.isRead

@@ -26,7 +26,7 @@ struct NativeCodecRoundTripTests {
     func everyCaseCovered() {
         let used = Set(Fixtures.samples.map { NativeCodec.opcode(of: $0.envelope.message) })
         #expect(used == Set(NativeOpcode.allCases.map(\.rawValue)))
-        #expect(NativeOpcode.allCases.count == 63)
+        #expect(NativeOpcode.allCases.count == 65)
     }
 
     @Test("opcodes are grouped by direction and named")

@@ -106,6 +106,9 @@ SAMPLES = {
     0x67: p.ListServices(),
     0x68: p.StopService("api"),
     0x69: p.RestartService("api"),
+    0x6D: p.ReadLogs("dag-1/ü|x", 2 ** 64 - 1, 1 << 20, 100, -1_700_000_000_000),
+    0x6E: p.LogPage("job-1", [m.LogChunk(m.OutputStream.STDERR, b"\x00\xff\n"), m.LogChunk(m.OutputStream.STDOUT, b"x")],
+                    1 << 40 | 17, False, 2 ** 64 - 1),
 }
 
 KV_OPERATIONS = [
@@ -390,3 +393,18 @@ def test_reader_counts_are_bounded_by_the_bytes_left() -> None:
 def test_request_id_of() -> None:
     assert p.request_id_of(b"\x00\x00\x01\x00rest") == 256
     assert p.request_id_of(b"\x01") == 0
+
+
+def test_read_logs_layout_matches_the_swift_encoder() -> None:
+    # The same bytes as LogMessageCodecTests' "wire layout of readLogs".
+    frame = p.encode(9, p.ReadLogs("j", 0x0102, 3, 4, -1))
+    assert frame[:2] == b"\x02\x6d"
+    assert frame[8:] == bytes([0, 0, 0, 9, 0, 0, 0, 1, 0x6A, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 3, 0, 0, 0, 4]) + b"\xff" * 8
+    _, page = p.decode(0x6E, p.encode(1, p.LogPage("j", [m.LogChunk(m.OutputStream.STDOUT, b"ab")], 5, True))[8:])
+    assert page.data == b"ab" and page.next == 5 and page.end and page.skipped == 0
+
+
+def test_a_truncated_log_page_names_the_field() -> None:
+    payload = p.encode(1, p.LogPage("j", [], 5, True))[8:]
+    with pytest.raises(ProtocolError, match="'skipped'"):
+        p.decode(0x6E, payload[:-3])

@@ -593,9 +593,44 @@ class TitanClient:
         """A job's stored output, as chunks tagged stdout/stderr."""
         return self._call(p.GetLogs(self._alias(job_id)), p.Logs).chunks
 
-    def fetch_logs(self, job_id: str) -> str:
-        """Original SDK: a job's output so far (stdout and stderr, in order) as text."""
-        return b"".join(c.data for c in self.logs(job_id)).decode("utf-8", "replace")
+    def fetch_logs(self, job_id: str, tail: Optional[int] = None) -> str:
+        """Original SDK: a job's output so far (stdout and stderr, in order) as text. The master
+        sends the last 4 MiB at most (after a line saying how much came before); ``tail=N``
+        gives exactly the last N lines, however much the job printed. All of it:
+        :meth:`iter_logs`."""
+        if tail is None:
+            return b"".join(c.data for c in self.logs(job_id)).decode("utf-8", "replace")
+        return b"".join(page.data for page in self.iter_logs(job_id, tail=tail)).decode("utf-8", "replace")
+
+    def read_logs(self, job_id: str, cursor: int = 0, *, limit: int = 1 << 20, tail: Optional[int] = None,
+                  since: Optional[float] = None) -> p.LogPage:
+        """One page of a job's output: at most ``limit`` bytes (the master sends 1 MiB at most)
+        from ``cursor`` (0: the beginning; pass the previous page's ``next`` for the following
+        one). On the first page, ``tail=N`` starts where the last N lines begin and ``since``
+        (seconds since the epoch, as ``time.time()``) at output printed from then on."""
+        since_ms = int(since * 1000) if since else 0
+        return self._call(p.ReadLogs(self._alias(job_id), cursor, limit, tail or 0, since_ms), p.LogPage)
+
+    def iter_logs(self, job_id: str, *, tail: Optional[int] = None, since: Optional[float] = None,
+                  follow: bool = False, limit: int = 1 << 20, poll: float = 0.2) -> Iterator[p.LogPage]:
+        """A job's output as pages (:class:`~titan_sdk.protocol.LogPage`, ``.data`` for the
+        bytes), from the start (or ``tail``/``since``, as :meth:`read_logs`) to what it printed
+        so far; with ``follow``, on until the job ends (asking again every ``poll`` seconds once
+        caught up). Holds one page at a time, however large the output."""
+        cursor, first = 0, True
+        while True:
+            page = self.read_logs(job_id, cursor, limit=limit, tail=tail if first else None,
+                                  since=since if first else None)
+            first = False
+            cursor = page.next
+            if page.chunks or page.end:
+                yield page
+            if page.end:
+                return
+            if not page.chunks:
+                if not follow:
+                    return
+                time.sleep(poll)
 
     # -- schedules ------------------------------------------------------------------------------
 

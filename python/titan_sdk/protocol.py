@@ -286,6 +286,35 @@ class GetLogs(Message):
 
 
 @dataclass
+class ReadLogs(Message):
+    """One page of a job's output: at most ``limit`` bytes from ``cursor`` (0: the beginning;
+    there, ``tail_lines`` and ``since_ms`` may move the start later)."""
+    NAME = "readLogs"
+    id: str
+    cursor: int = 0
+    limit: int = 1 << 20
+    tail_lines: int = 0
+    since_ms: int = 0
+
+
+@dataclass
+class LogPage(Message):
+    """Reply to :class:`ReadLogs`: ``next`` is the cursor of the following page; ``end`` says
+    the job has finished and nothing follows; ``skipped`` counts bytes lost before the page."""
+    NAME = "logPage"
+    job_id: str
+    chunks: list[m.LogChunk]
+    next: int
+    end: bool
+    skipped: int = 0
+
+    @property
+    def data(self) -> bytes:
+        """The page's bytes, stdout and stderr in order."""
+        return b"".join(c.data for c in self.chunks)
+
+
+@dataclass
 class SubmitDag(Message):
     NAME = "submitDag"
     dag: m.DagSpec
@@ -499,6 +528,10 @@ _register(0x66, "serviceInfos", ServiceInfos, _fields(ServiceInfos, ("services",
 _register(0x67, "listServices", ListServices, _fields(ListServices))
 _register(0x68, "stopService", StopService, _fields(StopService, ("name", STRING)))
 _register(0x69, "restartService", RestartService, _fields(RestartService, ("name", STRING)))
+_register(0x6D, "readLogs", ReadLogs, _fields(ReadLogs, ("id", STRING), ("cursor", U64), ("limit", U32),
+                                             ("tail_lines", U32), ("since_ms", I64)))
+_register(0x6E, "logPage", LogPage, _fields(LogPage, ("job_id", STRING), ("chunks", ArrayOf(LOG_CHUNK)), ("next", U64),
+                                           ("end", BOOL), ("skipped", U64)))
 
 #: Every opcode this SDK knows, by message name.
 OPCODES: dict[str, int] = {name: op for op, (name, _, _) in _TABLE.items()}
