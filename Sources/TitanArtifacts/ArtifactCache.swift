@@ -60,30 +60,24 @@ public final class ArtifactCache: Sendable {
     }
 
     /// Puts a cached artifact in place below `directory`: a file copied to its destination
-    /// (replacing what is there), an archive extracted into it.
+    /// (replacing what is there atomically), an archive extracted into it. The destination is
+    /// resolved beneath `directory` with ``BeneathRoot``: no symlink on the way is followed, so
+    /// one left in a shared DAG directory by an earlier job cannot send the write elsewhere.
     public func materialize(_ ref: ArtifactRef, into directory: String) throws(ArtifactError) {
         if let problem = ref.problem { throw ArtifactError(.invalid, "artifact \(ref.hash): \(problem)") }
         let source = path(ofHash: ref.hash)
-        let target = ref.destination.isEmpty ? directory : directory + "/" + ref.destination
-        switch ref.kind {
-        case .archive:
-            try ProjectArchive.extract(source, into: target)
-        case .file:
-            let parent = (target as NSString).deletingLastPathComponent
-            try FileIO.createDirectory(parent)
-            let temporary = parent + "/.titan-\(ref.hash.prefix(16))-\(UInt32.random(in: 0...UInt32.max)).tmp"
-            do {
-                try FileManager.default.copyItem(atPath: source, toPath: temporary)
-            } catch {
-                throw ArtifactError(.io, "cannot copy artifact \(ref.hash) to '\(target)': \(error.localizedDescription)")
+        let root = try BeneathRoot(opening: directory)
+        do throws(ArtifactError) {
+            let destination = try BeneathRoot.components(of: ref.destination, entry: ref.destination)
+            switch ref.kind {
+            case .archive:
+                try ProjectArchive.extract(source, beneath: root, at: destination)
+            case .file:
+                try root.copyFile(from: source, to: destination, entry: ref.destination,
+                                  mode: ref.executable ? 0o755 : 0o644)
             }
-            chmod(temporary, ref.executable ? 0o755 : 0o644)
-            do {
-                try FileIO.rename(temporary, to: target)
-            } catch {
-                FileIO.remove(temporary)
-                throw error
-            }
+        } catch {
+            throw ArtifactError(error.kind, "artifact \(ref.hash) into '\(directory)': \(error.message)")
         }
     }
 }

@@ -15,7 +15,9 @@ struct SubmitCommand: AsyncParsableCommand {
             the master validates the DAG again and takes it whole or not at all. A pipeline with a
             `schedule` is registered as a cron schedule (see `titan schedules`). With --wait, job
             transitions are shown as they happen and the exit code says whether the DAG completed
-            (0), failed (1) or was cancelled (130); Ctrl-C cancels the DAG.
+            (0), failed (1) or was cancelled (130); Ctrl-C cancels the DAG. Scripts named by `file:`
+            must lie inside the pipeline file's folder (symlinks resolved) unless
+            --allow-outside-files is given.
             """)
 
     @OptionGroup var client: ClientOptions
@@ -26,13 +28,16 @@ struct SubmitCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON: the ids at once, or the final DAG with --wait.")
     var json = false
 
+    @Flag(help: "Upload `file:` scripts that lie outside the pipeline file's folder (refused by default).")
+    var allowOutsideFiles = false
+
     @Argument(help: "The pipeline YAML file.")
     var file: String
 
     func run() async throws {
         let pipeline: Pipeline
         do {
-            pipeline = try PipelineLoader.load(path: file)
+            pipeline = try PipelineLoader.load(path: file, options: .init(allowOutsideFiles: allowOutsideFiles))
         } catch {
             throw CLIError(message: error.description)
         }

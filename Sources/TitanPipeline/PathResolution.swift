@@ -55,6 +55,22 @@ enum PathResolution {
         URL(fileURLWithPath: path).resolvingSymlinksInPath().path
     }
 
+    /// `path` with every symlink resolved by the system (realpath(3)), or nil when it does not
+    /// exist.
+    static func real(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// True when `path` really lies inside `directory` (or is it): both resolved by realpath(3),
+    /// so a symlink inside pointing outside is outside. A directory that does not exist is
+    /// compared as written.
+    static func isReallyInside(_ path: String, _ directory: String) -> Bool {
+        guard let resolvedPath = real(path) else { return false }
+        let resolvedDirectory = real(directory) ?? directory
+        return resolvedPath == resolvedDirectory || relative(resolvedPath, to: resolvedDirectory) != nil
+    }
 
     /// `path` relative to `directory` (both absolute and normalised), or nil when it is not inside.
     static func relative(_ path: String, to directory: String) -> String? {

@@ -5,9 +5,22 @@ import Yams
 /// Reads pipeline files (YAML) into `Pipeline`s. Every problem, from an unreadable file through
 /// YAML syntax to a dependency cycle, is a `PipelineError` naming the file, line and key.
 public enum PipelineLoader {
+    /// What a pipeline may do beyond the safe defaults; the user opts in explicitly.
+    public struct Options: Sendable, Equatable {
+        /// Lets a `file:` script lie outside the pipeline file's folder (`file: ../x`, an
+        /// absolute path elsewhere, or a symlink inside the folder pointing out of it): it is
+        /// uploaded with the pipeline. Off by default, so a pipeline someone else wrote cannot
+        /// ship files from elsewhere on this machine (`titan submit --allow-outside-files`).
+        public var allowOutsideFiles: Bool
+
+        public init(allowOutsideFiles: Bool = false) {
+            self.allowOutsideFiles = allowOutsideFiles
+        }
+    }
+
     /// Reads and parses the file at `path`; scripts and working directories are resolved against
     /// the file's directory. `sourcePath` is the file's absolute path.
-    public static func load(path: String) throws(PipelineError) -> Pipeline {
+    public static func load(path: String, options: Options = Options()) throws(PipelineError) -> Pipeline {
         let absolute = PathResolution.absolute(path, relativeTo: PathResolution.currentDirectory())
         switch PathResolution.kind(of: absolute) {
         case .missing:
@@ -25,7 +38,8 @@ public enum PipelineLoader {
             throw PipelineError(path: path, message: "cannot read the file: \(reason)")
         }
         let text = try decodeUTF8(data, path: path)
-        var pipeline = try parse(yaml: text, path: path, baseDirectory: PathResolution.directory(of: absolute))
+        var pipeline = try parse(yaml: text, path: path, baseDirectory: PathResolution.directory(of: absolute),
+                                 options: options)
         pipeline.sourcePath = absolute
         return pipeline
     }
@@ -33,7 +47,8 @@ public enum PipelineLoader {
     /// Parses pipeline YAML. `path` names the source in errors (and becomes `sourcePath`);
     /// relative `file` and `working_dir` values are resolved against `baseDirectory` (itself
     /// resolved against the current directory when relative).
-    public static func parse(yaml: String, path: String, baseDirectory: String) throws(PipelineError) -> Pipeline {
+    public static func parse(yaml: String, path: String, baseDirectory: String,
+                             options: Options = Options()) throws(PipelineError) -> Pipeline {
         var text = yaml
         if text.unicodeScalars.first == "\u{FEFF}" { text.unicodeScalars.removeFirst() }
         let root: Node?
@@ -47,7 +62,7 @@ public enum PipelineLoader {
                                 message: "the pipeline is empty; expected a mapping with 'name' and 'jobs'")
         }
         let base = PathResolution.absolute(baseDirectory, relativeTo: PathResolution.currentDirectory())
-        let schema = PipelineSchema(reader: NodeReader(file: path), baseDirectory: base)
+        let schema = PipelineSchema(reader: NodeReader(file: path), baseDirectory: base, options: options)
         return try schema.pipeline(from: root, sourcePath: path)
     }
 

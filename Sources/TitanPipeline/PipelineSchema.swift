@@ -12,6 +12,7 @@ struct PipelineSchema {
 
     let reader: NodeReader
     let baseDirectory: String
+    let options: PipelineLoader.Options
 
     func pipeline(from root: Node, sourcePath: String) throws(PipelineError) -> Pipeline {
         let entries = try reader.entries(of: root, at: "",
@@ -175,7 +176,9 @@ struct PipelineSchema {
 
     /// Sets each script job's command to run its script where the worker will put it: inside the
     /// extracted project, or shipped on its own at its path relative to the pipeline file
-    /// (`_files/NAME` for a script outside the pipeline's folder). Returns the scripts to ship.
+    /// (`_files/NAME` for a script outside the pipeline's folder, which needs
+    /// `allowOutsideFiles`). Inside means inside once symlinks are resolved: a link in the
+    /// folder to a file elsewhere is outside. Returns the scripts to ship.
     private func placeScripts(_ jobs: inout [ParsedJob], project: (path: String, node: Node)?) throws(PipelineError) -> [String: LocalFile] {
         var scripts: [String: LocalFile] = [:]
         var byDestination: [String: String] = [:]
@@ -187,10 +190,20 @@ struct PipelineSchema {
                 guard let inside = PathResolution.relative(script.path, to: project.path) else {
                     throw reader.error(script.node, key, "'\(script.path)' is outside the project folder '\(project.path)'")
                 }
+                // The archive keeps symlinks as symlinks: one leading out of the folder would
+                // arrive on the worker without its target (and is refused when zipping).
+                guard PathResolution.isReallyInside(script.path, project.path) else {
+                    throw reader.error(script.node, key, "'\(script.path)' is a symlink to '\(PathResolution.real(script.path) ?? "?")', outside the project folder '\(project.path)'; the project archive carries symlinks, not what they point to")
+                }
                 destination = inside
             } else {
-                destination = PathResolution.relative(script.path, to: baseDirectory)
-                    ?? "_files/" + (script.path.split(separator: "/").last.map(String.init) ?? "script")
+                let textual = PathResolution.relative(script.path, to: baseDirectory)
+                if !options.allowOutsideFiles && !PathResolution.isReallyInside(script.path, baseDirectory) {
+                    let what = textual == nil ? "'\(script.path)' is"
+                        : "'\(script.path)' is a symlink to '\(PathResolution.real(script.path) ?? "?")',"
+                    throw reader.error(script.node, key, "\(what) outside the pipeline's folder '\(baseDirectory)'; to upload it anyway, allow files outside the folder (titan submit --allow-outside-files)")
+                }
+                destination = textual ?? "_files/" + (script.path.split(separator: "/").last.map(String.init) ?? "script")
                 if let other = byDestination[destination], other != script.path {
                     throw reader.error(script.node, key, "'\(script.path)' and '\(other)' would both be shipped as '\(destination)'; rename one")
                 }

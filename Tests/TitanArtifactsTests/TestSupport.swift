@@ -44,3 +44,41 @@ func mode(of path: String) -> Int {
     guard stat(path, &info) == 0 else { return -1 }
     return Int(info.st_mode & 0o777)
 }
+
+/// Makes a symlink at `path` pointing to `target` (as written).
+func symlink(_ path: String, to target: String) throws {
+    try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: target)
+}
+
+/// The names in `directory`, sorted; empty when it is missing.
+func names(in directory: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+}
+
+/// What the system makes of `path` with every symlink followed, or nil.
+func realPath(_ path: String) -> String? {
+    guard let resolved = realpath(path, nil) else { return nil }
+    defer { free(resolved) }
+    return String(cString: resolved)
+}
+
+func inode(of path: String) -> UInt64 {
+    var info = stat()
+    guard lstat(path, &info) == 0 else { return 0 }
+    return UInt64(info.st_ino)
+}
+
+func isSymlink(_ path: String) -> Bool {
+    var info = stat()
+    return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK
+}
+
+/// A chain of symlinks `l0 -> .`, `l1 -> l0/..`, ... in `directory` whose last link resolves to
+/// `/`: every link's target looks harmless on its own. Returns the entries (name, target) and
+/// the last link's name.
+func chainToRoot(from directory: String) -> (links: [(name: String, target: String)], last: String) {
+    let depth = (realPath(directory) ?? directory).split(separator: "/").count
+    var links = [(name: "l0", target: ".")]
+    for i in 1 ... depth { links.append((name: "l\(i)", target: "l\(i - 1)/..")) }
+    return (links, "l\(depth)")
+}

@@ -131,6 +131,26 @@ import Testing
         #expect(badZone.stderr.contains("zone.yaml:3:"), "\(badZone.stderr)")
     }
 
+    @Test func aScriptOutsideThePipelineFolderNeedsAllowOutsideFiles() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-yaml-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("p"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "echo secret\n".write(to: dir.appendingPathComponent("secret.sh"), atomically: true, encoding: .utf8)
+        let yaml = dir.appendingPathComponent("p/outside.yaml")
+        try "name: outside\njobs:\n  - id: a\n    file: ../secret.sh\n".write(to: yaml, atomically: true, encoding: .utf8)
+        // No master is listening: the refusal must come from the file, before any connection.
+        let refused = try await Tools.run("titan", ["submit", yaml.path, "--master", "127.0.0.1:1"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("outside.yaml:4:11: jobs[0].file: "), "\(refused.stderr)")
+        #expect(refused.stderr.contains("outside the pipeline's folder"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("--allow-outside-files"), "\(refused.stderr)")
+        // With the flag the file is accepted: what fails now is reaching the master.
+        let allowed = try await Tools.run("titan", ["submit", yaml.path, "--allow-outside-files", "--master", "127.0.0.1:1"])
+        #expect(allowed.status != 0)
+        #expect(!allowed.stderr.contains("outside.yaml"), "\(allowed.stderr)")
+        #expect(allowed.stderr.contains("127.0.0.1:1"), "\(allowed.stderr)")
+    }
+
     @Test func aScheduledPipelineIsRegisteredListedAndRemoved() async throws {
         let master = try await NodeProcess(["--role", "master", "--port", "0"])
         let port = try #require(master.port)

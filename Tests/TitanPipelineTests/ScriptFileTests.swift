@@ -55,7 +55,7 @@ struct ScriptFileTests {
                   - id: b
                     command: [x]
                     working_dir: /var/tmp/abs
-                """, base: "\(dir.path)/pipelines/nightly")
+                """, base: "\(dir.path)/pipelines/nightly", options: .init(allowOutsideFiles: true))
             #expect(pipeline.dag.jobs == [
                 job("a", ["bash", "_files/run.sh"]) { $0.workingDirectory = "\(dir.path)/pipelines/work/out" },
                 job("b", ["x"]) { $0.workingDirectory = "/var/tmp/abs" },

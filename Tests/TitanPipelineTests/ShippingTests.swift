@@ -5,18 +5,19 @@ import TitanProtocol
 
 @Suite("Shipping scripts and projects")
 struct ShippingTests {
-    @Test func scriptsOutsideThePipelineFolderShipUnderFiles() throws {
+    @Test func scriptsOutsideThePipelineFolderShipUnderFilesWhenAllowed() throws {
         try withTemporaryDirectory { dir in
             let a = try dir.write("one/run.sh")
             let b = try dir.write("two/run.sh")
             try dir.makeDirectory("p")
+            let allowed = PipelineLoader.Options(allowOutsideFiles: true)
             let ok = try parsePipeline("name: o\njobs:\n  - {id: a, file: ../one/run.sh}\n  - {id: b, file: ../one/run.sh}\n",
-                                       base: "\(dir.path)/p")
+                                       base: "\(dir.path)/p", options: allowed)
             #expect(ok.scripts["a"] == LocalFile(path: a, destination: "_files/run.sh", executable: false))
             #expect(ok.files == [a])
             expectError("name: o\njobs:\n  - {id: a, file: ../one/run.sh}\n  - {id: b, file: ../two/run.sh}\n",
                         line: 4, key: "jobs[1].file", "'\(b)' and '\(a)' would both be shipped as '_files/run.sh'",
-                        base: "\(dir.path)/p")
+                        base: "\(dir.path)/p", options: allowed)
         }
     }
 

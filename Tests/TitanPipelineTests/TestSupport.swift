@@ -4,15 +4,16 @@ import TitanPipeline
 import TitanProtocol
 
 /// Parses `yaml` as `pipeline.yaml` in `base`.
-func parsePipeline(_ yaml: String, base: String = "/nonexistent-base") throws(PipelineError) -> Pipeline {
-    try PipelineLoader.parse(yaml: yaml, path: "pipeline.yaml", baseDirectory: base)
+func parsePipeline(_ yaml: String, base: String = "/nonexistent-base",
+                   options: PipelineLoader.Options = .init()) throws(PipelineError) -> Pipeline {
+    try PipelineLoader.parse(yaml: yaml, path: "pipeline.yaml", baseDirectory: base, options: options)
 }
 
 /// The error parsing `yaml` gives, or nil (recorded as a failure) when it parses.
-func parseError(_ yaml: String, base: String = "/nonexistent-base",
+func parseError(_ yaml: String, base: String = "/nonexistent-base", options: PipelineLoader.Options = .init(),
                 sourceLocation: SourceLocation = #_sourceLocation) -> PipelineError? {
     do {
-        let pipeline = try parsePipeline(yaml, base: base)
+        let pipeline = try parsePipeline(yaml, base: base, options: options)
         Issue.record("expected an error, parsed \(pipeline)", sourceLocation: sourceLocation)
         return nil
     } catch {
@@ -23,8 +24,9 @@ func parseError(_ yaml: String, base: String = "/nonexistent-base",
 /// Expects parsing to fail at `line` on `key`, with a message containing each of `fragments`,
 /// and a description of the form `pipeline.yaml:LINE:COL: KEY: MESSAGE`.
 func expectError(_ yaml: String, line: Int, key: String, _ fragments: String...,
-                 base: String = "/nonexistent-base", sourceLocation: SourceLocation = #_sourceLocation) {
-    guard let error = parseError(yaml, base: base, sourceLocation: sourceLocation) else { return }
+                 base: String = "/nonexistent-base", options: PipelineLoader.Options = .init(),
+                 sourceLocation: SourceLocation = #_sourceLocation) {
+    guard let error = parseError(yaml, base: base, options: options, sourceLocation: sourceLocation) else { return }
     #expect(error.path == "pipeline.yaml", sourceLocation: sourceLocation)
     #expect(error.line == line, "\(error)", sourceLocation: sourceLocation)
     #expect(error.column >= 1, "\(error)", sourceLocation: sourceLocation)
