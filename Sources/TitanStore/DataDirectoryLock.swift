@@ -19,16 +19,27 @@ public final class DataDirectoryLock: Sendable {
     /// The lock file's path.
     public var path: String { directory + "/" + Self.fileName }
 
-    /// Takes the lock without waiting. Throws `.directoryInUse` naming the directory and the
-    /// holder's pid when another process (or another open of it in this one) holds it, `.io`
-    /// when the lock file cannot be opened or written.
+    /// How long a held lock is retried before giving up. A lock released by this process can
+    /// stay held a few milliseconds more: a child being spawned at that moment shares the
+    /// descriptor from its clone until it closes it before exec (longer on a busy machine).
+    static let settleMs = 500
+
+    /// Takes the lock (never blocking: a lock still held after `settleMs` is refused). Throws
+    /// `.directoryInUse` naming the directory and the holder's pid when another process (or
+    /// another open of it in this one) holds it, `.io` when the lock file cannot be opened or
+    /// written. Blocking call: run it off any event loop.
     public init(directory: String) throws(StoreError) {
         let path = directory + "/" + Self.fileName
         // CLOEXEC (FileIO adds it): a child must never inherit the lock and outlive us with it.
         let fd = try FileIO.open(path, O_RDWR | O_CREAT)
+        var firstRefusal: timespec?
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             if code == EINTR { continue }
+            if code == EWOULDBLOCK, Self.millisecondsSince(&firstRefusal) < Self.settleMs {
+                usleep(2_000)
+                continue
+            }
             defer { Glibc.close(fd) }
             guard code == EWOULDBLOCK else { throw .io(path: path, operation: "flock", errno: code) }
             let holder = Self.holder(fd: fd, path: path)
@@ -65,6 +76,17 @@ public final class DataDirectoryLock: Sendable {
         // Cleared first so nobody is later named as the holder of a directory it let go.
         _ = ftruncate(fd, 0)
         Glibc.close(fd)  // drops the flock
+    }
+
+    /// Milliseconds since `start`, which the first call sets to now.
+    private static func millisecondsSince(_ start: inout timespec?) -> Int {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        guard let start else {
+            start = now
+            return 0
+        }
+        return (now.tv_sec - start.tv_sec) * 1_000 + (now.tv_nsec - start.tv_nsec) / 1_000_000
     }
 
     /// What the holder wrote: `pid N` and `started TIME` lines. Bounded: the file is only read
