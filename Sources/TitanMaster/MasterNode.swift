@@ -38,6 +38,11 @@ public struct MasterConfig: Sendable {
     public var connections = ConnectionLimits()
     /// Authentication: tokens and roles (on unless turned off explicitly).
     public var auth = AuthConfig()
+    /// Before replaying, repair an append-only file damaged in the middle (which otherwise stops
+    /// the start): every intact record this master can use is kept, the damaged ranges are
+    /// dropped and reported (``MasterNode/journalRepair``), the original is kept as
+    /// `titan.aof.damaged-<UTC time>`. `titan-node --repair-journal`.
+    public var repairJournal = false
 
     public init() {}
 }
@@ -61,14 +66,21 @@ public actor MasterNode: LoopBound {
     private let authConfig: AuthConfig
     /// Checks every connection's deadlines about once a second.
     private var deadlineTimer: LoopTimer?
+    /// Held from start to stop: one master per data directory.
+    private let directoryLock: DataDirectoryLock?
+    /// What `MasterConfig.repairJournal` found and dropped; nil when no repair was asked for.
+    public nonisolated let journalRepair: RepairReport?
 
     private init(loop: EventLoop, listener: TCPListener, scheduler: SchedulerActor, monitor: HeartbeatMonitor,
-                 logStore: LogStore?, governor: ConnectionGovernor, limits: ConnectionLimits, auth: AuthConfig, logger: Logger) {
+                 logStore: LogStore?, governor: ConnectionGovernor, limits: ConnectionLimits, auth: AuthConfig, logger: Logger,
+                 directoryLock: DataDirectoryLock?, journalRepair: RepairReport?) {
         eventLoop = loop
         authConfig = auth
         self.governor = governor
         self.limits = limits
         self.logStore = logStore
+        self.directoryLock = directoryLock
+        self.journalRepair = journalRepair
         self.listener = listener
         port = listener.port
         self.scheduler = scheduler
@@ -77,49 +89,94 @@ public actor MasterNode: LoopBound {
     }
 
     /// Binds and starts serving. Callable from anywhere.
+    ///
+    /// With a data directory, first locks it (a second master on it fails with
+    /// ``MasterStartError/dataDirectoryInUse(directory:pid:since:)``); the lock is held until
+    /// ``stop()``.
     public static func start(config: MasterConfig, loop: EventLoop,
                              logger: Logger = Logger(label: "titan.master")) async throws(MasterStartError) -> MasterNode {
         if !config.auth.enabled && !isLoopback(config.host) {
             throw .insecure("refusing to listen on \(config.host) without authentication: anyone who reaches it could run "
                             + "commands on every worker; drop --no-auth (or bind to 127.0.0.1)")
         }
-        let tokens = config.auth.enabled ? try loadTokens(config: config, logger: logger) : nil
         // Replaying reads the whole file: here, on the caller's thread, not the loop's.
         var journal: (log: AppendLog, state: RestoredState)?
+        var lock: DataDirectoryLock?
+        var repair: RepairReport?
+        var tokens: (AuthStore, AuthStore.Loaded)?
         if let dataDirectory = config.dataDirectory {
-            journal = try openJournal(directory: dataDirectory, fsync: config.fsync, logger: logger)
+            // Before the journal is touched: a second master must not even replay (and repair) it.
+            lock = try lockDataDirectory(dataDirectory)
+            do {
+                tokens = config.auth.enabled ? try loadTokens(config: config, logger: logger) : nil
+                let opened = try openJournal(directory: dataDirectory, fsync: config.fsync, repair: config.repairJournal, logger: logger)
+                journal = (opened.log, opened.state)
+                repair = opened.repair
+            } catch {
+                lock?.release()
+                throw error
+            }
         }
-        let opened = journal
+        if config.dataDirectory == nil && config.auth.enabled { tokens = try loadTokens(config: config, logger: logger) }
+        let (opened, heldLock, repaired, loadedTokens) = (journal, lock, repair, tokens)
         let result = await withCheckedContinuation { (c: CheckedContinuation<Result<MasterNode, MasterStartError>, Never>) in
             loop.execute {
                 c.resume(returning: Result { () throws(MasterStartError) in
-                    try startOnLoop(config: config, loop: loop, logger: logger, journal: opened, tokens: tokens)
+                    try startOnLoop(config: config, loop: loop, logger: logger, journal: opened, tokens: loadedTokens,
+                                    directoryLock: heldLock, journalRepair: repaired)
                 })
             }
         }
-        if case .failure = result, let log = journal?.log { try? await log.close() }
+        if case .failure = result {
+            if let log = journal?.log { try? await log.close() }
+            lock?.release()
+        }
         return try result.get()
     }
 
-    /// Replays `DIR/titan.aof` (repairing a torn tail) and opens it for appending.
-    static func openJournal(directory: String, fsync: FsyncPolicy,
-                            logger: Logger) throws(MasterStartError) -> (log: AppendLog, state: RestoredState) {
+    /// Creates the data directory if needed and takes its lock.
+    static func lockDataDirectory(_ directory: String) throws(MasterStartError) -> DataDirectoryLock {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .dataDirectory("cannot create '\(directory)': \(error.localizedDescription)")
+        }
+        do {
+            return try DataDirectoryLock(directory: directory)
+        } catch {
+            if case let .directoryInUse(_, pid, since) = error {
+                throw .dataDirectoryInUse(directory: directory, pid: pid, since: since)
+            }
+            throw .dataDirectory("cannot lock '\(directory)': \(error)")
+        }
+    }
+
+    /// Replays `DIR/titan.aof` (repairing a torn tail) and opens it for appending. With `repair`,
+    /// first repairs damage in the middle of the file (see `MasterConfig.repairJournal`).
+    static func openJournal(directory: String, fsync: FsyncPolicy, repair: Bool = false,
+                            logger: Logger) throws(MasterStartError) -> (log: AppendLog, state: RestoredState, repair: RepairReport?) {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
             throw .dataDirectory("cannot create '\(directory)': \(error.localizedDescription)")
         }
         let path = directory + "/titan.aof"
+        var repairReport: RepairReport?
+        if repair { repairReport = try repairJournal(path: path, logger: logger) }
         var state = RestoredState()
         let started = Time.monotonicMs()
         do {
+            var offset = Int64(RecordFormat.fileHeaderSize)
+            var index = 0
             let report = try AOFReader.replay(path: path, repair: true) { (bytes) throws(StoreError) in
                 do {
                     try state.apply(try JournalRecord(decoding: bytes))
                 } catch {
-                    throw StoreError.invalidRecord(path: path, size: bytes.count,
-                                                   reason: "record \(state.records + 1) is not a state change this master understands: \(error)")
+                    throw StoreError.corrupt(path: path, offset: offset, recordIndex: index,
+                                             reason: "the record is intact (its checksum matches) but is not a state change this master understands: \(error)")
                 }
+                offset += Int64(RecordFormat.recordHeaderSize + bytes.count)
+                index += 1
             }
             if let torn = report.tornTail {
                 logger.warning("the append-only file ended in a torn record (a crash mid-write); truncated to the last whole record", metadata: [
@@ -131,16 +188,54 @@ public actor MasterNode: LoopBound {
                     "records": "\(report.recordCount)", "ms": "\(Time.monotonicMs() - started)",
                 ])
             }
-            return (try AppendLog(path: path, policy: fsync), state)
+            return (try AppendLog(path: path, policy: fsync), state, repairReport)
         } catch {
+            if case .corrupt = error { throw .journalDamaged(error) }
             throw .dataDirectory("append-only file: \(error)")
         }
+    }
+
+    /// `MasterConfig.repairJournal`: keeps the records this master can apply, in order (so a
+    /// change to a job whose creation was lost goes too), and logs what was dropped.
+    static func repairJournal(path: String, logger: Logger) throws(MasterStartError) -> RepairReport {
+        var scratch = RestoredState()
+        let report: RepairReport
+        do {
+            report = try AOFRepair.repair(path: path) { payload in
+                do {
+                    try scratch.apply(try JournalRecord(decoding: Array(payload)))
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            }
+        } catch {
+            throw .dataDirectory("append-only file: repair failed, the file is unchanged: \(error)")
+        }
+        guard report.changed else {
+            logger.notice("append-only file checked for repair: nothing to drop", metadata: [
+                "path": "\(path)", "records": "\(report.keptRecords)",
+            ])
+            return report
+        }
+        logger.warning("repaired the append-only file: dropped what was damaged", metadata: [
+            "path": "\(path)", "kept": "\(report.keptRecords)", "damagedRanges": "\(report.damagedRanges)",
+            "unusableRecords": "\(report.rejectedRecords)", "bytesDropped": "\(report.bytesDropped)",
+            "damagedCopy": "\(report.damagedCopy ?? "")",
+        ])
+        for range in report.dropped {
+            logger.warning("dropped from the append-only file", metadata: [
+                "offset": "\(range.offset)", "length": "\(range.length)", "reason": "\(range.reason)",
+            ])
+        }
+        return report
     }
 
     /// Binds and starts serving. Loop thread only.
     static func startOnLoop(config: MasterConfig, loop: EventLoop, logger: Logger,
                             journal opened: (log: AppendLog, state: RestoredState)?,
-                            tokens: (AuthStore, AuthStore.Loaded)? = nil) throws(MasterStartError) -> MasterNode {
+                            tokens: (AuthStore, AuthStore.Loaded)? = nil,
+                            directoryLock: DataDirectoryLock? = nil, journalRepair: RepairReport? = nil) throws(MasterStartError) -> MasterNode {
         var logStore: LogStore?
         var artifacts: ArtifactService?
         if let dataDirectory = config.dataDirectory {
@@ -172,7 +267,8 @@ public actor MasterNode: LoopBound {
         let descriptors = DescriptorLimit.raise()
         let governor = ConnectionGovernor(loop: loop, limits: config.connections, descriptorLimit: descriptors)
         let node = MasterNode(loop: loop, listener: listener, scheduler: scheduler, monitor: monitor,
-                              logStore: logStore, governor: governor, limits: config.connections, auth: config.auth, logger: logger)
+                              logStore: logStore, governor: governor, limits: config.connections, auth: config.auth, logger: logger,
+                              directoryLock: directoryLock, journalRepair: journalRepair)
         box.node = node
         node.assumeIsolated { $0.startDeadlineChecks() }
         scheduler.assumeIsolated { s in
@@ -282,6 +378,8 @@ public actor MasterNode: LoopBound {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in eventLoop.execute { c.resume() } }
         }
         await logStore?.stop()
+        // Last: the journal and the logs are closed, so the next master finds them whole.
+        directoryLock?.release()
         logger.info("master stopped")
     }
 }
@@ -329,12 +427,22 @@ public enum MasterStartError: Error, Sendable, CustomStringConvertible {
     case dataDirectory(String)
     /// The configuration would expose the cluster (e.g. no authentication beyond loopback).
     case insecure(String)
+    /// Another master holds the data directory (its pid and start time, if it wrote them).
+    case dataDirectoryInUse(directory: String, pid: Int32?, since: String?)
+    /// The append-only file is damaged in the middle (a `StoreError.corrupt` naming the offset
+    /// and record number); `MasterConfig.repairJournal` drops the damage and keeps the rest.
+    case journalDamaged(StoreError)
 
     public var description: String {
         switch self {
         case .listen(let error): "\(error)"
         case .dataDirectory(let problem): "data directory: \(problem)"
         case .insecure(let problem): problem
+        case let .dataDirectoryInUse(directory, pid, since):
+            "\(StoreError.directoryInUse(directory: directory, pid: pid, since: since))"
+        case .journalDamaged(let error):
+            "append-only file: \(error). To keep every intact record and drop only the damaged ones, start the master "
+                + "with --repair-journal (MasterConfig.repairJournal); the damaged file is kept as a copy"
         }
     }
 }

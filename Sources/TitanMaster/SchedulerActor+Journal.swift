@@ -48,7 +48,9 @@ extension SchedulerActor {
 
     /// Why new work is refused, or nil: a master that cannot record must not accept.
     var journalRefusal: String? {
-        journal?.failure.map { "the master cannot write its append-only file (\($0)); it accepts no new work" }
+        journal?.failure.map {
+            "the master cannot write its append-only file (\($0)); it accepts no new work until it can write it again"
+        }
     }
 
     /// Commits at the end of this turn of the loop (the loop drains work queued from its own
@@ -72,15 +74,57 @@ extension SchedulerActor {
         let out = outbox
         outbox = []
         let loop = eventLoop
-        journal.commit(outbox: out, snapshot: { snapshotRecords() }, written: { [self] error in
-            loop.execute { self.assumeIsolated { $0.journal?.written(error) } }
+        journal.commit(outbox: out, snapshot: { snapshotRecords() }, written: { [self] number, error in
+            loop.execute { self.assumeIsolated { $0.journalWritten(number, error) } }
         }, compacted: { [self] result in
             loop.execute { self.assumeIsolated { $0.journal?.compactionFinished(result) } }
         })
     }
 
+    private func journalWritten(_ number: UInt64, _ error: StoreError?) {
+        guard let journal else { return }
+        journal.written(number, error)
+        if journal.failure != nil { armJournalRetry(journal) }
+    }
+
+    // MARK: recovery from a failed write
+
+    /// After a failed write (a full disk), tries every `Journal.retryEveryMs` to write the
+    /// file again; off the hot path, and only while the journal is failed.
+    private func armJournalRetry(_ journal: Journal) {
+        guard journal.retryTimer == nil else { return }
+        let timer = LoopTimer(loop: eventLoop)
+        journal.retryTimer = timer
+        timer.assumeIsolated { t in
+            t.start(afterMs: Journal.retryEveryMs, repeatMs: Journal.retryEveryMs) { [weak self] in
+                self?.assumeIsolated { $0.retryJournal() }
+            }
+        }
+    }
+
+    /// Rewrites the whole file from memory (the snapshot compaction uses), so it matches the
+    /// state exactly whatever the failed writes lost; what this turn still has to record is
+    /// written after it (replaying a record again is harmless).
+    func retryJournal() {
+        guard let journal, journal.failure != nil, !journal.recovering else { return }
+        let loop = eventLoop
+        journal.retry(snapshot: snapshotRecords()) { [self] result in
+            loop.execute { self.assumeIsolated { $0.journalRetried(result) } }
+        }
+    }
+
+    private func journalRetried(_ result: Result<Int64, StoreError>) {
+        guard let journal, journal.retried(result) else { return }
+        journal.retryTimer?.assumeIsolated { $0.close() }
+        journal.retryTimer = nil
+    }
+
     /// Writes what is pending and closes the file (master shutdown).
     func closeJournal() async {
+        if let timer = journal?.retryTimer {
+            journal?.retryTimer = nil
+            await timer.close()
+        }
         if commitScheduled { commit() }
         // Held sends go out as their writes complete, before the close does.
         try? await journal?.log.close()
@@ -90,6 +134,12 @@ extension SchedulerActor {
     /// Tests: make every later write fail as on a full disk.
     func redirectJournalForTesting(to device: String) throws {
         try journal?.log.redirectWritesForTesting(to: device)
+    }
+
+    /// Tests: the disk has room again (see `redirectJournalForTesting(to:)`); the journal's
+    /// retry is what makes the master write (and accept work) again.
+    func endJournalRedirectForTesting() {
+        journal?.log.endRedirectForTesting()
     }
 
     // MARK: compaction

@@ -16,7 +16,7 @@ struct TitanNodeCommand: AsyncParsableCommand {
         commandName: "titan-node",
         abstract: "Run a Titan master or worker.",
         discussion: """
-            titan-node --role master [--bind 127.0.0.1] [--port 9090] [--data-dir DIR]
+            titan-node --role master [--bind 127.0.0.1] [--port 9090] [--data-dir DIR] [--repair-journal]
             titan-node --role worker [--master 127.0.0.1:9090] [--cap GPU,HIGH_MEM] [--slots N] [--permanent]
             """)
 
@@ -39,6 +39,10 @@ struct TitanNodeCommand: AsyncParsableCommand {
 
     @Option(help: "Master: when the append-only file is fsynced: always (before acknowledging; group commit), everysec, no.")
     var fsync: FsyncChoice = .everysec
+
+    @Flag(name: .customLong("repair-journal"),
+          help: "Master: before starting, repair a titan.aof damaged in the middle: keep every intact record, drop the damaged byte ranges (each is reported), keep the original as titan.aof.damaged-<UTC time>.")
+    var repairJournal = false
 
     @Option(help: "Master: an elastic pool, POOL:MIN:MAX[:SLOTS] (repeatable): ephemeral workers with capability POOL are started when its jobs queue and retired when idle.")
     var scale: [String] = []
@@ -101,7 +105,8 @@ struct TitanNodeCommand: AsyncParsableCommand {
             }
             if !scale.isEmpty { _ = try scalingConfig() }  // checked before anything starts
         case .worker:
-            for (flag, given) in [("--scale", !scale.isEmpty), ("--scale-hook", scaleHook != nil)] where given {
+            for (flag, given) in [("--scale", !scale.isEmpty), ("--scale-hook", scaleHook != nil),
+                                  ("--repair-journal", repairJournal)] where given {
                 throw ValidationError("\(flag) is a master option; this is --role worker")
             }
             if let slots, slots == 0 { throw ValidationError("--slots: must be at least 1") }
@@ -136,6 +141,7 @@ struct TitanNodeCommand: AsyncParsableCommand {
             config.suspectAfterMs = suspectAfterMs
             config.deadAfterMs = deadAfterMs
             config.fsync = fsync.policy
+            config.repairJournal = repairJournal
             if !scale.isEmpty { config.scaling = try scalingConfig() }
             let node: MasterNode
             do {
@@ -146,6 +152,8 @@ struct TitanNodeCommand: AsyncParsableCommand {
                 throw NodeError(message: "cannot start master: \(error)")
             }
             announce("titan master listening on \(bind):\(node.port)")
+            // After the announce line, which scripts read for the port.
+            if let repair = node.journalRepair { announce(repair.description) }
             stop = { await node.stop() }
         case .worker:
             var config = WorkerConfig()

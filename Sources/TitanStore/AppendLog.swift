@@ -28,6 +28,8 @@ public final class AppendLog: Sendable {
         case append(byteCount: Int, Completion)
         case sync(Completion)
         case rewrite(@Sendable (inout RecordSink) throws(StoreError) -> Void, Completion)
+        /// A rewrite that also ends the failed state when it succeeds.
+        case recover(@Sendable (inout RecordSink) throws(StoreError) -> Void, Completion)
         case close(Completion)
     }
 
@@ -37,6 +39,9 @@ public final class AppendLog: Sendable {
         var requests: [Request] = []
         var drainScheduled = false
         var failure: StoreError?
+        /// Recoveries queued and not yet carried out: meanwhile requests queue behind them
+        /// instead of being refused for the failure they may end.
+        var recoveries = 0
         var closed = false
     }
 
@@ -122,6 +127,25 @@ public final class AppendLog: Sendable {
         submit(completion) { _ in .rewrite(producer, completion) }
     }
 
+    /// Ends the failed state a write or fsync error left (a full disk, say, since freed) by
+    /// rewriting the whole file from `snapshot`, as a compaction does (temporary file, fsync,
+    /// rename, directory fsync), so the file then holds exactly that state. Nothing the failed
+    /// writes may have left half-done is trusted.
+    ///
+    /// Requests made after this call queue behind it rather than being refused: if it succeeds
+    /// they are written after the snapshot, if it fails they fail too. So `snapshot` must be the
+    /// state as of this call. `completion` reports the outcome; on failure the log stays failed
+    /// and this may be tried again.
+    public func recover(snapshot: [[UInt8]], completion: @escaping Completion) {
+        let producer: @Sendable (inout RecordSink) throws(StoreError) -> Void = { (sink) throws(StoreError) in
+            for record in snapshot { try sink.append(record) }
+        }
+        submit(completion, recovering: true) { _ in .recover(producer, completion) }
+    }
+
+    /// Whether a write or fsync failed and no recovery has ended that yet.
+    public var hasFailed: Bool { intake.withLock { $0.failure != nil } }
+
     private enum Admission {
         case queued, scheduleDrain
         case rejected(StoreError)
@@ -129,13 +153,17 @@ public final class AppendLog: Sendable {
 
     /// Adds a request under the lock and schedules a drain unless one is already pending;
     /// appends that arrive while the writer is busy (in fsync, say) pile up for its next drain.
-    private func submit(_ rejected: Completion, closing: Bool = false, _ makeRequest: (inout [UInt8]) -> Request) {
+    private func submit(_ rejected: Completion, closing: Bool = false, recovering: Bool = false,
+                        _ makeRequest: (inout [UInt8]) -> Request) {
         let admission: Admission = intake.withLock { state in
             if state.closed { return .rejected(.closed(path: path)) }
             // Closing a failed log must still release the descriptor.
-            if let failure = state.failure, !closing { return .rejected(.unavailable(path: path, cause: failure)) }
+            if let failure = state.failure, !closing, !recovering, state.recoveries == 0 {
+                return .rejected(.unavailable(path: path, cause: failure))
+            }
             state.requests.append(makeRequest(&state.bytes))
             if closing { state.closed = true }
+            if recovering { state.recoveries += 1 }
             if state.drainScheduled { return .queued }
             state.drainScheduled = true
             return .scheduleDrain
@@ -183,6 +211,14 @@ public final class AppendLog: Sendable {
                 case let .rewrite(producer, completion):
                     commitGroup()
                     done.append((completion, writer.rewrite(producer)))
+                case let .recover(producer, completion):
+                    commitGroup()
+                    let result = writer.recover(producer)
+                    intake.withLock { state in
+                        state.recoveries -= 1
+                        if writer.failure == nil { state.failure = nil }
+                    }
+                    done.append((completion, result))
                 case let .close(completion):
                     commitGroup()
                     done.append((completion, writer.close()))
@@ -216,7 +252,9 @@ public final class AppendLog: Sendable {
         }
     }
 
-    /// Points the descriptor at another file (e.g. `/dev/full`) so tests can make writes fail.
+    /// Points the descriptor at another file (e.g. `/dev/full`) so tests can make writes fail,
+    /// and sends the files that rewrites and recoveries write there too, as a full disk would
+    /// fail them.
     @_spi(Testing) public func redirectWritesForTesting(to device: String) throws(StoreError) {
         let writer = self.writer
         try queue.sync {
@@ -224,7 +262,15 @@ public final class AppendLog: Sendable {
                 let fd = try FileIO.open(device, O_WRONLY)
                 defer { Glibc.close(fd) }
                 guard dup2(fd, writer.fd) >= 0 else { throw .io(path: device, operation: "dup2", errno: errno) }
+                writer.redirectedTo = device
             }
         }.get()
+    }
+
+    /// Ends `redirectWritesForTesting(to:)` for new files, as freeing space on a full disk would:
+    /// the descriptor keeps pointing at the device until a recovery replaces the file.
+    @_spi(Testing) public func endRedirectForTesting() {
+        let writer = self.writer
+        queue.sync { writer.redirectedTo = nil }
     }
 }

@@ -25,6 +25,8 @@ final class LogWriter: @unchecked Sendable {
     var syncScheduled = false
     /// The previous batch buffer, handed back to the intake to avoid reallocating.
     var spare: [UInt8] = []
+    /// Tests: the device new files are written to instead (see `redirectWritesForTesting`).
+    var redirectedTo: String?
 
     var rewritePath: String { path + ".rewrite" }
 

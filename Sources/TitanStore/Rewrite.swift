@@ -70,12 +70,28 @@ extension AppendLog {
 extension LogWriter {
     func rewrite(_ producer: (inout RecordSink) throws(StoreError) -> Void) -> Result<Void, StoreError> {
         if let failure { return .failure(.unavailable(path: path, cause: failure)) }
+        return replaceFile(producer)
+    }
+
+    /// A rewrite despite an earlier failure, which it ends if it succeeds: the new file does
+    /// not depend on anything the failed writes left behind.
+    func recover(_ producer: (inout RecordSink) throws(StoreError) -> Void) -> Result<Void, StoreError> {
+        let result = replaceFile(producer)
+        if case .success = result { failure = nil }
+        return result
+    }
+
+    private func replaceFile(_ producer: (inout RecordSink) throws(StoreError) -> Void) -> Result<Void, StoreError> {
         guard fd >= 0 else { return .failure(.closed(path: path)) }
         let temporary = rewritePath
         let newFD: Int32
         var sink: RecordSink
         do {
-            newFD = try FileIO.open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_APPEND)
+            if let device = redirectedTo {
+                newFD = try FileIO.open(device, O_WRONLY)
+            } else {
+                newFD = try FileIO.open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_APPEND)
+            }
             sink = RecordSink(fd: newFD, path: temporary)
         } catch {
             return .failure(error)

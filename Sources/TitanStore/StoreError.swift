@@ -26,6 +26,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case integerOverflow(key: String)
     /// Bytes that do not decode as a `KVMutation`; `offset` is the byte where decoding failed.
     case malformedMutation(offset: Int, reason: String)
+    /// Another process holds the data directory's lock. `pid` and `since` are what the holder
+    /// wrote into the lock file (nil if it had not written them yet).
+    case directoryInUse(directory: String, pid: Int32?, since: String?)
 
     public var description: String {
         switch self {
@@ -50,6 +53,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
             return "increment of key '\(key)' would overflow"
         case let .malformedMutation(offset, reason):
             return "malformed mutation at byte \(offset): \(reason)"
+        case let .directoryInUse(directory, pid, since):
+            let holder = pid.map { "pid \($0)" + (since.map { ", started \($0)" } ?? "") } ?? "pid unknown"
+            return "data directory '\(directory)' is in use by another master (\(holder))"
         }
     }
 }
