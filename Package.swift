@@ -67,14 +67,14 @@ let package = Package(
             "TitanClient", "TitanProtocol", "TitanPipeline", "TitanArtifacts",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
-        // Helpers shared by the test targets (seeded RNG).
+        // Helpers shared by the test targets (seeded RNG, the mutation fuzzer).
         .target(name: "TitanTestSupport", path: "Tests/TitanTestSupport"),
         .testTarget(name: "TitanProtocolTests", dependencies: ["TitanProtocol", "TitanTestSupport"]),
         .testTarget(name: "TitanLoopTests", dependencies: ["TitanLoop", "TitanTestSupport"]),
         .testTarget(name: "TitanPolicyTests", dependencies: ["TitanPolicy", "TitanTestSupport"]),
-        .testTarget(name: "TitanMasterTests", dependencies: ["TitanMaster"]),
-        .testTarget(name: "TitanPipelineTests", dependencies: ["TitanPipeline"]),
-        .testTarget(name: "TitanStoreTests", dependencies: ["TitanStore"]),
+        .testTarget(name: "TitanMasterTests", dependencies: ["TitanMaster", "TitanTestSupport"]),
+        .testTarget(name: "TitanPipelineTests", dependencies: ["TitanPipeline", "TitanTestSupport"]),
+        .testTarget(name: "TitanStoreTests", dependencies: ["TitanStore", "TitanTestSupport"]),
         .testTarget(name: "TitanArtifactsTests", dependencies: [
             "TitanArtifacts", "TitanTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
