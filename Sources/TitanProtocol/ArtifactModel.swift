@@ -38,9 +38,11 @@ public struct ArtifactRef: Sendable, Equatable, Hashable, Encodable {
         if destination.isEmpty {
             return kind == .file ? "a file artifact needs a destination path" : nil
         }
-        if destination.hasPrefix("/") { return "destination '\(destination)' is absolute" }
-        if destination.utf8.contains(0) { return "destination contains a NUL byte" }
-        for part in destination.split(separator: "/", omittingEmptySubsequences: false) where part == ".." {
+        // Bytes, not Characters: a `/` followed by a combining mark is one Character.
+        let bytes = destination.utf8
+        if bytes.first == UInt8(ascii: "/") { return "destination '\(destination)' is absolute" }
+        if bytes.contains(0) { return "destination contains a NUL byte" }
+        for part in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) where part.elementsEqual("..".utf8) {
             return "destination '\(destination)' leaves the job's directory ('..')"
         }
         return nil
@@ -118,8 +120,12 @@ extension ArtifactInfo {
     /// Why `name` cannot name a stored artifact, or nil: names are file names.
     public static func problem(withName name: String) -> String? {
         if name.isEmpty { return "the artifact name is empty" }
-        if name == "." || name == ".." { return "the artifact name '\(name)' is not a file name" }
-        if name.contains("/") || name.contains("\\") { return "the artifact name '\(name)' contains a path separator" }
+        // Bytes, not Characters: a `/` followed by a combining mark is one Character.
+        let bytes = name.utf8
+        if bytes.elementsEqual(".".utf8) || bytes.elementsEqual("..".utf8) { return "the artifact name '\(name)' is not a file name" }
+        if bytes.contains(UInt8(ascii: "/")) || bytes.contains(UInt8(ascii: "\\")) {
+            return "the artifact name '\(name)' contains a path separator"
+        }
         if name.utf8.contains(0) { return "the artifact name contains a NUL byte" }
         if name.utf8.count > 255 { return "the artifact name is longer than 255 bytes" }
         return nil
