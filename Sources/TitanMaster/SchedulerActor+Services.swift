@@ -52,9 +52,12 @@ extension SchedulerActor {
     }
 
     static func validate(_ spec: ServiceSpec) -> String? {
-        if spec.name.isEmpty || spec.name.utf8.count > 128 || spec.name.contains("/") || spec.name.contains("#")
-            || spec.name.utf8.contains(0) {
-            return "field 'name': a service needs a name of 1 to 128 characters without '/' or '#'"
+        // Bytes, not Characters (a `/` followed by a combining mark is one Character): the name
+        // is a directory on the worker, so `.` and `..` are out too.
+        let name = spec.name.utf8
+        if name.isEmpty || name.count > 128 || name.contains(UInt8(ascii: "/")) || name.contains(UInt8(ascii: "#"))
+            || name.contains(0) || name.elementsEqual(".".utf8) || name.elementsEqual("..".utf8) {
+            return "field 'name': a service needs a name of 1 to 128 characters without '/' or '#', not '.' or '..'"
         }
         if let problem = validate(JobSpec(command: spec.command, environment: spec.environment, requirements: spec.requirements)) {
             return problem
