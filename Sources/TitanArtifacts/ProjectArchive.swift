@@ -75,7 +75,10 @@ public enum ProjectArchive {
                 } catch {
                     throw ArtifactError(.corrupt, "'\(archivePath)': cannot read symlink entry '\(entry.path)': \(error)")
                 }
-                try checkSymlink(String(decoding: target, as: UTF8.self), at: parts, entry: entry.path, in: archivePath)
+                guard let text = String(validating: target, as: UTF8.self) else {
+                    throw ArtifactError(.invalid, "'\(archivePath)': symlink '\(entry.path)' has a target that is not UTF-8")
+                }
+                try checkSymlink(text, entry: entry.path, in: archivePath)
             }
             total += entry.uncompressedSize
             entries.append((entry, parts))
@@ -107,31 +110,40 @@ public enum ProjectArchive {
     }
 
     /// The entry's path components with `.` and empty ones dropped; throws for an absolute path
-    /// or any `..`.
+    /// or any `..`. Split on Unicode scalars, as the file system does: a `/` followed by a
+    /// combining mark is one Swift `Character`, which a split on Characters would not see.
     static func safeComponents(of path: String, in archive: String) throws(ArtifactError) -> [Substring] {
-        if path.hasPrefix("/") || path.hasPrefix("\\") {
+        let scalars = path.unicodeScalars
+        if scalars.first == "/" || scalars.first == "\\" {
             throw ArtifactError(.invalid, "'\(archive)': entry '\(path)' has an absolute path")
         }
         if path.utf8.contains(0) { throw ArtifactError(.invalid, "'\(archive)': an entry name contains a NUL byte") }
         var parts: [Substring] = []
-        for part in path.split(whereSeparator: { $0 == "/" || $0 == "\\" }) where part != "." {
-            if part == ".." { throw ArtifactError(.invalid, "'\(archive)': entry '\(path)' escapes the destination ('..')") }
-            parts.append(part)
+        for part in scalars.split(whereSeparator: { $0 == "/" || $0 == "\\" }) where !part.elementsEqual(".".unicodeScalars) {
+            if part.elementsEqual("..".unicodeScalars) {
+                throw ArtifactError(.invalid, "'\(archive)': entry '\(path)' escapes the destination ('..')")
+            }
+            parts.append(Substring(part))
         }
         return parts
     }
 
-    /// A symlink entry may point only inside the destination (relative, and never above it).
-    static func checkSymlink(_ target: String, at parts: [Substring], entry: String, in archive: String) throws(ArtifactError) {
-        if target.hasPrefix("/") {
+    /// A symlink entry may point only below its own directory (relative, never above it): what
+    /// ZIPFoundation enforces when it writes the link, checked here first so that such an archive
+    /// is refused whole rather than half-extracted. Below its directory, every link points down,
+    /// so no chain of links leaves the destination either.
+    static func checkSymlink(_ target: String, entry: String, in archive: String) throws(ArtifactError) {
+        let scalars = target.unicodeScalars
+        if scalars.first == "/" {
             throw ArtifactError(.invalid, "'\(archive)': symlink '\(entry)' points to the absolute path '\(target)'")
         }
-        var depth = parts.count - 1
-        for part in target.split(separator: "/") where part != "." {
-            depth += part == ".." ? -1 : 1
-            if depth < 0 {
-                throw ArtifactError(.invalid, "'\(archive)': symlink '\(entry)' points outside the destination ('\(target)')")
-            }
+        var depth = 0
+        for part in scalars.split(separator: "/") where !part.elementsEqual(".".unicodeScalars) {
+            depth += part.elementsEqual("..".unicodeScalars) ? -1 : 1
+            if depth < 0 { break }
+        }
+        if depth <= 0 {
+            throw ArtifactError(.invalid, "'\(archive)': symlink '\(entry)' points outside its directory ('\(target)')")
         }
     }
 
