@@ -126,6 +126,25 @@ struct FuzzTests {
         #expect(report.seedsAccepted == corpus.count, "\(report)")
     }
 
+    @Test("a journal field claiming 4 GiB fails at once, naming the field, allocating nothing near it")
+    func hugeJournalClaims() throws {
+        let start = try #require(peakVirtualMemory())
+        let claims: [([UInt8], String)] = [
+            ([JournalRecord.Tag.instance.rawValue, 0xFF, 0xFF, 0xFF, 0xFF], "masterId"),
+            ([JournalRecord.Tag.kv.rawValue, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3], "bytes"),
+            ([JournalRecord.Tag.dagCreated.rawValue, 0, 0, 0, 1, 0x64, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF], "jobs"),
+        ]
+        for (bytes, field) in claims {
+            #expect {
+                try JournalRecord(decoding: bytes)
+            } throws: { error in
+                let message = (error as? JournalDecodeError)?.message ?? ""
+                return message.contains(field) && message.contains("truncated")
+            }
+        }
+        #expect(try #require(peakVirtualMemory()) - start < 1 << 30)
+    }
+
     // MARK: - Regressions found by fuzzing
 
     /// `job-18446744073709551615` made replay compute `UInt64.max + 1` and trap; counters near

@@ -308,3 +308,52 @@ extension ProtocolFuzzRegressionTests {
         #expect(Capabilities.parse(["x\u{601},gpu"]) == ["X\u{601}", "GPU"])
     }
 }
+
+/// A length or count field is checked against the bytes that remain before anything is
+/// allocated for it: claiming 4 GiB fails at once. Peak virtual memory (which counts allocations
+/// never touched) must not grow by anything near the claim.
+@Suite("Huge length claims")
+struct HugeClaimTests {
+    static let limit = 1 << 30
+
+    @Test("a field claiming 4 GiB fails at once, naming the field")
+    func namedFields() throws {
+        let start = try #require(peakVirtualMemory())
+        let claims: [(NativeOpcode, [UInt8], String)] = [
+            (.getStatus, handPayload { $0.writeU32(.max) }, "jobId"),
+            (.heartbeat, handPayload { $0.writeU32(.max) }, "running"),
+            (.jobOutput, handPayload { $0.writeString("j"); $0.writeU32(1); $0.writeU8(OutputChannel.stdout.rawValue); $0.writeU32(.max) }, "bytes"),
+            (.submit, handPayload { $0.writeU32(1); $0.writeString("x"); $0.writeU32(.max) }, "environment"),
+        ]
+        for (opcode, payload, field) in claims {
+            let reason = malformedReason { () throws(ProtocolError) in try decode(opcode: opcode.rawValue, payload) }
+            let named = reason.map { $0.contains("'\(field)'") && $0.contains("truncated") } ?? false
+            #expect(named, "\(opcode): \(reason ?? "decoded")")
+        }
+        var decoder = FrameDecoder()
+        decoder.append(contentsOf: [2, 0x30, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])
+        #expect(throws: FrameError.frameTooLarge(length: .max, limit: TitanProto.defaultMaxPayload)) { try decoder.next() }
+        #expect(decoder.bufferedByteCount == 0)
+        #expect(try #require(peakVirtualMemory()) - start < Self.limit)
+    }
+
+    @Test("every u32 of every sample set to a huge value decodes or fails at once")
+    func everyField() throws {
+        let start = try #require(peakVirtualMemory())
+        for sample in Fixtures.smallSamples {
+            let encoded = NativeCodec.encode(sample.envelope)
+            let opcode = encoded[1]
+            let original = Array(encoded.dropFirst(TitanProto.headerSize))
+            guard original.count <= 1024, original.count >= 4 else { continue }
+            for offset in 0 ... original.count - 4 {
+                for value: UInt32 in [.max, 0x7FFF_FFFF, 0x0100_0000] {
+                    var bytes = original
+                    bytes.replaceSubrange(offset ..< offset + 4, with: [UInt8(value >> 24), UInt8(value >> 16 & 0xFF),
+                                                                        UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)])
+                    _ = try? NativeCodec.decode(Frame(opcode: opcode, payload: bytes))
+                }
+            }
+        }
+        #expect(try #require(peakVirtualMemory()) - start < Self.limit)
+    }
+}

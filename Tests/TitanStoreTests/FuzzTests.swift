@@ -107,6 +107,20 @@ struct FuzzTests {
         }
     }
 
+    @Test("a KV length claiming 4 GiB fails at once, allocating nothing near it")
+    func hugeKVClaims() throws {
+        let start = try #require(peakVirtualMemory())
+        for bytes in [[1, 0xFF, 0xFF, 0xFF, 0xFF], [1, 0, 0, 0, 1, 0x6B, 0xFF, 0xFF, 0xFF, 0xFF], [3, 0, 0, 0, 0, 0x7F, 0xFF, 0xFF, 0xFF]] as [[UInt8]] {
+            #expect {
+                try KVMutation(decoding: bytes)
+            } throws: { error in
+                guard case .malformedMutation(_, let reason)? = error as? StoreError else { return false }
+                return reason.contains("needs")
+            }
+        }
+        #expect(try #require(peakVirtualMemory()) - start < 1 << 30)
+    }
+
     // MARK: - The model
 
     struct Expected {
