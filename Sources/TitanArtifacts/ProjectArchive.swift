@@ -54,9 +54,9 @@ public enum ProjectArchive {
 
     /// Extracts `archivePath` into `directory` (created if needed). Every entry is checked before
     /// anything is written: an absolute path, a `..` that leaves the directory, a symlink pointing
-    /// outside it, or an archive past the limits rejects the whole archive with an error naming
-    /// the entry. Existing files are replaced; a path that would be written through a symlink
-    /// already in the directory is rejected.
+    /// above its own directory, or an archive past the limits rejects the whole archive with an
+    /// error naming the entry. Existing files are replaced; a path that would be written through
+    /// a symlink already in the directory is rejected.
     public static func extract(_ archivePath: String, into directory: String, limits: Limits = Limits()) throws(ArtifactError) {
         let archive: Archive
         do {
@@ -69,6 +69,7 @@ public enum ProjectArchive {
         for entry in archive {
             let parts = try safeComponents(of: entry.path, in: archivePath)
             if entry.type == .symlink {
+                try checkSymlinkSize(entry, in: archivePath)
                 var target = Data()
                 do {
                     _ = try archive.extract(entry) { target.append($0) }
@@ -126,6 +127,25 @@ public enum ProjectArchive {
             parts.append(Substring(part))
         }
         return parts
+    }
+
+    /// Longest symlink target accepted (Linux's PATH_MAX).
+    static let maxSymlinkTarget: UInt64 = 4096
+
+    /// ZIPFoundation reads a symlink's target in one allocation the size its local header gives,
+    /// which need not agree with the central directory: a 400-byte archive claiming 4 GiB there
+    /// made the worker allocate 4 GiB (or die where that fails). That header is not public API,
+    /// so its size is read by reflection; if it cannot be (ZIPFoundation changed), symlinks are
+    /// refused rather than read blind.
+    static func checkSymlinkSize(_ entry: Entry, in archive: String) throws(ArtifactError) {
+        let header = Mirror(reflecting: entry).descendant("localFileHeader")
+        guard let header, let local = Mirror(reflecting: header).descendant("compressedSize") as? UInt32 else {
+            throw ArtifactError(.invalid, "'\(archive)': cannot check the size of symlink '\(entry.path)'")
+        }
+        guard UInt64(local) <= maxSymlinkTarget, entry.compressedSize <= maxSymlinkTarget else {
+            throw ArtifactError(.invalid, "'\(archive)': symlink '\(entry.path)' claims a target of "
+                                + "\(max(UInt64(local), entry.compressedSize)) bytes (at most \(maxSymlinkTarget))")
+        }
     }
 
     /// A symlink entry may point only below its own directory (relative, never above it): what

@@ -87,6 +87,29 @@ struct ArchiveFuzzTests {
         }
     }
 
+    /// Found by `archive-bytes`: the local header of the symlink `link` claims 4 GiB
+    /// (0xFFFFFFFF) where the central directory says 10 bytes, and ZIPFoundation allocated the
+    /// claim to read the target.
+    @Test("a symlink whose local header claims 4 GiB is refused, allocating nothing near it")
+    func symlinkSizeClaim() throws {
+        let input = Data(base64Encoded: """
+            UEsDBBQAAAgAAAeGhl0AAAAAAAAAAAAAAAADAAAAYmluUEsDBBQAAAgAAAeGhl3K3eqAFQAAABUAAAAKAAAAYmluL3J1bi5zaGNvbnRlbnQgb2YgYmlu\
+            L3J1bi5zaFBLAwQUAAAIAAAHhoZdyJtF//////////8ABAAAAGxpbmtiaW4vcnVuLnNoUEsDBBQAAAgAAAeGhl35+N6yGAAAABgAAAANAAAAZcyBdMyB\
+            ZcyBLnR4dGNvbnRlbnQgb2YgZcyBdMyBZcyBLnR4dFBLAQIVAxQAAAgAAAeGhl0AAAAAAAAAAAAAAAADAAAAAAAAAAAAAADtQQAAAABiaW5QSwECFQMU\
+            AAAIAAAHhoZdyt3qgBUAAAAVAAAACgAAAAAAAAAAAP////4hAAAAYmluL3J1bi5zaFBLAQIVAxQAAAgAAAeGhl3Im0XjCgAAAAoAAIAEAAAAAAAAAAAA\
+            AACkoV4AAABsaW5rUEsBAhUDFAAACAAAB4aGXfn43rIYAAAAGAAAAA0AAAAAAAAAAAAAAKSBigAAAGXMgXTMgWXMgS50eHRQSwUGAAAAAAQABADWAAAA\
+            zQAAAAAA
+            """)
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        try #require(input).write(to: URL(fileURLWithPath: dir.path + "/p.zip"))
+        let start = try #require(peakVirtualMemory())
+        let error = #expect(throws: ArtifactError.self) { try ProjectArchive.extract(dir.path + "/p.zip", into: dir.path + "/out") }
+        #expect(error?.message.contains("symlink 'link' claims a target of 4294967295 bytes") == true, "\(String(describing: error))")
+        #expect(try #require(peakVirtualMemory()) - start < peakMemoryGrowthLimit)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["p.zip"])
+    }
+
     // MARK: - Helpers
 
     static func entry(_ line: Substring) -> (path: String, type: Entry.EntryType, content: String)? {
