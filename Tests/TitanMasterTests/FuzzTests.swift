@@ -142,7 +142,7 @@ struct FuzzTests {
                 return message.contains(field) && message.contains("truncated")
             }
         }
-        #expect(try #require(peakVirtualMemory()) - start < 1 << 30)
+        #expect(try #require(peakVirtualMemory()) - start < peakMemoryGrowthLimit)
     }
 
     // MARK: - Regressions found by fuzzing

@@ -314,7 +314,7 @@ extension ProtocolFuzzRegressionTests {
 /// never touched) must not grow by anything near the claim.
 @Suite("Huge length claims")
 struct HugeClaimTests {
-    static let limit = 1 << 30
+    static let limit = peakMemoryGrowthLimit
 
     @Test("a field claiming 4 GiB fails at once, naming the field")
     func namedFields() throws {

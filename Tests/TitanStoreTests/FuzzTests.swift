@@ -118,7 +118,7 @@ struct FuzzTests {
                 return reason.contains("needs")
             }
         }
-        #expect(try #require(peakVirtualMemory()) - start < 1 << 30)
+        #expect(try #require(peakVirtualMemory()) - start < peakMemoryGrowthLimit)
     }
 
     // MARK: - The model

@@ -19,6 +19,8 @@ internal import Darwin
 /// - `TITAN_FUZZ_SLOW_MS`: one execution slower than this is a failure (default 2000).
 /// - `TITAN_FUZZ_HANG_SECONDS`: one execution still running after this aborts the process,
 ///   printing the input (default 30): a hang must not stall CI silently.
+/// - `TITAN_FUZZ_MEMORY_EVERY`: executions between two looks at peak memory (default 256); 1
+///   names the very input behind a growth.
 public struct FuzzOptions: Sendable {
     /// The seed of the whole run (what `TITAN_FUZZ_SEED` takes); targets derive theirs from it.
     public var seed: UInt64
@@ -35,9 +37,12 @@ public struct FuzzOptions: Sendable {
     /// Growth of the process's peak virtual memory during a target above which it fails: a
     /// decoder that believes a length field allocates far more than any input here holds.
     public var memoryGrowthLimit: Int
+    /// Executions between two looks at peak memory (each costs a read of /proc).
+    public var memoryCheckInterval: Int
 
     public init(seed: UInt64, seconds: Double? = 1, iterations: Int? = nil, maxLength: Int = 4096,
-                maxCorpus: Int = 512, slowMs: Int = 2000, hangSeconds: Double = 30, memoryGrowthLimit: Int = 1 << 30) {
+                maxCorpus: Int = 512, slowMs: Int = 2000, hangSeconds: Double = 30, memoryGrowthLimit: Int = peakMemoryGrowthLimit,
+                memoryCheckInterval: Int = 256) {
         self.seed = seed
         self.seconds = seconds
         self.iterations = iterations
@@ -46,6 +51,7 @@ public struct FuzzOptions: Sendable {
         self.slowMs = slowMs
         self.hangSeconds = hangSeconds
         self.memoryGrowthLimit = memoryGrowthLimit
+        self.memoryCheckInterval = memoryCheckInterval
     }
 
     /// The run's seed: `TITAN_FUZZ_SEED`, else one drawn once per process.
@@ -72,6 +78,7 @@ public struct FuzzOptions: Sendable {
         options.seconds = seconds ?? (iterations == nil ? 1 : nil)
         if let text = environment("TITAN_FUZZ_SLOW_MS"), let value = Int(text), value > 0 { options.slowMs = value }
         if let text = environment("TITAN_FUZZ_HANG_SECONDS"), let value = Double(text), value > 0 { options.hangSeconds = value }
+        if let text = environment("TITAN_FUZZ_MEMORY_EVERY"), let value = Int(text), value > 0 { options.memoryCheckInterval = value }
         return options
     }
 
@@ -86,6 +93,11 @@ public struct FuzzOptions: Sendable {
         return value
     }
 }
+
+/// Growth of peak virtual memory that counts as an allocation sized by the input. The peak is
+/// the whole process's, and tests running beside a fuzz target (threads, malloc arenas, buffers)
+/// move it by up to about 1 GiB; a believed u32 length is 4 GiB.
+public let peakMemoryGrowthLimit = 3 << 30
 
 /// The process's peak virtual memory (`VmPeak` of `/proc/self/status`), in bytes; nil where
 /// there is no such file. Virtual, not resident: an allocation the decoder never touches still

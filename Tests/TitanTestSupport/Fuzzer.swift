@@ -135,10 +135,12 @@ public enum Fuzzer {
                 fail(iteration, input, "one execution took \(took) (limit \(options.slowMs) ms): superlinear work on this input?")
             }
             iteration += 1
-            if report.failure == nil, iteration % 256 == 0, let start = memoryAtStart, let now = peakVirtualMemory(),
+            let every = options.memoryCheckInterval
+            if report.failure == nil, iteration % every == 0, let start = memoryAtStart, let now = peakVirtualMemory(),
                now - start > options.memoryGrowthLimit {
                 fail(iteration - 1, input, "peak virtual memory grew by \((now - start) >> 20) MiB during executions "
-                     + "\(max(0, iteration - 256)) ..< \(iteration): an allocation sized by the input?")
+                     + "\(max(0, iteration - every)) ..< \(iteration): an allocation sized by the input? "
+                     + "(TITAN_FUZZ_MEMORY_EVERY=1 names the input)")
             }
         }
         if report.failure == nil, let start = memoryAtStart, let now = peakVirtualMemory(), now - start > options.memoryGrowthLimit {
