@@ -12,6 +12,10 @@ let package = Package(
         .library(name: "TitanClient", targets: ["TitanClient"]),
         .library(name: "TitanRuntime", targets: ["TitanRuntime"]),
         .library(name: "TitanStore", targets: ["TitanStore"]),
+        // For the libFuzzer targets in Fuzz/ (a separate package, like Benchmarks/).
+        .library(name: "TitanProtocol", targets: ["TitanProtocol"]),
+        .library(name: "TitanPipeline", targets: ["TitanPipeline"]),
+        .library(name: "TitanPolicy", targets: ["TitanPolicy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
