@@ -13,6 +13,10 @@ let package = Package(
         .library(name: "TitanRuntime", targets: ["TitanRuntime"]),
         .library(name: "TitanStore", targets: ["TitanStore"]),
         .library(name: "TitanAuth", targets: ["TitanAuth"]),
+        // For the libFuzzer targets in Fuzz/ (a separate package, like Benchmarks/).
+        .library(name: "TitanProtocol", targets: ["TitanProtocol"]),
+        .library(name: "TitanPipeline", targets: ["TitanPipeline"]),
+        .library(name: "TitanPolicy", targets: ["TitanPolicy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -71,14 +75,14 @@ let package = Package(
             "TitanClient", "TitanProtocol", "TitanPipeline", "TitanArtifacts", "TitanAuth",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
-        // Helpers shared by the test targets (seeded RNG).
+        // Helpers shared by the test targets (seeded RNG, the mutation fuzzer).
         .target(name: "TitanTestSupport", path: "Tests/TitanTestSupport"),
         .testTarget(name: "TitanProtocolTests", dependencies: ["TitanProtocol", "TitanTestSupport"]),
         .testTarget(name: "TitanLoopTests", dependencies: ["TitanLoop", "TitanTestSupport"]),
         .testTarget(name: "TitanPolicyTests", dependencies: ["TitanPolicy", "TitanTestSupport"]),
-        .testTarget(name: "TitanMasterTests", dependencies: ["TitanMaster", "TitanAuth"]),
-        .testTarget(name: "TitanPipelineTests", dependencies: ["TitanPipeline"]),
-        .testTarget(name: "TitanStoreTests", dependencies: ["TitanStore"]),
+        .testTarget(name: "TitanMasterTests", dependencies: ["TitanMaster", "TitanAuth", "TitanTestSupport"]),
+        .testTarget(name: "TitanPipelineTests", dependencies: ["TitanPipeline", "TitanTestSupport"]),
+        .testTarget(name: "TitanStoreTests", dependencies: ["TitanStore", "TitanTestSupport"]),
         .testTarget(name: "TitanAuthTests", dependencies: ["TitanAuth", "TitanProtocol"]),
         .testTarget(name: "TitanArtifactsTests", dependencies: [
             "TitanArtifacts", "TitanTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),

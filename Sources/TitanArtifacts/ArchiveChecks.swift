@@ -10,12 +10,12 @@ extension ProjectArchive {
     /// The entry's path components with `.` and empty ones dropped; throws for an absolute path,
     /// a NUL byte or any `..`.
     static func safeComponents(of path: String, in archive: String) throws(ArtifactError) -> [String] {
-        if path.hasPrefix("/") || path.hasPrefix("\\") {
+        if path.unicodeScalars.first == "/" || path.unicodeScalars.first == "\\" {
             throw ArtifactError(.invalid, "'\(archive)': entry '\(path)' has an absolute path")
         }
         if path.utf8.contains(0) { throw ArtifactError(.invalid, "'\(archive)': an entry name contains a NUL byte") }
         var parts: [String] = []
-        for part in path.split(whereSeparator: { $0 == "/" || $0 == "\\" }) where part != "." {
+        for part in BeneathRoot.split(path, backslash: true) where part != "." {
             if part == ".." { throw ArtifactError(.invalid, "'\(archive)': entry '\(path)' escapes the destination ('..')") }
             parts.append(String(part))
         }
@@ -45,8 +45,8 @@ extension ProjectArchive {
     /// the chain leaves the tree: `a -> .`, `b -> a/..` is the destination's parent.
     static func resolve(_ link: Symlink, among symlinks: [String: Symlink]) -> Resolution {
         var resolved = Array(link.parts.dropLast())
-        var pending = Array(link.target.split(separator: "/", omittingEmptySubsequences: true).reversed())
-        if link.target.hasPrefix("/") { return .absolute }
+        var pending = Array(BeneathRoot.split(link.target).reversed())
+        if link.target.unicodeScalars.first == "/" { return .absolute }
         var hops = 0
         var via: String?
         while let part = pending.popLast() {
@@ -61,10 +61,10 @@ extension ProjectArchive {
                 guard let next = symlinks[resolved.joined(separator: "/")] else { continue }
                 hops += 1
                 if hops > maxSymlinkHops { return .loop }
-                if next.target.hasPrefix("/") { return .outside(via: next.shown) }
+                if next.target.unicodeScalars.first == "/" { return .outside(via: next.shown) }
                 via = next.shown
                 resolved.removeLast()
-                pending += next.target.split(separator: "/", omittingEmptySubsequences: true).reversed()
+                pending += BeneathRoot.split(next.target).reversed()
             }
         }
         return .inside

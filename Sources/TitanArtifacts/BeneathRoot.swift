@@ -58,14 +58,21 @@ public final class BeneathRoot {
     /// empty and `.` components are dropped (`./a//b` is `a/b`); an absolute path, a `..` or a
     /// NUL byte is refused. `entry` names the path in errors.
     public static func components(of relative: String, entry: String) throws(ArtifactError) -> [String] {
-        if relative.hasPrefix("/") { throw ArtifactError(.invalid, "'\(entry)' is an absolute path") }
+        if relative.unicodeScalars.first == "/" { throw ArtifactError(.invalid, "'\(entry)' is an absolute path") }
         if relative.utf8.contains(0) { throw ArtifactError(.invalid, "'\(entry)' contains a NUL byte") }
         var parts: [String] = []
-        for part in relative.split(separator: "/") where part != "." {
+        for part in split(relative) where part != "." {
             if part == ".." { throw ArtifactError(.invalid, "'\(entry)' leaves its directory ('..')") }
             parts.append(String(part))
         }
         return parts
+    }
+
+    /// `path` split on every `/` (and, with `backslash`, `\\`) as the file system sees them: by
+    /// Unicode scalar, since a `/` followed by a combining mark is one Swift `Character` that a
+    /// split on Characters would not cut. Empty parts are dropped.
+    static func split(_ path: String, backslash: Bool = false) -> [String] {
+        path.unicodeScalars.split(whereSeparator: { $0 == "/" || (backslash && $0 == "\\") }).map { String(String.UnicodeScalarView($0)) }
     }
 
     /// Refuses a component that could name anything but one entry of the directory it is

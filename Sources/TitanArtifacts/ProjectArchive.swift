@@ -129,9 +129,7 @@ public enum ProjectArchive {
         for entry in archive {
             let parts = try safeComponents(of: entry.path, in: archivePath)
             if entry.type == .symlink {
-                guard entry.compressedSize <= maxSymlinkTarget, entry.uncompressedSize <= maxSymlinkTarget else {
-                    throw ArtifactError(.invalid, "'\(archivePath)': symlink entry '\(entry.path)' has a target longer than \(maxSymlinkTarget) bytes")
-                }
+                try checkSymlinkSize(entry, in: archivePath)
                 var target = Data()
                 do {
                     _ = try archive.extract(entry) { target.append($0) }
@@ -239,6 +237,22 @@ public enum ProjectArchive {
             if let link = root.firstSymlink(along: directory) {
                 throw ArtifactError(.invalid, "'\(archivePath)': entry '\(entry.path)' would be written through the symlink '\(link)' in '\(root.path)'; nothing is written through a symlink")
             }
+        }
+    }
+
+    /// ZIPFoundation reads a symlink's target in one allocation the size its local header gives,
+    /// which need not agree with the central directory: a 400-byte archive claiming 4 GiB there
+    /// made the worker allocate 4 GiB (or die where that fails). That header is not public API,
+    /// so its size is read by reflection; if it cannot be (ZIPFoundation changed), symlinks are
+    /// refused rather than read blind.
+    static func checkSymlinkSize(_ entry: Entry, in archive: String) throws(ArtifactError) {
+        let header = Mirror(reflecting: entry).descendant("localFileHeader")
+        guard let header, let local = Mirror(reflecting: header).descendant("compressedSize") as? UInt32 else {
+            throw ArtifactError(.invalid, "'\(archive)': cannot check the size of symlink '\(entry.path)'")
+        }
+        guard UInt64(local) <= UInt64(maxSymlinkTarget), entry.compressedSize <= UInt64(maxSymlinkTarget), entry.uncompressedSize <= UInt64(maxSymlinkTarget) else {
+            throw ArtifactError(.invalid, "'\(archive)': symlink '\(entry.path)' claims a target of "
+                                + "\(max(UInt64(local), entry.compressedSize)) bytes (at most \(maxSymlinkTarget))")
         }
     }
 }

@@ -44,7 +44,9 @@ public enum Capabilities {
         var seen: Set<String> = []
         var tags: [String] = []
         for text in texts {
-            for part in text.split(separator: ",") {
+            // Split on scalars: a comma after a prepended mark (U+0600...) is part of its Character.
+            for scalars in text.unicodeScalars.split(separator: ",") {
+                let part = Substring(scalars)
                 let tag = String(part.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
                     .uppercased()
                 if !tag.isEmpty && seen.insert(tag).inserted { tags.append(tag) }

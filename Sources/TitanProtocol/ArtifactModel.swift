@@ -38,9 +38,11 @@ public struct ArtifactRef: Sendable, Equatable, Hashable, Encodable {
         if destination.isEmpty {
             return kind == .file ? "a file artifact needs a destination path" : nil
         }
-        if destination.hasPrefix("/") { return "destination '\(destination)' is absolute" }
-        if destination.utf8.contains(0) { return "destination contains a NUL byte" }
-        for part in destination.split(separator: "/", omittingEmptySubsequences: false) where part == ".." {
+        // Bytes, not Characters: a `/` followed by a combining mark is one Character.
+        let bytes = destination.utf8
+        if bytes.first == UInt8(ascii: "/") { return "destination '\(destination)' is absolute" }
+        if bytes.contains(0) { return "destination contains a NUL byte" }
+        for part in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) where part.elementsEqual("..".utf8) {
             return "destination '\(destination)' leaves the job's directory ('..')"
         }
         return nil

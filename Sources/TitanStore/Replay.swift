@@ -84,6 +84,12 @@ public enum AOFReader {
                     damage = view.count < RecordFormat.recordHeaderSize ? .incompleteRecordHeader : .incompletePayload
                     break scan
                 }
+                // A record the file is too short to hold is torn whatever follows: do not grow the
+                // buffer to its length (up to 64 MiB for a few bytes of tail) or read the rest.
+                if Int64(needed) > size - offset {
+                    damage = view.count < RecordFormat.recordHeaderSize ? .incompleteRecordHeader : .incompletePayload
+                    break scan
+                }
                 // Keep the partial record, make room for all of it, and read the next chunk.
                 if needed > capacity {
                     let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: needed, alignment: 16)

@@ -42,13 +42,16 @@ struct RestoredState {
         case .instance(let id):
             masterId = id
         case .counters(let job, let dag):
+            let (job, dag) = (try Self.counter(job, "nextJob"), try Self.counter(dag, "nextDag"))
             nextJob = max(nextJob, job)
             nextDag = max(nextDag, dag)
         case .jobCreated(let info):
+            let next = try Self.counter(Self.number(info.id, prefix: "job-") + 1, "the number of job '\(info.id)'")
             if jobs[info.id] == nil { order.append((false, info.id)) }
             jobs[info.id] = info
-            nextJob = max(nextJob, Self.number(info.id, prefix: "job-") + 1)
+            nextJob = max(nextJob, next)
         case .dagCreated(let id, let spec, let submittedAtMs):
+            let next = try Self.counter(Self.number(id, prefix: "dag-") + 1, "the number of DAG '\(id)'")
             if dags[id] == nil { order.append((true, id)) }
             dags[id] = Dag(id: id, spec: spec, submittedAtMs: submittedAtMs)
             for job in spec.jobs {
@@ -58,7 +61,7 @@ struct RestoredState {
                 jobs[fullId] = JobInfo(id: fullId, spec: jobSpec, state: .pending, submittedAtMs: submittedAtMs, dagId: id,
                                        parents: job.dependsOn.map { "\(id)/\($0)" })
             }
-            nextDag = max(nextDag, Self.number(id, prefix: "dag-") + 1)
+            nextDag = max(nextDag, next)
         case .jobState(let change):
             // In place: a million of these make up most of a replay.
             guard let index = jobs.index(forKey: change.id) else {
@@ -116,9 +119,21 @@ struct RestoredState {
         }
     }
 
-    /// `N` of `PREFIX-N`, or 0.
+    /// `N` of `PREFIX-N`, or 0; numbers past `maxCounter` count as `maxCounter` (then rejected
+    /// by `counter`), so `+ 1` cannot overflow.
     static func number(_ id: String, prefix: String) -> UInt64 {
         guard id.hasPrefix(prefix) else { return 0 }
-        return UInt64(id.dropFirst(prefix.count)) ?? 0
+        return min(UInt64(id.dropFirst(prefix.count)) ?? 0, maxCounter)
+    }
+
+    /// Ids are numbered far below this; a journal claiming more was not written by a master
+    /// (the scheduler counts up from the restored value and must not overflow).
+    static let maxCounter: UInt64 = 1 << 62
+
+    static func counter(_ value: UInt64, _ what: String) throws(JournalDecodeError) -> UInt64 {
+        guard value <= maxCounter else {
+            throw JournalDecodeError(message: "\(what): \(value) is past the largest id number (\(maxCounter))")
+        }
+        return value
     }
 }

@@ -182,23 +182,28 @@ public enum V1Codec {
     public static func prefixed(_ id: String) -> String { id.hasPrefix(idPrefix) ? id : idPrefix + id }
 
     /// A name for a stored file: no path separator, not `.` or `..` (the original accepted any
-    /// path: a hole).
+    /// path: a hole). Checked on bytes, as the file system reads the name: a `/` followed by a
+    /// combining mark is one Swift `Character`, which `contains("/")` does not see.
     static func fileName(_ name: String) throws(V1Error) -> String {
         if name.isEmpty { throw V1Error("ERROR: the file name is empty") }
-        if name.contains("/") || name.contains("\\") || name == "." || name == ".." || name.utf8.contains(0) {
+        let bytes = name.utf8
+        if bytes.contains(UInt8(ascii: "/")) || bytes.contains(UInt8(ascii: "\\")) || bytes.elementsEqual(".".utf8)
+            || bytes.elementsEqual("..".utf8) || bytes.contains(0) {
             throw V1Error("ERROR: '\(name)' is not a plain file name (no path separators or '..')")
         }
         return name
     }
 
-    /// `ZIP/ENTRY`: a file name, then a relative path without `..`.
+    /// `ZIP/ENTRY`: a file name, then a relative path without `..` (split on bytes, as above).
     static func archiveEntry(_ text: String) throws(V1Error) -> String {
-        guard let slash = text.firstIndex(of: "/") else {
+        let bytes = Array(text.utf8)
+        guard let slash = bytes.firstIndex(of: UInt8(ascii: "/")) else {
             throw V1Error("'\(text)' is not ZIP/ENTRY (an uploaded archive and a path inside it)")
         }
-        _ = try fileName(String(text[..<slash]))
-        let entry = text[text.index(after: slash)...]
-        if entry.isEmpty || entry.hasPrefix("/") || entry.split(separator: "/").contains("..") {
+        _ = try fileName(String(decoding: bytes[..<slash], as: UTF8.self))
+        let entry = bytes[(slash + 1)...]
+        if entry.isEmpty || entry.first == UInt8(ascii: "/")
+            || entry.split(separator: UInt8(ascii: "/")).contains(where: { $0.elementsEqual("..".utf8) }) {
             throw V1Error("'\(text)': the entry must be a relative path inside the archive, without '..'")
         }
         return text
