@@ -1,12 +1,19 @@
 import ArgumentParser
 import Foundation
 import TitanArtifacts
+import TitanAuth
 import TitanClient
 
 /// Options every client command takes.
 struct ClientOptions: ParsableArguments {
     @Option(help: "Master address HOST:PORT (default $TITAN_MASTER or 127.0.0.1:9090).")
     var master: String?
+
+    @Option(help: "Token text (titan.ID.SECRET); default $TITAN_TOKEN, $TITAN_TOKEN_FILE, else ~/.config/titan/token.")
+    var token: String?
+
+    @Option(name: .customLong("token-file"), help: "A file holding the token.")
+    var tokenFile: String?
 
     var address: String {
         master ?? ProcessInfo.processInfo.environment["TITAN_MASTER"] ?? "127.0.0.1:9090"
@@ -21,8 +28,14 @@ struct ClientOptions: ParsableArguments {
     }
 
     func connect() async throws -> TitanClient {
+        let credential: AuthToken?
         do {
-            return try await TitanClient.connect(to: address)
+            credential = try TokenSource.find(token: token, tokenFile: tokenFile)
+        } catch {
+            throw CLIError(message: "\(error)")
+        }
+        do {
+            return try await TitanClient.connect(to: address, credentials: credential.map { .token($0) } ?? .none)
         } catch {
             throw CLIError(message: "\(error)")
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TitanAuth
 import Foundation
 import Logging
 import Synchronization
@@ -86,6 +87,20 @@ struct TitanNodeCommand: AsyncParsableCommand {
     @Option(help: "Worker: the address jobs on other machines reach its services at (default: the local address of its connection to the master).")
     var advertise: String?
 
+    @Flag(name: .customLong("no-auth"),
+          help: "Master: accept connections without a token (loopback binds only; logged loudly at every start).")
+    var noAuth = false
+
+    @Flag(name: .customLong("allow-v1-remote"),
+          help: "Master: serve the original Titan protocol (which cannot authenticate) to other hosts too.")
+    var allowV1Remote = false
+
+    @Option(help: "Worker: its token (titan.ID.SECRET; a worker or admin token). Default $TITAN_TOKEN, $TITAN_TOKEN_FILE, else ~/.config/titan/token.")
+    var token: String?
+
+    @Option(name: .customLong("token-file"), help: "Worker: a file holding its token.")
+    var tokenFile: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -100,13 +115,15 @@ struct TitanNodeCommand: AsyncParsableCommand {
                 throw ValidationError("need --heartbeat-ms > 0 and 0 < --suspect-after-ms <= --dead-after-ms")
             }
             for (flag, given) in [("--master", master != nil), ("--cap", cap != nil), ("--slots", slots != nil),
-                                  ("--permanent", permanent), ("--id", id != nil), ("--advertise", advertise != nil)] where given {
+                                  ("--permanent", permanent), ("--id", id != nil), ("--advertise", advertise != nil),
+                                  ("--token", token != nil), ("--token-file", tokenFile != nil)] where given {
                 throw ValidationError("\(flag) is a worker option; this is --role master")
             }
             if !scale.isEmpty { _ = try scalingConfig() }  // checked before anything starts
         case .worker:
             for (flag, given) in [("--scale", !scale.isEmpty), ("--scale-hook", scaleHook != nil),
-                                  ("--repair-journal", repairJournal)] where given {
+                                  ("--repair-journal", repairJournal), ("--no-auth", noAuth),
+                                  ("--allow-v1-remote", allowV1Remote)] where given {
                 throw ValidationError("\(flag) is a master option; this is --role worker")
             }
             if let slots, slots == 0 { throw ValidationError("--slots: must be at least 1") }
@@ -142,6 +159,14 @@ struct TitanNodeCommand: AsyncParsableCommand {
             config.deadAfterMs = deadAfterMs
             config.fsync = fsync.policy
             config.repairJournal = repairJournal
+            config.auth.enabled = !noAuth
+            config.auth.allowV1FromRemote = allowV1Remote
+            if noAuth {
+                logger.critical("AUTHENTICATION IS OFF (--no-auth): anyone who can reach \(bind):\(port) can run any command on every worker")
+            }
+            if allowV1Remote {
+                logger.warning("the original Titan protocol is served to other hosts (--allow-v1-remote): it cannot authenticate")
+            }
             if !scale.isEmpty { config.scaling = try scalingConfig() }
             let node: MasterNode
             do {
@@ -171,6 +196,11 @@ struct TitanNodeCommand: AsyncParsableCommand {
             if let id { config.workerId = id }
             config.advertiseAddress = advertise
             config.permanent = permanent
+            do {
+                config.token = try TokenSource.find(token: token, tokenFile: tokenFile)
+            } catch {
+                throw ValidationError("\(error)")
+            }
             if let dataDir {
                 try prepareDirectory(dataDir)
                 config.workDirectory = dataDir
