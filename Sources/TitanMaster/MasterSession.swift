@@ -103,8 +103,10 @@ actor MasterSession: LoopBound, Peer {
             }
             sawFrame = true
             if workersOnly && !Self.isAuthentication(frame) {
-                guard frame.version == TitanProto.nativeVersion, frame.opcode == NativeOpcode.register.rawValue else {
-                    return refuse("too many connections: the places left are kept for workers; try again later")
+                // The reserved places serve workers and admins (who may need to get in to fix things).
+                guard credential?.role == .admin
+                        || (frame.version == TitanProto.nativeVersion && frame.opcode == NativeOpcode.register.rawValue) else {
+                    return refuse("too many connections: the places left are kept for workers and admins; try again later")
                 }
                 workersOnly = false
             }
@@ -195,7 +197,7 @@ actor MasterSession: LoopBound, Peer {
                 return false
             }
             if workersOnly && current.role != .worker && current.role != .admin {
-                refuse("too many connections: the places left are kept for workers; try again later")
+                refuse("too many connections: the places left are kept for workers and admins; try again later")
                 return false
             }
             credential = current

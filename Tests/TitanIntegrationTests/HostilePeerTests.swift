@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TitanAuth
 import TitanClient
 import TitanMaster
 import TitanProtocol
@@ -146,7 +147,24 @@ import TitanRuntime
         client.send(Self.request(1, .ping))
         #expect(try Self.refusal(client)?.contains("kept for workers") == true)
         #expect(client.sawEOF())
-        // A worker still gets in.
+        try await waitUntil { await cluster.master.connectionStats().open == 8 }
+        // A client with a submit token is told so; an admin and a worker still get in.
+        let admin = try await TitanClient.connect(to: cluster.masterAddress)
+        guard case .tokenResult(.created(_, let text)) = try await admin.request(.token(.create(role: "submit", name: "", ttlMs: 0))) else {
+            Issue.record("no token")
+            return
+        }
+        let submitter = try RawSocket(port: port)
+        let token = try AuthToken(parsing: text)
+        var refused = ""
+        do {
+            refused = "\(try submitter.authenticate(token))"
+        } catch {
+            refused = "\(error)"
+        }
+        #expect(refused.contains("kept for workers and admins"), "\(refused)")
+        try await admin.ping()
+        try await waitUntil { await cluster.master.connectionStats().open == 9 }
         let worker = try RawSocket(port: port)
         #expect(try worker.authenticate() == .admin)
         worker.send(Self.request(2, .register(Registration(workerId: "w-reserve", name: "w", capabilities: ["GENERAL"],
@@ -161,6 +179,7 @@ import TitanRuntime
         for _ in 0..<3 { more.append(try RawSocket(port: port)) }
         let over = try RawSocket(port: port)
         #expect(try Self.refusal(over)?.contains("too many connections (12)") == true)
+        await admin.close()
         // Places free up as connections close.
         idle.removeAll()
         more.removeAll()

@@ -63,8 +63,11 @@ final class RawSocket {
         guard case .authChallenge(let serverNonce) = try readEnvelope()?.message else { throw AuthError.refused("no challenge") }
         let proof = AuthExchange.clientProof(token: token, clientNonce: nonce, serverNonce: serverNonce)
         send(NativeCodec.encode(Envelope(requestId: 0xFFFF_0002, message: .authProof(proof))))
-        guard case .authOk(let role, _) = try readEnvelope()?.message else { throw AuthError.refused("no authOk") }
-        return Role(rawValue: role) ?? .read
+        switch try readEnvelope()?.message {
+        case .authOk(let role, _): return Role(rawValue: role) ?? .read
+        case .error(_, let text): throw AuthError.refused(text)
+        default: throw AuthError.refused("no authOk")
+        }
     }
 
     /// Reads one native envelope.
