@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cluster: master {address}, {args.workers} workers x {args.slots} slots, "
               f"{label} binaries ({bin_dir})")
     try:
-        with TitanClient(address, request_timeout=300) as client:
+        # Its own cluster: that master's local credential; a running one: the usual discovery.
+        token_file = cluster.token_file if cluster is not None else None
+        with TitanClient(address, request_timeout=300, token_file=token_file) as client:
             latency(client, 20)  # warm up: connections, caches, the workers' first spawns
             samples = latency(client, args.runs)
             ms = [s * 1000 for s in samples]

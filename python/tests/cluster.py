@@ -2,6 +2,12 @@
 
 Binaries come from ``$TITAN_BIN_DIR`` (default ``<repo>/.build/debug``). Workers get
 ``PYTHONPATH`` including this SDK, so jobs can ``import titan_sdk``.
+
+The cluster's processes see ``XDG_CONFIG_HOME`` set to a directory of their own
+(``ROOT/config``), so the master writes its local admin credential there
+(``ROOT/config/titan/token``, :attr:`Cluster.token_file`), the workers find it there, and
+nothing is written to the user's own ``~/.config/titan``. :meth:`Cluster.env` gives client
+processes the same.
 """
 
 from __future__ import annotations
@@ -34,14 +40,26 @@ class Cluster:
     bin_dir: str
     worker_ids: list[str]
     processes: list[subprocess.Popen] = field(default_factory=list)
+    #: XDG_CONFIG_HOME of the cluster's processes (its local credential is ``titan/token`` there).
+    config_home: str = ""
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def token_file(self) -> str:
+        """The master's local admin credential (``titan.ID.SECRET``)."""
+        return os.path.join(self.config_home, "titan", "token")
+
     def env(self, **extra: str) -> dict[str, str]:
-        """An environment for client processes: TITAN_MASTER, TITAN_BIN_DIR, PYTHONPATH."""
+        """An environment for client processes: TITAN_MASTER, TITAN_BIN_DIR, PYTHONPATH, and
+        XDG_CONFIG_HOME where this master's local credential is (TITAN_TOKEN and
+        TITAN_TOKEN_FILE removed, so that credential is the one found)."""
         env = dict(os.environ)
+        env.pop("TITAN_TOKEN", None)
+        env.pop("TITAN_TOKEN_FILE", None)
+        env["XDG_CONFIG_HOME"] = self.config_home
         env["TITAN_MASTER"] = self.address
         env["TITAN_BIN_DIR"] = self.bin_dir
         env["PYTHONPATH"] = os.pathsep.join(p for p in (PYTHON_DIR, os.environ.get("PYTHONPATH")) if p)
@@ -90,15 +108,20 @@ def start_cluster(workers: int = 2, slots: int = 4, root: Optional[str] = None, 
     master_dir = os.path.join(root, "master")
     os.makedirs(master_dir, exist_ok=True)
     out_path = os.path.join(root, "master.out")
-    processes = []
+    processes: list[subprocess.Popen] = []
+    cluster = Cluster("127.0.0.1", 0, root, binaries, [f"w{i + 1}" for i in range(workers)], processes,
+                      config_home=os.path.join(root, "config"))
+    master_env = cluster.env()
+    master_env.pop("TITAN_MASTER", None)
     with open(out_path, "w") as out, open(os.path.join(root, "master.err"), "w") as err:
         master = subprocess.Popen([node, "--role", "master", "--bind", "127.0.0.1", "--port", "0", "--data-dir",
                                    master_dir, "--log-level", "warning"], stdout=out, stderr=err,
-                                  stdin=subprocess.DEVNULL)
+                                  stdin=subprocess.DEVNULL, env=master_env)
     processes.append(master)
-    cluster = Cluster("127.0.0.1", 0, root, binaries, [f"w{i + 1}" for i in range(workers)], processes)
     try:
         cluster.port = _read_port(out_path, master, timeout)
+        if not os.path.isfile(cluster.token_file):
+            raise RuntimeError(f"the master wrote no local credential at {cluster.token_file}")
         worker_env = cluster.env()
         worker_env.pop("TITAN_MASTER", None)
         for worker_id in cluster.worker_ids:
@@ -110,7 +133,7 @@ def start_cluster(workers: int = 2, slots: int = 4, root: Optional[str] = None, 
                      "--slots", str(slots), "--log-level", "warning"],
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=worker_env))
         deadline = time.monotonic() + timeout
-        with TitanClient(cluster.address) as client:
+        with TitanClient(cluster.address, token_file=cluster.token_file) as client:
             while True:
                 registered = {w.id for w in client.workers()}
                 if set(cluster.worker_ids) <= registered:

@@ -44,6 +44,7 @@ SERVICE_SPEC = m.ServiceSpec("api|ü", ["python3", "s.py", "{port}"], {"K": "v"}
                              "http:/health", [m.ArtifactRef("b" * 64, 7, m.ArtifactKind.ARCHIVE, "", False)], 3,
                              "dag-7")
 REF = m.AttemptRef("job-1", 2)
+TOKEN_INFO = m.TokenInfo("3fa9c1e07b2d", "read", "ci-ü", 1_700_000_000_000, 0)
 
 #: One representative value of every message, by opcode.
 SAMPLES = {
@@ -109,6 +110,13 @@ SAMPLES = {
     0x6D: p.ReadLogs("dag-1/ü|x", 2 ** 64 - 1, 1 << 20, 100, -1_700_000_000_000),
     0x6E: p.LogPage("job-1", [m.LogChunk(m.OutputStream.STDERR, b"\x00\xff\n"), m.LogChunk(m.OutputStream.STDOUT, b"x")],
                     1 << 40 | 17, False, 2 ** 64 - 1),
+    0x70: p.AuthHello("job:dag-1/a.b@2", bytes(range(32))),
+    0x71: p.AuthChallenge(b"\xff" * 32),
+    0x72: p.AuthProof(b"\x00\x01" * 16),
+    0x73: p.AuthOk("admin", bytes(range(255, 223, -1))),
+    0x74: m.TokenOperation(m.TokenOp.CREATE, role="submit", name="ci", ttl_ms=2 ** 64 - 1),
+    0x75: m.TokenResult(m.TokenResultKind.CREATED,
+                        created=m.CreatedToken(TOKEN_INFO, "titan.3fa9c1e07b2d." + "ab" * 32)),
 }
 
 KV_OPERATIONS = [
@@ -119,6 +127,13 @@ KV_OPERATIONS = [
     m.KVOperation(m.KVOp.SREM, "s", member="x"),
     m.KVOperation(m.KVOp.SMEMBERS, "s"),
     m.KVOperation(m.KVOp.INCR, "n", by=-(2 ** 63)),
+]
+TOKEN_MESSAGES = [
+    m.TokenOperation(m.TokenOp.LIST),
+    m.TokenOperation(m.TokenOp.REVOKE, id="3fa9c1e07b2d"),
+    m.TokenOperation(m.TokenOp.CREATE),
+    m.TokenResult(m.TokenResultKind.LIST),
+    m.TokenResult(m.TokenResultKind.LIST, tokens=[TOKEN_INFO, m.TokenInfo("local-1", "admin", "local", 5, 10)]),
 ]
 KV_RESULTS = [
     m.KVResult(m.KVResultKind.VALUE, value=None),
@@ -148,8 +163,8 @@ def test_message_round_trip(opcode: int) -> None:
     assert decoded == message
 
 
-@pytest.mark.parametrize("message", KV_OPERATIONS + KV_RESULTS, ids=repr)
-def test_kv_variants_round_trip(message: object) -> None:
+@pytest.mark.parametrize("message", KV_OPERATIONS + KV_RESULTS + TOKEN_MESSAGES, ids=repr)
+def test_kv_and_token_variants_round_trip(message: object) -> None:
     assert roundtrip(message)[1] == message
 
 
@@ -408,3 +423,59 @@ def test_a_truncated_log_page_names_the_field() -> None:
     payload = p.encode(1, p.LogPage("j", [], 5, True))[8:]
     with pytest.raises(ProtocolError, match="'skipped'"):
         p.decode(0x6E, payload[:-3])
+
+
+def test_auth_layouts_match_the_swift_encoder() -> None:
+    # Computed by hand from NativeCodec.swift's table: authHello tokenId string, nonce bytes;
+    # authChallenge nonce bytes; authProof proof bytes; authOk role string, signature bytes.
+    nonce = bytes(range(32))
+    frame = p.encode(1, p.AuthHello("ab", nonce))
+    assert frame == (bytes.fromhex("02700000 0000002e") + bytes.fromhex("00000001") + bytes.fromhex("00000002") + b"ab"
+                     + bytes.fromhex("00000020") + nonce)
+    assert p.encode(2, p.AuthChallenge(b"\x07" * 3)) == bytes.fromhex("02710000 0000000b 00000002 00000003 070707")
+    assert p.encode(3, p.AuthProof(b"\x01\x02")) == bytes.fromhex("02720000 0000000a 00000003 00000002 0102")
+    assert p.encode(4, p.AuthOk("job", b"\xee")) == bytes.fromhex("02730000 00000010 00000004 00000003") + b"job" \
+        + bytes.fromhex("00000001 ee")
+
+
+def test_token_layouts_match_the_swift_encoder() -> None:
+    # token: op u8 (create 1, list 2, revoke 3), then create role, name, ttlMs u64; revoke id.
+    payload = p.encode_payload(5, m.TokenOperation(m.TokenOp.CREATE, role="read", name="ci", ttl_ms=60_000))
+    assert payload == bytes.fromhex("00000005 01") + wstr("read") + wstr("ci") + bytes.fromhex("000000000000ea60")
+    assert p.encode(5, m.TokenOperation(m.TokenOp.LIST))[:2] == b"\x02\x74"
+    assert p.encode_payload(5, m.TokenOperation(m.TokenOp.LIST)) == bytes.fromhex("00000005 02")
+    assert p.encode_payload(5, m.TokenOperation(m.TokenOp.REVOKE, id="x1")) == bytes.fromhex("00000005 03") + wstr("x1")
+    # tokenResult: kind u8 (created 1, list 2); TokenInfo id, role, name strings, createdAtMs,
+    # expiresAtMs i64; created adds the token string, list is a counted array.
+    info = wstr("i") + wstr("read") + wstr("") + bytes.fromhex("0000000000000007 ffffffffffffffff")
+    created = bytes.fromhex("00000009 01") + info + wstr("titan.i.x")
+    assert p.decode(0x75, created) == (9, m.TokenResult(m.TokenResultKind.CREATED, created=m.CreatedToken(
+        m.TokenInfo("i", "read", "", 7, -1), "titan.i.x")))
+    listed = bytes.fromhex("00000009 02 00000002") + info + info
+    _, result = p.decode(0x75, listed)
+    assert result.tokens == [m.TokenInfo("i", "read", "", 7, -1)] * 2
+    assert p.encode_payload(9, result) == listed
+
+
+def test_malformed_token_messages_name_the_field() -> None:
+    with pytest.raises(ProtocolError, match=r"field 'op': unknown token operation 9"):
+        p.decode(0x74, bytes.fromhex("00000001 09"))
+    with pytest.raises(ProtocolError, match=r"field 'kind': unknown token result 0"):
+        p.decode(0x75, bytes.fromhex("00000001 00"))
+    with pytest.raises(ProtocolError, match=r"field 'ttlMs': truncated"):
+        p.decode(0x74, p.encode_payload(1, m.TokenOperation(m.TokenOp.CREATE, role="read"))[:-1])
+    # A count that promises more TokenInfos (28 bytes at least each) than the payload holds.
+    with pytest.raises(ProtocolError, match=r"field 'tokens': truncated \(count 2"):
+        p.decode(0x75, bytes.fromhex("00000001 02 00000002") + b"\x00" * 40)
+    with pytest.raises(ProtocolError, match=r"field 'tokens\[0\].role': invalid UTF-8"):
+        p.decode(0x75, bytes.fromhex("00000001 02 00000001") + wstr("i") + bytes.fromhex("00000001 ff")
+                 + b"\x00" * 20)
+    with pytest.raises(ProtocolError, match=r"field 'signature': truncated"):
+        p.decode(0x73, p.encode_payload(1, p.AuthOk("admin", b"\x01" * 32))[:-1])
+    with pytest.raises(InvalidRequest, match=r"field 'ttl_ms'"):
+        p.encode(1, m.TokenOperation(m.TokenOp.CREATE, role="read", ttl_ms=-1))
+
+
+def test_a_created_token_keeps_its_secret_out_of_repr() -> None:
+    created = SAMPLES[0x75].created
+    assert "ab" * 32 not in repr(created) and created.id == "3fa9c1e07b2d" and created.role == "read"

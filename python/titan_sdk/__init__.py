@@ -12,28 +12,30 @@ Standard library only. See README.md for the API and the notes on compatibility 
 original Titan SDK.
 """
 
+from .auth import AuthToken
 from .client import TitanClient, default_address, parse_address
 from .errors import (
-    ConnectionLost, ErrorCode, InternalError, InvalidRequest, JobFailed, NotFound, NotSupported, ProtocolError,
-    TitanError, ToolMissing, Unavailable, WaitTimeout,
+    AuthenticationError, ConnectionLost, ErrorCode, InternalError, InvalidRequest, JobFailed, NotFound, NotSupported,
+    ProtocolError, TitanError, ToolMissing, Unavailable, WaitTimeout,
 )
 from .events import Subscription
 from .jobs import DEPLOY_PAYLOAD, RUN_PAYLOAD, SERVICE, TitanJob
 from .models import (
-    Affinity, ArtifactInfo, ArtifactKind, ArtifactRef, ClusterStats, DagEvent, DagInfo, DagJobSpec, DagOutcome,
-    DagSpec, DagState, GateSpec, JobCounts, JobEvent, JobInfo, JobOutcome, JobResult, JobSpec, JobState, LogChunk,
-    Output, OutputStream, PendingApproval, ServiceInfo, ServiceOptions, ServiceSpec, WorkerInfo,
+    Affinity, ArtifactInfo, ArtifactKind, ArtifactRef, ClusterStats, CreatedToken, DagEvent, DagInfo, DagJobSpec,
+    DagOutcome, DagSpec, DagState, GateSpec, JobCounts, JobEvent, JobInfo, JobOutcome, JobResult, JobSpec, JobState,
+    LogChunk, Output, OutputStream, PendingApproval, Role, ServiceInfo, ServiceOptions, ServiceSpec, TokenInfo,
+    WorkerInfo,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "TitanClient", "TitanJob", "Subscription", "default_address", "parse_address",
+    "TitanClient", "TitanJob", "Subscription", "default_address", "parse_address", "AuthToken",
     "RUN_PAYLOAD", "DEPLOY_PAYLOAD", "SERVICE",
-    "TitanError", "NotFound", "InvalidRequest", "Unavailable", "ConnectionLost", "WaitTimeout", "NotSupported",
-    "JobFailed", "ProtocolError", "InternalError", "ToolMissing", "ErrorCode",
+    "TitanError", "AuthenticationError", "NotFound", "InvalidRequest", "Unavailable", "ConnectionLost", "WaitTimeout",
+    "NotSupported", "JobFailed", "ProtocolError", "InternalError", "ToolMissing", "ErrorCode",
     "Affinity", "ArtifactInfo", "ArtifactKind", "ArtifactRef", "ClusterStats", "DagEvent", "DagInfo",
     "DagJobSpec", "DagOutcome", "DagSpec", "DagState", "GateSpec", "JobCounts", "JobEvent", "JobInfo",
     "JobOutcome", "JobResult", "JobSpec", "JobState", "LogChunk", "Output", "OutputStream", "PendingApproval",
-    "ServiceInfo", "ServiceOptions", "ServiceSpec", "WorkerInfo",
+    "ServiceInfo", "ServiceOptions", "ServiceSpec", "WorkerInfo", "Role", "TokenInfo", "CreatedToken",
 ]

@@ -11,8 +11,12 @@ several threads travel over the same connection at once (each reply is matched t
 by id). Job and DAG events are pushed by the master and routed to whoever waits for them:
 :meth:`wait`, :meth:`events` and :meth:`stream_logs` never poll.
 
+Right after connecting, the client authenticates with its token (see :mod:`titan_sdk.auth`:
+given, or found in ``TITAN_TOKEN``, ``TITAN_TOKEN_FILE`` or the local credential file) and
+checks the master's proof in return; :attr:`TitanClient.role` is what the token may do.
+
 If the connection drops, calls in flight raise :class:`~titan_sdk.errors.ConnectionLost`; the
-next call reconnects (unless ``auto_reconnect=False``).
+next call reconnects and authenticates again (unless ``auto_reconnect=False``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import hashlib
 import io
 import itertools
 import json
+import math
 import os
 import re
 import shutil
@@ -35,6 +40,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import IO, Any, Iterable, Iterator, Optional, Sequence, Union
 
 from . import protocol as p
+from .auth import AuthToken, TokenLike, authenticate, find_token
 from .connection import Connection
 from .errors import (
     ConnectionLost, InvalidRequest, JobFailed, NotFound, ProtocolError, ToolMissing, WaitTimeout,
@@ -47,7 +53,8 @@ from .models import (ServiceInfo, ServiceSpec,
     ArtifactData, ArtifactInfo, ArtifactKind, ArtifactRange, ArtifactRef, ClusterStats, DagEvent, DagInfo,
     DagJobSpec, DagOutcome, DagSpec,
     JobEvent, JobInfo, JobOutcome, JobSpec, KVOp, KVOperation, KVResult, LogChunk, Outcome, Output,
-    PendingApproval, ScheduleInfo, ScheduleSpec, UploadChunk, WorkerInfo,
+    CreatedToken, PendingApproval, Role, ScheduleInfo, ScheduleSpec, TokenInfo, TokenOp, TokenOperation, TokenResult,
+    TokenResultKind, UploadChunk, WorkerInfo,
 )
 
 DEFAULT_HOST = "127.0.0.1"
@@ -100,16 +107,35 @@ class TitanClient:
         holds the gate, no process and no worker slot, the DAG resumes the moment a decision is
         written) or ``"script"`` (a gate job runs :mod:`titan_sdk.hitl_gate` on a worker and
         polls the KV store, as the original SDK's gates did). Both use the same KV keys.
+    :param token: the token to authenticate with, ``"titan.ID.SECRET"`` (or an
+        :class:`~titan_sdk.auth.AuthToken`); a malformed one raises
+        :class:`~titan_sdk.errors.AuthenticationError` here.
+    :param token_file: a file holding the token (read at each connection).
+        Neither given: ``$TITAN_TOKEN``, ``$TITAN_TOKEN_FILE``, else the local credential
+        (``$XDG_CONFIG_HOME/titan/token`` or ``~/.config/titan/token``); none found: the client
+        connects without one.
 
     The connection is made on first use (or by :meth:`connect`) and lives until :meth:`close`.
+    A master that refuses the token raises :class:`~titan_sdk.errors.AuthenticationError` with
+    its reason.
     """
 
     def __init__(self, host: Optional[str] = None, port: Optional[int] = None, *,
                  connect_timeout: float = 5.0, request_timeout: Optional[float] = 60.0,
-                 auto_reconnect: bool = True, gate_mode: str = "native") -> None:
+                 auto_reconnect: bool = True, gate_mode: str = "native", token: Optional[TokenLike] = None,
+                 token_file: Optional[str] = None) -> None:
         if gate_mode not in ("native", "script"):
             raise InvalidRequest(f"gate_mode: expected 'native' or 'script', got {gate_mode!r}")
         self.gate_mode = gate_mode
+        self._token: Optional[AuthToken] = None
+        if isinstance(token, AuthToken):
+            self._token = token
+        elif isinstance(token, str):
+            self._token = AuthToken.parse(token) if token else None  # empty: not given, as in Swift
+        elif token is not None:
+            raise TypeError(f"token: expected 'titan.ID.SECRET' or an AuthToken, got {type(token).__name__}")
+        self._token_file = token_file or None
+        self._role: Optional[Role] = None
         if host and port is None and (host.count(":") == 1 or (host.startswith("[") and "]:" in host)):
             self.host, self.port = parse_address(host)
         else:
@@ -145,6 +171,12 @@ class TitanClient:
     def connected(self) -> bool:
         return self._connection is not None and not self._connection.closed
 
+    @property
+    def role(self) -> Optional[Role]:
+        """The role the master granted this client's token (``Role.ADMIN``, ``Role.JOB``...),
+        ``None`` before the first connection or when no token was found."""
+        return self._role
+
     def close(self) -> None:
         """Closes the connection. Calls in flight raise ConnectionLost; later calls fail."""
         self._closed = True
@@ -173,9 +205,23 @@ class TitanClient:
             if conn is not None and not conn.closed:
                 return conn
             if conn is not None and not self.auto_reconnect:
-                raise ConnectionLost(f"connection to master {self.address} lost (auto_reconnect is off)")
-            self._connection = Connection(self.host, self.port, self.connect_timeout)
-            return self._connection
+                why = conn.error  # set: the connection is closed
+                message = why.message if why else f"connection to master {self.address} lost"
+                raise ConnectionLost(f"{message} (auto_reconnect is off)", why.code if why else None,
+                                     reason=why.reason if why else None)
+            token = find_token(self._token, self._token_file)
+            fresh = Connection(self.host, self.port, self.connect_timeout)
+            role: Optional[Role] = None
+            if token is not None:
+                try:
+                    role = authenticate(fresh, token, self.request_timeout)
+                except BaseException:
+                    fresh.close()
+                    self._role = None
+                    raise
+            self._role = role
+            self._connection = fresh
+            return fresh
 
     def _wait_reply(self, future: Future, timeout: Optional[float] = None, what: str = "reply") -> Any:
         timeout = self.request_timeout if timeout is None else timeout
@@ -823,6 +869,38 @@ class TitanClient:
     def store_smembers(self, key: str) -> list[str]:
         """The members of the set at ``key``, sorted (empty if missing)."""
         return self.kv(KVOperation(KVOp.SMEMBERS, key)).members
+
+    # =========================================================================================
+    # Tokens (admin)
+
+    def create_token(self, role: Union[Role, str], name: str = "", ttl: Optional[float] = None) -> CreatedToken:
+        """Creates a token for ``role`` (``read``, ``submit``, ``worker``, ``admin``), named
+        ``name`` (optional), expiring after ``ttl`` seconds (default: never). Its text
+        (``.token``, ``titan.ID.SECRET``) is shown this once: the master keeps a verifier only.
+        Needs an admin token."""
+        ttl_ms = 0
+        if ttl is not None:
+            if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl < math.inf:
+                raise InvalidRequest(f"ttl: must be a positive number of seconds (got {ttl!r})")
+            ttl_ms = max(1, int(round(ttl * 1000)))
+        reply = self._call(TokenOperation(TokenOp.CREATE, role=str(role), name=name, ttl_ms=ttl_ms), TokenResult)
+        if reply.kind is not TokenResultKind.CREATED or reply.created is None:
+            raise ProtocolError(f"unexpected reply from master: expected a created token, got {reply.kind.name}")
+        return reply.created
+
+    def tokens(self) -> list[TokenInfo]:
+        """The tokens the master accepts (never their secrets; a running job's own token is
+        not listed). Needs an admin token."""
+        reply = self._call(TokenOperation(TokenOp.LIST), TokenResult)
+        if reply.kind is not TokenResultKind.LIST:
+            raise ProtocolError(f"unexpected reply from master: expected a token list, got {reply.kind.name}")
+        return reply.tokens
+
+    def revoke_token(self, id: str) -> None:
+        """Revokes a token at once: connections authenticated with it are closed (told why)
+        and it is refused from then on. ``NotFound`` if the master has no such token. Needs an
+        admin token."""
+        self._call(TokenOperation(TokenOp.REVOKE, id=id), p.Ok)
 
     # =========================================================================================
     # Human approval gates

@@ -3,8 +3,11 @@
 Requests get a fresh non-zero request id and a :class:`concurrent.futures.Future`; a background
 reader thread decodes every frame the master sends and resolves the future whose id it echoes
 (an ``error`` reply fails it with the typed exception). Pushes (request id 0) go to the
-:class:`~titan_sdk.events.Router`. Many requests can be in flight at once, from many threads;
-writes are serialised by a lock, so frames never interleave.
+:class:`~titan_sdk.events.Router`. An ``error`` with request id 0 is what the master says before
+it hangs up (a refused token, a revoked one, a limit): requests still waiting then fail with
+it, as :class:`~titan_sdk.errors.ConnectionLost` whose ``reason`` is the master's message. Many
+requests can be in flight at once, from many threads; writes are serialised by a lock, so
+frames never interleave.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ class Connection:
         self._pending: dict[int, tuple[Future, Optional[ReplyHook]]] = {}
         self._ids = itertools.count(1)
         self._closed: Optional[ConnectionLost] = None
+        #: The master's last word (request id 0 error): why it is about to close the connection.
+        self._farewell: Optional[protocol.Error] = None
         self.router = Router(self)
         self._reader = threading.Thread(target=self._read_loop, name=f"titan-reader-{host}:{port}", daemon=True)
         self._reader.start()
@@ -64,6 +69,11 @@ class Connection:
     @property
     def closed(self) -> bool:
         return self._closed is not None
+
+    @property
+    def error(self) -> Optional[ConnectionLost]:
+        """Why the connection closed (``None`` while open)."""
+        return self._closed
 
     @property
     def in_flight(self) -> int:
@@ -99,7 +109,7 @@ class Connection:
             entries.append((rid, Future(), hooks[i] if hooks else None))
         with self._lock:
             if self._closed is not None:
-                raise ConnectionLost(str(self._closed))
+                raise self._copy_of_closed()
             for rid, future, hook in entries:
                 self._pending[rid] = (future, hook)
         data = frames[0] if len(frames) == 1 else b"".join(frames)
@@ -107,8 +117,11 @@ class Connection:
             with self._send_lock:
                 self._sock.sendall(data)
         except OSError as e:
+            # The master may have hung up after saying why: let the reader take that in first.
+            if threading.current_thread() is not self._reader:
+                self._reader.join(timeout=2)
             self._lost(ConnectionLost(f"connection to master {self.host}:{self.port} lost: {e.strerror or e}"))
-            raise ConnectionLost(str(self._closed)) from None
+            raise self._copy_of_closed() from None
         return [future for _, future, _ in entries]
 
     # -- reader thread -------------------------------------------------------------------------
@@ -135,7 +148,12 @@ class Connection:
             log.exception("titan reader thread failed")
             reason = f"reader failed: {e!r}"
         if self._closed is None:
-            self._lost(ConnectionLost(f"connection to master {self.host}:{self.port} lost: {reason}"))
+            farewell = self._farewell
+            if farewell is not None:
+                self._lost(ConnectionLost(f"connection to master {self.host}:{self.port} closed by the master: "
+                                          f"{farewell.message}", farewell.code, reason=farewell.message))
+            else:
+                self._lost(ConnectionLost(f"connection to master {self.host}:{self.port} lost: {reason}"))
 
     def _handle(self, opcode: int, payload: bytes) -> None:
         try:
@@ -152,6 +170,7 @@ class Connection:
             if isinstance(message, (JobEvent, Output, DagEvent)):
                 self.router.push(message)
             elif isinstance(message, protocol.Error):
+                self._farewell = message
                 log.warning("master says: %s (%s)", message.message, message.code.name)
             return
         entry = self._take(rid)
@@ -171,6 +190,11 @@ class Connection:
             future.set_result(message)
         except Exception:  # cancelled by the caller
             pass
+
+    def _copy_of_closed(self) -> ConnectionLost:
+        error = self._closed
+        assert error is not None
+        return ConnectionLost(error.message, error.code, reason=error.reason)
 
     def _take(self, rid: int) -> Optional[tuple[Future, Optional[ReplyHook]]]:
         with self._lock:

@@ -72,7 +72,22 @@ class InternalError(TitanError):
 
 class ConnectionLost(TitanError, builtins.ConnectionError):
     """The connection to the master could not be made or was lost. Requests in flight fail
-    with it; subscriptions end with it."""
+    with it; subscriptions end with it.
+
+    ``reason`` is what the master said before it hung up (``None`` if it said nothing): e.g.
+    ``token 'ab12' was revoked``, ``too many connections: ...``; ``code`` is its error code.
+    """
+
+    def __init__(self, message: str, code: Optional[ErrorCode] = None, reason: Optional[str] = None) -> None:
+        super().__init__(message, code)
+        self.reason = reason
+
+
+class AuthenticationError(TitanError):
+    """The connection could not authenticate: the token (given, or found in ``TITAN_TOKEN``,
+    ``TITAN_TOKEN_FILE`` or the local credential file) is malformed or unreadable, the master
+    refused it (the message is the master's reason: unknown, revoked or expired token, wrong
+    secret), or the master could not prove it knows the token (not the master that issued it)."""
 
 
 class WaitTimeout(TitanError, builtins.TimeoutError):

@@ -1,14 +1,14 @@
 """The value types that travel in Titan messages, and the results the client hands back.
 
 These mirror the Swift models (``Sources/TitanProtocol/Model.swift``, ``DagModel.swift``,
-``ArtifactModel.swift``, ``KVModel.swift``, ``ServiceModel.swift``) field for field, with Python names. They hold data
-only; their wire layouts live in :mod:`titan_sdk.protocol`.
+``ArtifactModel.swift``, ``KVModel.swift``, ``ServiceModel.swift``, ``AuthModel.swift``, ``Role.swift``) field for
+field, with Python names. They hold data only; their wire layouts live in :mod:`titan_sdk.protocol`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import Enum, IntEnum
 from typing import Optional, Union
 
 
@@ -490,6 +490,89 @@ class KVResult:
     value: Optional[bytes] = None
     integer: int = 0
     members: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Authentication and tokens
+
+
+class Role(str, Enum):
+    """What a connection may do, by the role of its token (``Role.swift``): ``read`` (status,
+    logs, listings, KV reads, downloads), ``submit`` (also jobs, DAGs, schedules, services,
+    uploads, KV writes, cancel), ``worker`` (register and report), ``job`` (a running job's own
+    token: ``read``, KV, new jobs and DAGs, growing its own DAG), ``admin`` (everything,
+    tokens included). Compares equal to its name: ``client.role == "admin"``."""
+
+    READ = "read"
+    SUBMIT = "submit"
+    WORKER = "worker"
+    JOB = "job"
+    ADMIN = "admin"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class TokenInfo:
+    """A token as the master lists it (never its secret). ``expires_at_ms`` 0: never expires."""
+
+    id: str
+    role: str
+    name: str
+    created_at_ms: int
+    expires_at_ms: int
+
+
+@dataclass
+class CreatedToken:
+    """A new token: what the master lists for it, and its text ``titan.ID.SECRET``, shown this
+    once (the master keeps only a verifier). The text is left out of ``repr()``."""
+
+    info: TokenInfo
+    token: str = field(repr=False)
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    @property
+    def role(self) -> str:
+        return self.info.role
+
+
+class TokenOp(_NamedEnum):
+    """Token administration (the ``op`` byte of a ``token`` request; admin only)."""
+
+    CREATE = 1
+    LIST = 2
+    REVOKE = 3
+
+
+@dataclass
+class TokenOperation:
+    """A ``token`` request: CREATE uses ``role``, ``name``, ``ttl_ms`` (0: never expires);
+    REVOKE uses ``id``; LIST nothing."""
+
+    op: TokenOp
+    role: str = ""
+    name: str = ""
+    ttl_ms: int = 0
+    id: str = ""
+
+
+class TokenResultKind(_NamedEnum):
+    CREATED = 1
+    LIST = 2
+
+
+@dataclass
+class TokenResult:
+    """The answer to a ``token`` request: ``created`` (CREATED) or ``tokens`` (LIST)."""
+
+    kind: TokenResultKind
+    created: Optional[CreatedToken] = None
+    tokens: list[TokenInfo] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------

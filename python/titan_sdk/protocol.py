@@ -163,6 +163,64 @@ def _read_field(r: Reader, name: str, codec: Codec[Any]) -> Any:
 KV_OPERATION = _KVOperationCodec()
 KV_RESULT = _KVResultCodec()
 
+TOKEN_INFO = StructOf(m.TokenInfo, [
+    ("id", STRING), ("role", STRING), ("name", STRING), ("created_at_ms", I64), ("expires_at_ms", I64)])
+_TOKEN_OP = EnumOf(m.TokenOp, what="token operation")
+_TOKEN_KIND = EnumOf(m.TokenResultKind, what="token result")
+# Writers only (a StructOf names the field of a value that cannot be encoded).
+_TOKEN_CREATE = StructOf(m.TokenOperation, [("role", STRING), ("name", STRING), ("ttl_ms", U64)])
+_TOKEN_REVOKE = StructOf(m.TokenOperation, [("id", STRING)])
+
+
+class _TokenOperationCodec(Codec[m.TokenOperation]):
+    """op u8, then: create role string, name string, ttlMs u64; list nothing; revoke id string."""
+
+    min_size = 1
+
+    def write(self, w: Writer, v: m.TokenOperation) -> None:
+        w.u8(int(v.op))
+        if v.op is m.TokenOp.CREATE:
+            _TOKEN_CREATE.write(w, v)
+        elif v.op is m.TokenOp.REVOKE:
+            _TOKEN_REVOKE.write(w, v)
+
+    def read(self, r: Reader) -> m.TokenOperation:
+        op = _read_field(r, "op", _TOKEN_OP)
+        if op is m.TokenOp.CREATE:
+            role = _read_field(r, "role", STRING)
+            name = _read_field(r, "name", STRING)
+            return m.TokenOperation(op, role=role, name=name, ttl_ms=_read_field(r, "ttlMs", U64))
+        if op is m.TokenOp.REVOKE:
+            return m.TokenOperation(op, id=_read_field(r, "id", STRING))
+        return m.TokenOperation(op)
+
+
+class _TokenResultCodec(Codec[m.TokenResult]):
+    """kind u8, then: created TokenInfo, token string | list [TokenInfo]."""
+
+    min_size = 5
+
+    def write(self, w: Writer, v: m.TokenResult) -> None:
+        w.u8(int(v.kind))
+        if v.kind is m.TokenResultKind.CREATED:
+            if v.created is None:
+                raise InvalidRequest("cannot encode tokenResult: a CREATED result without its token")
+            TOKEN_INFO.write(w, v.created.info)
+            w.string(v.created.token)
+        else:
+            ArrayOf(TOKEN_INFO).write(w, v.tokens)
+
+    def read(self, r: Reader) -> m.TokenResult:
+        kind = _read_field(r, "kind", _TOKEN_KIND)
+        if kind is m.TokenResultKind.CREATED:
+            info = TOKEN_INFO.read(r)
+            return m.TokenResult(kind, created=m.CreatedToken(info, _read_field(r, "token", STRING)))
+        return m.TokenResult(kind, tokens=_read_field(r, "tokens", ArrayOf(TOKEN_INFO)))
+
+
+TOKEN_OPERATION = _TokenOperationCodec()
+TOKEN_RESULT = _TokenResultCodec()
+
 # ---------------------------------------------------------------------------------------------
 # Messages
 
@@ -444,6 +502,37 @@ class Schedules(Message):
     schedules: list[m.ScheduleInfo]
 
 
+@dataclass
+class AuthHello(Message):
+    """Client -> master, first on a connection: which token, and the client's nonce (32
+    random bytes). See :mod:`titan_sdk.auth` for the exchange."""
+    NAME = "authHello"
+    token_id: str
+    nonce: bytes
+
+
+@dataclass
+class AuthChallenge(Message):
+    """Master -> client: the master's nonce."""
+    NAME = "authChallenge"
+    nonce: bytes
+
+
+@dataclass
+class AuthProof(Message):
+    """Client -> master: proof of holding the token's secret (32 bytes)."""
+    NAME = "authProof"
+    proof: bytes
+
+
+@dataclass
+class AuthOk(Message):
+    """Master -> client: authenticated with ``role``; ``signature`` is the master's own proof."""
+    NAME = "authOk"
+    role: str
+    signature: bytes
+
+
 class _ExtendDagCodec(Codec[ExtendDag]):
     def write(self, w: Writer, v: ExtendDag) -> None:
         w.string(v.dag_id)
@@ -456,7 +545,7 @@ class _ExtendDagCodec(Codec[ExtendDag]):
 
 AnyMessage = Union[Message, m.Registration, m.Dispatch, m.ArtifactRange, m.ArtifactData, m.UploadChunk,
                    m.ArtifactInfo, m.KVOperation, m.KVResult, m.JobInfo, m.JobEvent, m.Output, m.DagInfo,
-                   m.DagEvent, m.ScheduleInfo, m.ClusterStats]
+                   m.DagEvent, m.ScheduleInfo, m.ClusterStats, m.TokenOperation, m.TokenResult]
 
 #: opcode -> (name, class, payload codec)
 _TABLE: dict[int, tuple[str, type, Codec[Any]]] = {}
@@ -532,6 +621,12 @@ _register(0x6D, "readLogs", ReadLogs, _fields(ReadLogs, ("id", STRING), ("cursor
                                              ("tail_lines", U32), ("since_ms", I64)))
 _register(0x6E, "logPage", LogPage, _fields(LogPage, ("job_id", STRING), ("chunks", ArrayOf(LOG_CHUNK)), ("next", U64),
                                            ("end", BOOL), ("skipped", U64)))
+_register(0x70, "authHello", AuthHello, _fields(AuthHello, ("token_id", STRING), ("nonce", BYTES)))
+_register(0x71, "authChallenge", AuthChallenge, _fields(AuthChallenge, ("nonce", BYTES)))
+_register(0x72, "authProof", AuthProof, _fields(AuthProof, ("proof", BYTES)))
+_register(0x73, "authOk", AuthOk, _fields(AuthOk, ("role", STRING), ("signature", BYTES)))
+_register(0x74, "token", m.TokenOperation, TOKEN_OPERATION)
+_register(0x75, "tokenResult", m.TokenResult, TOKEN_RESULT)
 
 #: Every opcode this SDK knows, by message name.
 OPCODES: dict[str, int] = {name: op for op, (name, _, _) in _TABLE.items()}
