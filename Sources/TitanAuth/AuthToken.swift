@@ -21,7 +21,7 @@ public struct AuthToken: Sendable, Equatable, CustomStringConvertible {
 
     /// A random token id: 12 hex digits.
     public static func newId() -> String {
-        String((0..<6).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined())
+        hex((0..<6).map { _ in UInt8.random(in: 0...255) })
     }
 
     /// Parses `titan.ID.SECRET` (surrounding whitespace ignored).
@@ -41,7 +41,20 @@ public struct AuthToken: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The text form, `titan.ID.SECRET`.
-    public var text: String { "titan.\(id)." + secret.map { String(format: "%02x", $0) }.joined() }
+    public var text: String { "titan.\(id)." + Self.hex(secret) }
+
+    /// Lower-case hex digits of `bytes` (made once per dispatch for a job's token: no Foundation
+    /// formatting on that path).
+    public static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
+            for (i, byte) in bytes.enumerated() {
+                buffer[2 * i] = digits[Int(byte >> 4)]
+                buffer[2 * i + 1] = digits[Int(byte & 0x0F)]
+            }
+            return bytes.count * 2
+        }
+    }
 
     /// Never the secret: safe to log.
     public var description: String { "token \(id)" }

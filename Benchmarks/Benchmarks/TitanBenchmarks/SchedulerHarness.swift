@@ -38,7 +38,8 @@ final class RecordingWorker: Peer {
     }
 
     var registration: Registration {
-        Registration(workerId: label, name: label, capabilities: ["GENERAL"], slots: slots, permanent: true)
+        Registration(workerId: label, name: label, capabilities: ["GENERAL"], slots: slots, permanent: true,
+                     instance: "bench-instance-" + label)
     }
 }
 
