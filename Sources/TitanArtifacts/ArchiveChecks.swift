@@ -106,4 +106,29 @@ extension ProjectArchive {
             }
         }
     }
+
+    /// No entry may lie below one of the archive's own file entries, and a path may not be both a
+    /// file and a directory: found half-way through the writes, either would leave a partial tree.
+    static func refuseEntriesBelowFiles(_ paths: [(parts: [String], shown: String, isDirectory: Bool)],
+                                        in archive: String) throws(ArtifactError) {
+        var files: [String: String] = [:]
+        var directories = Set<String>()
+        for path in paths where !path.parts.isEmpty {
+            let joined = path.parts.joined(separator: "/")
+            if path.isDirectory { directories.insert(joined) } else { files[joined] = path.shown }
+        }
+        for path in paths where !path.parts.isEmpty {
+            var prefix = ""
+            for part in path.parts.dropLast() {
+                prefix += prefix.isEmpty ? part : "/" + part
+                if let file = files[prefix] {
+                    throw ArtifactError(.invalid, "'\(archive)': entry '\(path.shown)' lies below the file entry '\(file)'")
+                }
+                directories.insert(prefix)
+            }
+        }
+        for (joined, shown) in files where directories.contains(joined) {
+            throw ArtifactError(.invalid, "'\(archive)': entry '\(shown)' is both a file and a directory in the archive")
+        }
+    }
 }

@@ -155,6 +155,7 @@ public enum ProjectArchive {
         }
         try checkSymlinks(links, in: archivePath)
         try refuseEntriesBelowSymlinks(entries.map { ($0.parts, $0.entry.path) }, links: links, in: archivePath)
+        try refuseEntriesBelowFiles(entries.map { ($0.parts, $0.entry.path, $0.entry.type == .directory) }, in: archivePath)
         var targets: [String: String] = [:]
         for link in links { targets[link.parts.joined(separator: "/")] = link.target }
         return Plan(archive: archive, entries: entries, targets: targets)

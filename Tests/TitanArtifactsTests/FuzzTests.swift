@@ -189,3 +189,23 @@ struct ArchiveFuzzTests {
         return "/" + parts.map { String(Substring($0)) }.joined(separator: "/")
     }
 }
+
+/// Inputs the fuzzer found, kept exactly.
+@Suite("Archive regressions found by fuzzing")
+struct ArchiveFuzzRegressionTests {
+    @Test("an entry below another entry that is a file is refused before anything is written")
+    func entryBelowAFile() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let zip = dir.path + "/p.zip"
+        try handmadeZip(at: zip, [("ff bin", .file, "x"), ("ff bin/run.sh", .file, "echo hi")])
+        let destination = dir.path + "/dest"
+        #expect(throws: ArtifactError.self) { try ProjectArchive.extract(zip, into: destination) }
+        do {
+            try ProjectArchive.extract(zip, into: destination)
+        } catch {
+            #expect(error.message.contains("lies below the file entry 'ff bin'"), "\(error)")
+        }
+        #expect(names(in: destination).isEmpty)
+    }
+}
