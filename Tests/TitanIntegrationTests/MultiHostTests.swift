@@ -102,6 +102,32 @@ struct MultiHostTests {
             #expect(status == 0, "\(err)")
             #expect(out.contains("ran on w1") || out.contains("ran on w2"), "\(out)")
         }
+        // A service on a worker host is reached from another host at the address its worker advertises.
+        let (deployed, _, deployErr) = try await Self.run(net, "c", [
+            "deploy", "--master", address, "--token-file", submitToken, "--name", "web", "--port", "auto", "--health", "tcp",
+            "--restart", "never", "--", "python3", "-m", "http.server", "{port}",
+        ], configHome: work + "/c")
+        #expect(deployed == 0, "\(deployErr)")
+        var endpoint: (host: String, port: Int)?
+        try await waitUntil(seconds: 30) {
+            let (_, out, _) = try await Self.run(net, "c", ["services", "--json", "--master", address, "--token-file", submitToken],
+                                                 configHome: work + "/c")
+            let list = (try? JSONSerialization.jsonObject(with: Data(out.utf8))) as? [[String: Any]] ?? []
+            guard let web = list.first(where: { ($0["state"] as? String) == "HEALTHY" }),
+                  let host = web["host"] as? String, let port = web["port"] as? Int else { return false }
+            endpoint = (host, port)
+            return true
+        }
+        let (serviceHost, servicePort) = try #require(endpoint)
+        #expect(serviceHost == "\(subnet).11" || serviceHost == "\(subnet).12", "\(serviceHost)")
+        let fetch = try await Spawned.start(["ip", "netns", "exec", "\(net)-c", "python3", "-c",
+                                             "import urllib.request; print(urllib.request.urlopen('http://\(serviceHost):\(servicePort)/', timeout=5).status)"])
+        #expect(await fetch.waitExit(timeout: 20) == 0)
+        #expect(fetch.stdout.contains("200"), "\(fetch.stdout) \(fetch.stderr)")
+        let (stopped, _, stopErr) = try await Self.run(net, "c", ["stop", "web", "--master", address, "--token-file", submitToken],
+                                                       configHome: work + "/c")
+        #expect(stopped == 0, "\(stopErr)")
+
         // Without a token, the client host is refused with the reason; with a worker token it cannot submit.
         let (bare, _, bareErr) = try await Self.run(net, "c", ["workers", "--master", address], configHome: work + "/c")
         #expect(bare != 0 && bareErr.contains("authenticate first"), "\(bareErr)")
