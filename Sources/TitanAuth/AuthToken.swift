@@ -59,7 +59,9 @@ public struct AuthToken: Sendable, Equatable, CustomStringConvertible {
     /// Never the secret: safe to log.
     public var description: String { "token \(id)" }
 
-    static func decodeHex(_ digits: [UInt8]) -> [UInt8]? {
+    /// The bytes written as hex digits (either case), or nil if `digits` are not an even number
+    /// of hex digits.
+    public static func decodeHex(_ digits: [UInt8]) -> [UInt8]? {
         guard digits.count % 2 == 0 else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(digits.count / 2)

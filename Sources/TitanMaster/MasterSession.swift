@@ -252,9 +252,10 @@ actor MasterSession: LoopBound, Peer {
         }
     }
 
-    /// Tells the peer why, then closes.
+    /// Tells the peer why, then closes; nothing more it sent is handled.
     private func refuse(_ reason: String) {
         send(Envelope(requestId: 0, message: .error(.unavailable, reason)))
+        closed = true
         close()
     }
 

@@ -443,8 +443,8 @@ public actor SchedulerActor: LoopBound {
         if registration.instance.count < 8 || registration.instance.utf8.count > 128 {
             return "field 'instance': a worker registers with a random token of 8 to 128 bytes that names its process"
         }
-        for tag in registration.capabilities where Names.problem(tag, kind: "capability") != nil {
-            return "field 'capabilities': " + (Names.problem(tag, kind: "capability") ?? "")
+        for tag in registration.capabilities {
+            if let problem = Names.problem(tag, kind: "capability") { return "field 'capabilities': \(problem)" }
         }
         if registration.name.utf8.count > 256 || registration.address.utf8.count > 256
             || Names.hasControlCharacters(registration.name) || Names.hasControlCharacters(registration.address) {
@@ -704,11 +704,10 @@ public actor SchedulerActor: LoopBound {
         job.info.workerId = workerId
         let ref = AttemptRef(jobId: jobId, attempt: job.info.attempts)
         registry[workerId]?.running.insert(ref)
-        if auth != nil || (!dagsWithServices.isEmpty && !job.info.parents.isEmpty && dagsWithServices.contains(job.info.dagId)) {
+        let belowServices = !dagsWithServices.isEmpty && !job.info.parents.isEmpty && dagsWithServices.contains(job.info.dagId)
+        if auth != nil || belowServices {
             var spec = job.info.spec
-            if dagsWithServices.contains(job.info.dagId) {
-                spec.environment.merge(serviceEnvironment(for: job)) { own, _ in own }
-            }
+            if belowServices { spec.environment.merge(serviceEnvironment(for: job)) { own, _ in own } }
             // The job's own credential: it may grow its DAG, use KV, submit, read; nothing of the worker's.
             if let token = jobToken(jobId: jobId, attempt: ref.attempt) { spec.environment["TITAN_TOKEN"] = token.text }
             push(to: peer, .dispatch(Dispatch(jobId: jobId, attempt: ref.attempt, spec: spec)))

@@ -30,8 +30,10 @@ struct StoredToken: Codable, Sendable, Equatable {
 
     var info: TokenInfo { TokenInfo(id: id, role: role, name: name, createdAtMs: createdAtMs, expiresAtMs: expiresAtMs) }
 
+    /// Keys that do not decode (a damaged file) give an empty verifier, which no proof matches.
     var verifier: TokenVerifier {
-        TokenVerifier(storedKey: Self.bytes(storedKey), serverKey: Self.bytes(serverKey))
+        TokenVerifier(storedKey: AuthToken.decodeHex(Array(storedKey.utf8)) ?? [],
+                      serverKey: AuthToken.decodeHex(Array(serverKey.utf8)) ?? [])
     }
 
     init(id: String, role: Role, name: String, createdAtMs: Int64, expiresAtMs: Int64, verifier: TokenVerifier) {
@@ -40,18 +42,8 @@ struct StoredToken: Codable, Sendable, Equatable {
         self.name = name
         self.createdAtMs = createdAtMs
         self.expiresAtMs = expiresAtMs
-        storedKey = verifier.storedKey.map { String(format: "%02x", $0) }.joined()
-        serverKey = verifier.serverKey.map { String(format: "%02x", $0) }.joined()
-    }
-
-    static func bytes(_ hex: String) -> [UInt8] {
-        var out: [UInt8] = []
-        var index = hex.startIndex
-        while index < hex.endIndex, let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex) {
-            out.append(UInt8(hex[index..<next], radix: 16) ?? 0)
-            index = next
-        }
-        return out
+        storedKey = AuthToken.hex(verifier.storedKey)
+        serverKey = AuthToken.hex(verifier.serverKey)
     }
 }
 
@@ -86,11 +78,13 @@ struct AuthStore: Sendable {
         let keyPath = directory + "/master.key"
         var key: [UInt8]
         if let text = try? String(contentsOfFile: keyPath, encoding: .utf8) {
-            key = StoredToken.bytes(text.trimmingCharacters(in: .whitespacesAndNewlines))
-            guard key.count == 32 else { throw .dataDirectory("'\(keyPath)' is damaged: expected 64 hex digits") }
+            guard let bytes = AuthToken.decodeHex(Array(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8)), bytes.count == 32 else {
+                throw .dataDirectory("'\(keyPath)' is damaged: expected 64 hex digits")
+            }
+            key = bytes
         } else {
             key = AuthToken.generate(id: "key").secret
-            try write(key.map { String(format: "%02x", $0) }.joined() + "\n", to: keyPath)
+            try write(AuthToken.hex(key) + "\n", to: keyPath)
         }
         let tokensPath = directory + "/tokens.json"
         var tokens: [StoredToken] = []
