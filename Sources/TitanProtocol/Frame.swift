@@ -12,7 +12,7 @@
 public enum TitanProto {
     /// Size of the frame header in bytes.
     public static let headerSize = 8
-    /// The original Titan protocol (see shared/PROTOCOL-TITAN-V1.md).
+    /// The original Titan protocol (its payloads: V1/V1Codec.swift; the mapping: docs/ARCHITECTURE.md).
     public static let v1Version: UInt8 = 1
     /// The native protocol spoken by `NativeCodec`.
     public static let nativeVersion: UInt8 = 2

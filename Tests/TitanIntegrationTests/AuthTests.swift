@@ -138,6 +138,29 @@ import TitanRuntime
         #expect(await cluster.stop() == 0)
     }
 
+    @Test func badTokenFlagsGetAClearError() async throws {
+        let cluster = try await EmbeddedCluster.start(workers: 0)
+        let env = ["TITAN_MASTER": cluster.masterAddress]
+        for (arguments, expected) in [
+            (["token", "create", "--role", "read", "--ttl", "soon"], "--ttl: 'soon' is not a duration"),
+            (["token", "create", "--role", "root"], "field 'role': 'root' is not one of"),
+            (["token", "create", "--role", "read", "--name", "a b"], "field 'name': token name 'a b' contains ' '"),
+            (["token", "revoke", "nope"], "no token 'nope'"),
+            (["jobs", "--token", "titan.x.123"], "malformed token"),
+            (["jobs", "--token-file", "/nonexistent/token"], "cannot read the token file '/nonexistent/token'"),
+        ] {
+            let run = try await Tools.run("titan", arguments, environment: env)
+            #expect(run.status != 0, "\(arguments)")
+            #expect(run.stderr.contains(expected), "\(arguments): \(run.stderr)")
+        }
+        let worker = try await Tools.run("titan-node", ["--role", "worker", "--master", cluster.masterAddress,
+                                                        "--token-file", "/nonexistent/token"])
+        #expect(worker.status != 0 && worker.stderr.contains("cannot read the token file"), "\(worker.stderr)")
+        let master = try await Tools.run("titan-node", ["--role", "master", "--port", "0", "--token", "x"])
+        #expect(master.status != 0 && master.stderr.contains("--token is a worker option"), "\(master.stderr)")
+        #expect(await cluster.stop() == 0)
+    }
+
     @Test func aMasterWithoutAuthenticationRefusesToListenBeyondLoopback() async throws {
         let run = try await Tools.run("titan-node", ["--role", "master", "--bind", "0.0.0.0", "--port", "0", "--no-auth",
                                                      "--data-dir", FileManager.default.temporaryDirectory

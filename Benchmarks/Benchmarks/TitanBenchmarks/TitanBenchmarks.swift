@@ -7,8 +7,8 @@ import TitanRuntime
 import TitanStore
 
 // The foundation benchmarks. Each node runs on its own event loop (thread), as separate
-// processes would; jobs are real processes. Compare with ../shared/baselines/run.sh measured in
-// the same session: C ping-pong p50 (round trip) and posix_spawn rate (jobs/s).
+// processes would; jobs are real processes. Compare with the physical limits measured in the
+// same session: a C ping-pong p50 on loopback (round trip) and the C posix_spawn rate (jobs/s).
 //
 // Callers run on the client's event loop (`withTaskExecutorPreference`), as a Swift app that
 // embeds the client would; the global-pool round trip shows what the hop costs.
