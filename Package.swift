@@ -29,8 +29,12 @@ let package = Package(
     targets: [
         // libuv (apt: libuv1-dev) plus the shim header: the only C in the project.
         .systemLibrary(name: "CLibUV", path: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
-        // The loop bridge: executor, TCP, timers, signals, processes.
-        .target(name: "TitanLoop", dependencies: ["CLibUV"], swiftSettings: strict),
+        // OpenSSL (apt: libssl-dev) plus a shim header for its macros: TLS through memory BIOs.
+        .systemLibrary(name: "COpenSSL", path: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // TLS as a pure state machine over bytes (no I/O): the loop's connections drive it.
+        .target(name: "TitanTLS", dependencies: ["COpenSSL"], swiftSettings: strict),
+        // The loop bridge: executor, TCP (optionally TLS), timers, signals, processes.
+        .target(name: "TitanLoop", dependencies: ["CLibUV", "TitanTLS"], swiftSettings: strict),
         // Frames and message codecs. Pure: no I/O.
         .target(name: "TitanProtocol", swiftSettings: strict),
         // YAML pipelines → DagSpec, with errors that name file, line and key.
@@ -56,23 +60,23 @@ let package = Package(
         .target(name: "TitanStore", swiftSettings: strict),
         // Scheduler, worker registry, heartbeats, sessions.
         .target(name: "TitanMaster", dependencies: [
-            "TitanLoop", "TitanProtocol", "TitanPolicy", "TitanArtifacts", "TitanStore", "TitanAuth",
+            "TitanLoop", "TitanTLS", "TitanProtocol", "TitanPolicy", "TitanArtifacts", "TitanStore", "TitanAuth",
             .product(name: "Logging", package: "swift-log"), .product(name: "DequeModule", package: "swift-collections"),
         ], swiftSettings: strict),
         // Runs jobs as process groups and streams their output.
         .target(name: "TitanWorker", dependencies: [
-            "TitanLoop", "TitanProtocol", "TitanPolicy", "TitanArtifacts", "TitanAuth", .product(name: "Logging", package: "swift-log"),
+            "TitanLoop", "TitanTLS", "TitanProtocol", "TitanPolicy", "TitanArtifacts", "TitanAuth", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         // The Swift client library (the CLI is a thin layer over it).
-        .target(name: "TitanClient", dependencies: ["TitanLoop", "TitanProtocol", "TitanArtifacts", "TitanAuth"], swiftSettings: strict),
+        .target(name: "TitanClient", dependencies: ["TitanLoop", "TitanTLS", "TitanProtocol", "TitanArtifacts", "TitanAuth"], swiftSettings: strict),
         // Master + workers embedded in one process.
         .target(name: "TitanRuntime", dependencies: ["TitanMaster", "TitanWorker", "TitanLoop", "TitanPolicy"], swiftSettings: strict),
         .executableTarget(name: "TitanNode", dependencies: [
-            "TitanRuntime", "TitanProtocol", "TitanStore", "TitanPolicy", "TitanAuth", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TitanRuntime", "TitanTLS", "TitanProtocol", "TitanStore", "TitanPolicy", "TitanAuth", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "TitanCLI", dependencies: [
-            "TitanClient", "TitanProtocol", "TitanPipeline", "TitanArtifacts", "TitanAuth",
+            "TitanClient", "TitanTLS", "TitanProtocol", "TitanPipeline", "TitanArtifacts", "TitanAuth",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         // Helpers shared by the test targets (seeded RNG, the mutation fuzzer).

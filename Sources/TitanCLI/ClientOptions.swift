@@ -3,6 +3,7 @@ import Foundation
 import TitanArtifacts
 import TitanAuth
 import TitanClient
+import TitanTLS
 
 /// Options every client command takes.
 struct ClientOptions: ParsableArguments {
@@ -15,6 +16,18 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .customLong("token-file"), help: "A file holding the token.")
     var tokenFile: String?
 
+    @Option(name: .customLong("tls-ca"), help: "Talk to the master over TLS, checking its certificate against this CA (PEM); default $TITAN_TLS_CA.")
+    var tlsCA: String?
+
+    @Option(name: .customLong("tls-cert"), help: "A certificate to present over TLS (default $TITAN_TLS_CERT); only a master that checks clients needs one.")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "The private key of --tls-cert (default $TITAN_TLS_KEY).")
+    var tlsKey: String?
+
+    @Option(name: .customLong("tls-server-name"), help: "The name the master's certificate must be for (default: the host in --master; $TITAN_TLS_SERVER_NAME).")
+    var tlsServerName: String?
+
     var address: String {
         master ?? ProcessInfo.processInfo.environment["TITAN_MASTER"] ?? "127.0.0.1:9090"
     }
@@ -24,6 +37,29 @@ struct ClientOptions: ParsableArguments {
             _ = try TitanClient.parseAddress(address)
         } catch {
             throw ValidationError("--master: \(error)")
+        }
+        for (flag, value) in [("--tls-ca", tlsCA), ("--tls-cert", tlsCert), ("--tls-key", tlsKey), ("--tls-server-name", tlsServerName)] {
+            if let value, value.isEmpty { throw ValidationError("\(flag): empty") }
+        }
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if tlsCA == nil && (tlsCert != nil || tlsServerName != nil) {
+            throw ValidationError("--tls-cert and --tls-server-name need --tls-ca (the CA that signed the master's certificate)")
+        }
+    }
+
+    /// The flags, else the environment (`TITAN_TLS_*`), else plaintext.
+    func transport() throws -> TitanClient.Transport {
+        var environment = ProcessInfo.processInfo.environment
+        if let tlsCA {
+            environment["TITAN_TLS_CA"] = tlsCA
+            environment["TITAN_TLS_CERT"] = tlsCert
+            environment["TITAN_TLS_KEY"] = tlsKey
+            environment["TITAN_TLS_SERVER_NAME"] = tlsServerName
+        }
+        do {
+            return try TitanClient.Transport.fromEnvironment(environment)
+        } catch {
+            throw CLIError(message: error.description)
         }
     }
 
@@ -35,7 +71,8 @@ struct ClientOptions: ParsableArguments {
             throw CLIError(message: "\(error)")
         }
         do {
-            return try await TitanClient.connect(to: address, credentials: credential.map { .token($0) } ?? .none)
+            return try await TitanClient.connect(to: address, credentials: credential.map { .token($0) } ?? .none,
+                                                 transport: try transport())
         } catch {
             throw CLIError(message: "\(error)")
         }

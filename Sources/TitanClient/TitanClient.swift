@@ -1,6 +1,8 @@
+import Foundation
 import TitanAuth
 import TitanLoop
 import TitanProtocol
+import TitanTLS
 
 /// What went wrong talking to a master.
 public enum TitanClientError: Error, Sendable, CustomStringConvertible, Equatable {
@@ -15,6 +17,9 @@ public enum TitanClientError: Error, Sendable, CustomStringConvertible, Equatabl
     /// The credential could not be found or read, was refused, or the master could not prove
     /// it is the one that issued it.
     case authentication(String)
+    /// TLS could not be set up (`address` empty: a file is named), or the connection failed in it
+    /// (names the master and why).
+    case tls(address: String, reason: String)
 
     public var description: String {
         switch self {
@@ -26,6 +31,7 @@ public enum TitanClientError: Error, Sendable, CustomStringConvertible, Equatabl
         case .requestTooLarge(let bytes, let limit):
             "request too large: \(bytes) bytes encoded, a frame holds at most \(limit); split the DAG"
         case .authentication(let problem): problem
+        case .tls(let address, let reason): address.isEmpty ? reason : "TLS with the master at \(address): \(reason)"
         }
     }
 }
@@ -57,6 +63,8 @@ public actor TitanClient: LoopBound {
     public nonisolated let eventLoop: EventLoop
     private let ownsLoop: Bool
     private let connection: TCPConnection
+    /// The master's `HOST:PORT`, as given.
+    private let address: String
     private var decoder = FrameDecoder()
     private var nextRequestId: UInt32 = 1
     private var pending: [UInt32: CheckedContinuation<Message, any Error>] = [:]
@@ -73,8 +81,9 @@ public actor TitanClient: LoopBound {
     /// The role this connection authenticated with (nil: the master asked for no token).
     public private(set) var role: Role?
 
-    private init(loop: EventLoop, ownsLoop: Bool, connection: TCPConnection) {
+    private init(loop: EventLoop, ownsLoop: Bool, connection: TCPConnection, address: String) {
         eventLoop = loop
+        self.address = address
         self.ownsLoop = ownsLoop
         self.connection = connection
     }
@@ -98,10 +107,35 @@ public actor TitanClient: LoopBound {
         case none
     }
 
+    /// How a client reaches the master.
+    public enum Transport: Sendable {
+        /// TLS when `TITAN_TLS_CA` names a CA file (with `TITAN_TLS_CERT` and `TITAN_TLS_KEY` for
+        /// a certificate of its own, `TITAN_TLS_SERVER_NAME` for the name the master's
+        /// certificate is for), else plaintext.
+        case discover
+        case plaintext
+        /// TLS with these settings; `serverName` nil: the host dialled.
+        case tls(TLSContext, serverName: String?)
+
+        /// What ``discover`` finds in `environment`.
+        public static func fromEnvironment(_ environment: [String: String]) throws(TitanClientError) -> Transport {
+            guard let ca = environment["TITAN_TLS_CA"], !ca.isEmpty else { return .plaintext }
+            let cert = environment["TITAN_TLS_CERT"].flatMap { $0.isEmpty ? nil : $0 }
+            let key = environment["TITAN_TLS_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+            do {
+                let context = try TLSContext.client(caFile: ca, certificateFile: cert, privateKeyFile: key)
+                return .tls(context, serverName: environment["TITAN_TLS_SERVER_NAME"].flatMap { $0.isEmpty ? nil : $0 })
+            } catch {
+                throw .tls(address: "", reason: error.description)
+            }
+        }
+    }
+
     /// Connects to `HOST:PORT` and authenticates. Without a loop, the client runs its own (stopped
     /// by ``close()``).
     public static func connect(to address: String, loop: EventLoop? = nil,
-                               credentials: Credentials = .discover) async throws(TitanClientError) -> TitanClient {
+                               credentials: Credentials = .discover,
+                               transport: Transport = .discover) async throws(TitanClientError) -> TitanClient {
         let token: AuthToken?
         switch credentials {
         case .discover:
@@ -113,7 +147,9 @@ public actor TitanClient: LoopBound {
         case .token(let given): token = given
         case .none: token = nil
         }
-        let client = try await open(address, loop: loop)
+        var transport = transport
+        if case .discover = transport { transport = try Transport.fromEnvironment(ProcessInfo.processInfo.environment) }
+        let client = try await open(address, loop: loop, transport: transport)
         if let token {
             do {
                 let role = try await client.authenticate(token)
@@ -130,7 +166,7 @@ public actor TitanClient: LoopBound {
         self.role = role
     }
 
-    private static func open(_ address: String, loop: EventLoop?) async throws(TitanClientError) -> TitanClient {
+    private static func open(_ address: String, loop: EventLoop?, transport: Transport) async throws(TitanClientError) -> TitanClient {
         let (host, port) = try parseAddress(address)
         let eventLoop = loop ?? EventLoop(name: "titan-client")
         let conn: TCPConnection
@@ -140,17 +176,37 @@ public actor TitanClient: LoopBound {
             if loop == nil { await eventLoop.shutdown() }
             throw .connectFailed(address: address, reason: error.cause.message)
         }
-        let client = TitanClient(loop: eventLoop, ownsLoop: loop == nil, connection: conn)
+        let client = TitanClient(loop: eventLoop, ownsLoop: loop == nil, connection: conn, address: address)
         await client.startReading()
+        if case .tls(let context, let serverName) = transport {
+            if let error = await client.handshake(context, serverName: serverName ?? host) {
+                await client.close()
+                throw .tls(address: address, reason: error.description)
+            }
+        }
         return client
+    }
+
+    /// Runs the TLS handshake; nil when it succeeded.
+    private func handshake(_ context: TLSContext, serverName: String) async -> TLSError? {
+        await withCheckedContinuation { (c: CheckedContinuation<TLSError?, Never>) in
+            connection.assumeIsolated { conn in
+                conn.startTLS(context: context, role: .client(serverName: serverName)) { result in
+                    switch result {
+                    case .success: c.resume(returning: nil)
+                    case .failure(let error): c.resume(returning: error)
+                    }
+                }
+            }
+        }
     }
 
     private func startReading() {
         connection.assumeIsolated { c in
             c.start(onRead: { [self] bytes in
                 self.assumeIsolated { $0.received(bytes) }
-            }, onClose: { [self] _ in
-                self.assumeIsolated { $0.connectionClosed() }
+            }, onClose: { [self] error in
+                self.assumeIsolated { $0.connectionClosed(error) }
             })
         }
     }
@@ -218,8 +274,12 @@ public actor TitanClient: LoopBound {
         }
     }
 
-    private func connectionClosed() {
+    private func connectionClosed(_ error: ConnectionError?) {
         closed = true
+        if closingReason == nil, case .tls(let problem) = error {
+            // E.g. the master refused this client's certificate after the handshake (TLS 1.3).
+            closingReason = .tls(address: address, reason: problem.description)
+        }
         failAll(closingReason ?? .connectionClosed)
     }
 

@@ -1,4 +1,5 @@
 import CLibUV
+import TitanTLS
 
 /// A TCP stream on the loop. Owns its `uv_tcp_t`: the handle holds a strong reference to this
 /// actor from `init` until libuv's close callback, where the handle's memory is freed.
@@ -12,7 +13,10 @@ public actor TCPConnection: LoopBound {
     public typealias ReadHandler = @Sendable ([UInt8]) -> Void
     /// Called once, on the loop thread, when the connection is closed; nil for a clean EOF or a
     /// local close.
-    public typealias CloseHandler = @Sendable (UVError?) -> Void
+    public typealias CloseHandler = @Sendable (ConnectionError?) -> Void
+    /// Called once, on the loop thread, when a TLS handshake ends: the peer's identity, or why
+    /// it failed (the connection then closes with the same error).
+    public typealias HandshakeHandler = @Sendable (Result<TLSPeer, TLSError>) -> Void
 
     private enum State { case open, draining, closing, closed }
 
@@ -27,7 +31,18 @@ public actor TCPConnection: LoopBound {
     private var state = State.open
     private var onRead: ReadHandler?
     private var onClose: CloseHandler?
-    private var closeError: UVError?
+    private var closeError: ConnectionError?
+    /// TLS over this stream, once started: reads are decrypted before the read handler sees them
+    /// and sends encrypted after the cork. Nil: plaintext (nothing on the fast path changes).
+    private var tls: TLSSession?
+    private var onHandshake: HandshakeHandler?
+    /// TLS failed: nothing more is encrypted; the connection is closing.
+    private var tlsBroken = false
+    private var tlsPlaintext: [UInt8] = []
+    private var tlsSendBuffer: [UInt8] = []
+    private var tlsOutput: [UInt8] = []
+    /// The peer's identity after a TLS handshake.
+    public private(set) var tlsPeer: TLSPeer?
     /// Bytes handed to the in-flight `uv_write`; must stay valid until its callback.
     private var inFlight: UnsafeMutableRawBufferPointer?
     /// Bytes queued behind the in-flight write.
@@ -175,15 +190,87 @@ public actor TCPConnection: LoopBound {
             let conn = Unmanaged<TCPConnection>.fromOpaque(data).takeUnretainedValue()
             conn.assumeIsolated { $0.didRead(nread) }
         })
-        if rc != 0 { fail(UVError(rc)) }
+        if rc != 0 { fail(.io(UVError(rc))) }
     }
 
     private func didRead(_ nread: Int) {
         if nread > 0 {
+            if tls != nil { return tlsRead(UnsafeRawBufferPointer(rebasing: readBuffer[0..<nread])) }
             onRead?(Array(UnsafeRawBufferPointer(rebasing: readBuffer[0..<nread])))
         } else if nread < 0 {
-            fail(nread == Int(UV_EOF.rawValue) ? nil : UVError(Int32(nread)))
+            if nread == Int(UV_EOF.rawValue) {
+                if let tls, !tls.handshakeComplete { return tlsFailed(.closedDuringHandshake) }
+                fail(nil)
+            } else {
+                fail(.io(UVError(Int32(nread))))
+            }
         }
+    }
+
+    /// Starts TLS on this connection (before anything else was sent on it). A client sends its
+    /// hello at once; a server passes the bytes it already read (the client's hello, read while
+    /// telling TLS from plaintext). Sends made before the handshake completes wait for it.
+    public func startTLS(context: TLSContext, role: TLSSession.Role, received: [UInt8] = [],
+                         onHandshake: @escaping HandshakeHandler) {
+        guard state == .open, tls == nil else { return }
+        let session: TLSSession
+        do {
+            session = try TLSSession(context: context, role: role)
+        } catch {
+            onHandshake(.failure(error))
+            return fail(.tls(error))
+        }
+        tls = session
+        self.onHandshake = onHandshake
+        tlsOutput.removeAll(keepingCapacity: true)
+        do {
+            try session.start(into: &tlsOutput)
+        } catch {
+            return tlsFailed(error)
+        }
+        flushTLSOutput()
+        if !received.isEmpty { received.withUnsafeBytes { tlsRead($0) } }
+    }
+
+    private func tlsRead(_ bytes: UnsafeRawBufferPointer) {
+        guard let tls, !tlsBroken, state == .open || state == .draining else { return }
+        tlsPlaintext.removeAll(keepingCapacity: true)
+        tlsOutput.removeAll(keepingCapacity: true)
+        let completed: Bool
+        do {
+            completed = try tls.receive(bytes, plaintext: &tlsPlaintext, out: &tlsOutput)
+        } catch {
+            return tlsFailed(error)
+        }
+        flushTLSOutput()
+        if completed, let peer = tls.peer {
+            tlsPeer = peer
+            let handler = onHandshake
+            onHandshake = nil
+            handler?(.success(peer))
+        }
+        if !tlsPlaintext.isEmpty { onRead?(tlsPlaintext) }
+        if tls.peerClosed { fail(nil) }
+    }
+
+    private func flushTLSOutput() {
+        guard !tlsOutput.isEmpty else { return }
+        sendRaw { $0.append(contentsOf: tlsOutput) }
+        tlsOutput.removeAll(keepingCapacity: tlsOutput.capacity <= 1 << 20)
+    }
+
+    /// Sends what TLS has for the peer (an alert saying why), then closes with `error`.
+    private func tlsFailed(_ error: TLSError) {
+        flushTLSOutput()
+        tlsBroken = true
+        corked = false
+        corkBuffer.removeAll()
+        let handler = onHandshake
+        onHandshake = nil
+        handler?(.failure(error))
+        guard state == .open else { return fail(.tls(error)) }
+        closeError = .tls(error)
+        closeAfterFlush()
     }
 
     /// True until the connection starts closing.
@@ -224,13 +311,33 @@ public actor TCPConnection: LoopBound {
         if corked {
             build(&corkBuffer)
             // Held replies count against the same cap as queued ones.
-            if corkBuffer.count + pending.count > maxPendingBytes { fail(UVError(Int32(UV_ENOBUFS.rawValue))) }
+            if corkBuffer.count + pending.count > maxPendingBytes { fail(.io(UVError(Int32(UV_ENOBUFS.rawValue)))) }
             return
         }
+        if let tls {
+            guard !tlsBroken else { return }
+            tlsSendBuffer.removeAll(keepingCapacity: true)
+            build(&tlsSendBuffer)
+            tlsOutput.removeAll(keepingCapacity: true)
+            do {
+                try tls.send(tlsSendBuffer, into: &tlsOutput)
+            } catch {
+                return tlsFailed(error)
+            }
+            if tlsSendBuffer.capacity > 1 << 20 { tlsSendBuffer = [] }
+            return flushTLSOutput()
+        }
+        sendRaw(build)
+    }
+
+    /// Hands bytes (ciphertext, with TLS) to the socket: at once when idle, else queued behind
+    /// the pending write.
+    private func sendRaw(_ build: (inout [UInt8]) -> Void) {
+        guard state == .open || state == .draining else { return }
         if inFlight != nil {
             build(&pending)
             // A peer that stops reading must not grow our memory without bound: drop it.
-            if pending.count > maxPendingBytes { fail(UVError(Int32(UV_ENOBUFS.rawValue))) }
+            if pending.count > maxPendingBytes { fail(.io(UVError(Int32(UV_ENOBUFS.rawValue)))) }
             return
         }
         scratch.removeAll(keepingCapacity: true)
@@ -239,7 +346,7 @@ public actor TCPConnection: LoopBound {
         let written = scratch.withUnsafeBytes { titan_try_write(stream, $0.baseAddress, $0.count) }
         if written == scratch.count { return }
         if written < 0 && written != Int32(UV_EAGAIN.rawValue) {
-            fail(UVError(written))
+            fail(.io(UVError(written)))
             return
         }
         let done = max(0, Int(written))
@@ -262,7 +369,7 @@ public actor TCPConnection: LoopBound {
         if rc != 0 {
             inFlight = nil
             copy.deallocate()
-            fail(UVError(rc))
+            fail(.io(UVError(rc)))
         }
     }
 
@@ -270,7 +377,7 @@ public actor TCPConnection: LoopBound {
         inFlight?.deallocate()
         inFlight = nil
         if status != 0 {
-            fail(status == Int32(UV_ECANCELED.rawValue) ? nil : UVError(status))
+            fail(status == Int32(UV_ECANCELED.rawValue) ? nil : .io(UVError(status)))
             return
         }
         if !pending.isEmpty {
@@ -287,6 +394,11 @@ public actor TCPConnection: LoopBound {
     public func closeAfterFlush() {
         guard state == .open else { return }
         uncork()
+        if let tls, !tlsBroken, state == .open {
+            tlsOutput.removeAll(keepingCapacity: true)
+            tls.shutdown(into: &tlsOutput)
+            flushTLSOutput()
+        }
         // Sending what was corked can fail (the peer reset): then it is closing already.
         guard state == .open else { return }
         reading = false
@@ -304,7 +416,7 @@ public actor TCPConnection: LoopBound {
         beginClose()
     }
 
-    private func fail(_ error: UVError?) {
+    private func fail(_ error: ConnectionError?) {
         guard state == .open || state == .draining else { return }
         closeError = error
         beginClose()
@@ -329,6 +441,11 @@ public actor TCPConnection: LoopBound {
         let handler = onClose
         onClose = nil
         onRead = nil
+        if let pendingHandshake = onHandshake {
+            onHandshake = nil
+            pendingHandshake(.failure(.closedDuringHandshake))
+        }
+        tls = nil
         writtenHandler = nil
         handler?(closeError)
     }

@@ -7,6 +7,7 @@ import TitanLoop
 import TitanPolicy
 import TitanProtocol
 import TitanStore
+import TitanTLS
 
 /// How a master listens and schedules.
 public struct MasterConfig: Sendable {
@@ -38,6 +39,9 @@ public struct MasterConfig: Sendable {
     public var connections = ConnectionLimits()
     /// Authentication: tokens and roles (on unless turned off explicitly).
     public var auth = AuthConfig()
+    /// TLS for every connection from another host (this host's own may stay plaintext); with a
+    /// client CA, workers must present a certificate it signed. Nil: plaintext.
+    public var tls: TLSContext?
     /// Before replaying, repair an append-only file damaged in the middle (which otherwise stops
     /// the start): every intact record this master can use is kept, the damaged ranges are
     /// dropped and reported (``MasterNode/journalRepair``), the original is kept as
@@ -64,6 +68,7 @@ public actor MasterNode: LoopBound {
     private let governor: ConnectionGovernor
     private let limits: ConnectionLimits
     private let authConfig: AuthConfig
+    private let tls: TLSContext?
     /// Checks every connection's deadlines about once a second.
     private var deadlineTimer: LoopTimer?
     /// Held from start to stop: one master per data directory.
@@ -73,9 +78,10 @@ public actor MasterNode: LoopBound {
 
     private init(loop: EventLoop, listener: TCPListener, scheduler: SchedulerActor, monitor: HeartbeatMonitor,
                  logStore: LogStore?, governor: ConnectionGovernor, limits: ConnectionLimits, auth: AuthConfig, logger: Logger,
-                 directoryLock: DataDirectoryLock?, journalRepair: RepairReport?) {
+                 directoryLock: DataDirectoryLock?, journalRepair: RepairReport?, tls: TLSContext?) {
         eventLoop = loop
         authConfig = auth
+        self.tls = tls
         self.governor = governor
         self.limits = limits
         self.logStore = logStore
@@ -268,7 +274,7 @@ public actor MasterNode: LoopBound {
         let governor = ConnectionGovernor(loop: loop, limits: config.connections, descriptorLimit: descriptors)
         let node = MasterNode(loop: loop, listener: listener, scheduler: scheduler, monitor: monitor,
                               logStore: logStore, governor: governor, limits: config.connections, auth: config.auth, logger: logger,
-                              directoryLock: directoryLock, journalRepair: journalRepair)
+                              directoryLock: directoryLock, journalRepair: journalRepair, tls: config.tls)
         box.node = node
         node.assumeIsolated { $0.startDeadlineChecks() }
         scheduler.assumeIsolated { s in
@@ -300,7 +306,14 @@ public actor MasterNode: LoopBound {
         logger.info("master listening", metadata: [
             "address": "\(config.host):\(listener.port)",
             "max-connections": "\(governor.assumeIsolated { $0.maxConnections })", "descriptors": "\(descriptors)",
+            "tls": "\(config.tls == nil ? "off" : config.tls!.verifiesClients ? "on, workers need a certificate" : "on")",
         ])
+        if config.tls == nil && !isLoopback(config.host) {
+            logger.notice("""
+                TLS is off: traffic to other hosts is not encrypted (tokens never cross in clear, but jobs and their output \
+                do); give --tls-cert and --tls-key (titan certs makes them)
+                """)
+        }
         return node
     }
 
@@ -320,16 +333,34 @@ public actor MasterNode: LoopBound {
         }
         let session = MasterSession(loop: eventLoop, connection: conn, scheduler: scheduler, governor: governor,
                                     limits: limits, workersOnly: admission == .workersOnly, auth: authConfig,
-                                    maxFrame: TitanProto.defaultMaxPayload, label: "conn")
+                                    maxFrame: TitanProto.defaultMaxPayload, label: "conn", tls: tls)
         sessions[ObjectIdentifier(session)] = session
+        let report: @Sendable (String) -> Void = { [weak self] text in
+            self?.assumeIsolated { $0.logConnectionProblem(text) }
+        }
         session.assumeIsolated { s in
-            s.start(allowV1FromRemote: authConfig.allowV1FromRemote) { [weak self] closed in
+            s.start(allowV1FromRemote: authConfig.allowV1FromRemote, report: report) { [weak self] closed in
                 self?.assumeIsolated { $0.sessions[ObjectIdentifier(closed)] = nil }
             }
         }
     }
 
     private var lastRefusalLogMs: Int64 = 0
+    private var problemWindowStartMs: Int64 = 0
+    private var problemsInWindow = 0
+
+    /// TLS failures and refused plaintext: logged, at most 10 every 10 s (then a count), so a
+    /// scan of the port cannot flood the log.
+    private func logConnectionProblem(_ text: String) {
+        let now = Time.monotonicMs()
+        if now - problemWindowStartMs > 10_000 {
+            if problemsInWindow > 10 { logger.warning("\(problemsInWindow - 10) more connection problems not logged in the last 10 s") }
+            problemWindowStartMs = now
+            problemsInWindow = 0
+        }
+        problemsInWindow += 1
+        if problemsInWindow <= 10 { logger.warning("\(text)") }
+    }
 
     /// Logs refused connections at most once every 10 s (a flood must not flood the log too).
     private func logRefusal() {

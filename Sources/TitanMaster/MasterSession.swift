@@ -2,6 +2,7 @@ import TitanArtifacts
 import TitanAuth
 import TitanLoop
 import TitanProtocol
+import TitanTLS
 
 /// One accepted connection to the master: decodes frames and hands the typed messages to the
 /// scheduler, once per read callback; encodes replies straight into the socket's send buffer.
@@ -41,10 +42,21 @@ actor MasterSession: LoopBound, Peer {
     private var pendingAuth: (credential: Credential, clientNonce: [UInt8], serverNonce: [UInt8])?
     /// The original protocol cannot authenticate: served to loopback peers only, unless allowed.
     private var v1Allowed = true
+    /// The master's TLS settings; nil: plaintext only.
+    private let tls: TLSContext?
+    /// The first bytes tell a TLS hello from plaintext: with TLS on, plaintext is served to
+    /// loopback only; with TLS off, a TLS client is told so instead of "bad frame".
+    private var sniffing = true
+    /// This connection runs TLS.
+    private var overTLS = false
+    /// Where TLS failures and refused plaintext go (the master's log, rate-limited).
+    private var report: @Sendable (String) -> Void = { _ in }
 
     init(loop: EventLoop, connection: TCPConnection, scheduler: SchedulerActor, governor: ConnectionGovernor,
-         limits: ConnectionLimits, workersOnly: Bool, auth: AuthConfig, maxFrame: Int, label: String) {
+         limits: ConnectionLimits, workersOnly: Bool, auth: AuthConfig, maxFrame: Int, label: String,
+         tls: TLSContext? = nil) {
         eventLoop = loop
+        self.tls = tls
         if !auth.enabled {
             credential = Credential(tokenId: "", role: .admin, verifier: TokenVerifier(storedKey: [], serverKey: []), dagScope: "")
         }
@@ -58,7 +70,9 @@ actor MasterSession: LoopBound, Peer {
     }
 
     /// Starts reading. Loop thread only.
-    func start(allowV1FromRemote: Bool, onClose: @escaping @Sendable (MasterSession) -> Void) {
+    func start(allowV1FromRemote: Bool, report: @escaping @Sendable (String) -> Void = { _ in },
+               onClose: @escaping @Sendable (MasterSession) -> Void) {
+        self.report = report
         v1Allowed = allowV1FromRemote || connection.assumeIsolated { $0.isLoopbackPeer }
         let hardLimit = limits.outputHardLimitBytes
         connection.assumeIsolated { conn in
@@ -75,8 +89,55 @@ actor MasterSession: LoopBound, Peer {
 
     private func received(_ bytes: [UInt8]) {
         guard !closed else { return }
+        if sniffing {
+            sniffing = false
+            // A TLS record of type handshake (22): the client's hello. (No frame starts so.)
+            if bytes.first == 22 { return tls == nil ? refuseTLS() : startTLS(bytes) }
+            if tls != nil && !connection.assumeIsolated({ $0.isLoopbackPeer }) { return refusePlaintext(bytes) }
+        }
         decoder.append(contentsOf: bytes)
         processFrames()
+    }
+
+    private func startTLS(_ hello: [UInt8]) {
+        guard let tls else { return }
+        overTLS = true
+        let address = connection.assumeIsolated { $0.remoteAddress } ?? "?"
+        connection.assumeIsolated { conn in
+            conn.startTLS(context: tls, role: .server, received: hello) { [self] result in
+                guard case .failure(let error) = result else { return }
+                self.assumeIsolated { session in
+                    session.governor.assumeIsolated { $0.refused("TLS handshake failed") }
+                    session.report("TLS handshake with \(address) failed: \(error)")
+                }
+            }
+        }
+    }
+
+    /// A TLS hello on a plaintext port: logged here; the client, which sees a plaintext frame
+    /// where it expected TLS, says that TLS is on at one end only.
+    private func refuseTLS() {
+        let address = connection.assumeIsolated { $0.remoteAddress } ?? "?"
+        governor.assumeIsolated { $0.refused("TLS on a plaintext port") }
+        report("a TLS client connected from \(address), but TLS is off on this master (give --tls-cert and --tls-key)")
+        send(Envelope(requestId: 0, message: .error(.unavailable, "TLS is off on this master: connect without --tls-ca")))
+        closed = true
+        close()
+    }
+
+    /// Plaintext from another host on a TLS port: told so in its own protocol, then closed.
+    private func refusePlaintext(_ bytes: [UInt8]) {
+        let address = connection.assumeIsolated { $0.remoteAddress } ?? "?"
+        governor.assumeIsolated { $0.refused("plaintext on a TLS port") }
+        report("refused a plaintext connection from \(address): TLS is required from other hosts")
+        let reason = "this master requires TLS from other hosts: connect with --tls-ca CA.pem (or TITAN_TLS_CA)"
+        if bytes.first == TitanProto.v1Version {
+            sendV1(V1Reply(.error, "ERROR: \(reason)"))
+        } else {
+            send(Envelope(requestId: 0, message: .error(.unavailable, reason)))
+        }
+        closed = true
+        close()
     }
 
     /// Bytes waiting to reach this peer: held for the journal, corked, or queued for the socket.
@@ -155,6 +216,11 @@ actor MasterSession: LoopBound, Peer {
             guard credential.role.allows(message) else {
                 send(Envelope(requestId: envelope.requestId, message: .error(.invalidRequest,
                     "a \(credential.role.rawValue) token may not send \(message.name)")))
+                return false
+            }
+            if case .register = message, overTLS, tls?.verifiesClients == true,
+               connection.assumeIsolated({ $0.tlsPeer?.verified }) != true {
+                refuse("a worker must present a certificate signed by the cluster's CA over TLS (titan-node --tls-cert and --tls-key)")
                 return false
             }
             if credential.role == .job, case .extendDag(let dagId, _) = message, dagId != credential.dagScope {

@@ -7,6 +7,7 @@ import TitanLoop
 import TitanPolicy
 import TitanProtocol
 import TitanStore
+import TitanTLS
 import TitanRuntime
 
 /// `titan-node`: runs a master or a worker until SIGINT/SIGTERM, then shuts down gracefully
@@ -101,6 +102,18 @@ struct TitanNodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("token-file"), help: "Worker: a file holding its token.")
     var tokenFile: String?
 
+    @Option(name: .customLong("tls-cert"), help: "This node's TLS certificate (PEM; `titan certs issue` makes one). Master: turns TLS on; a worker: its certificate for mutual TLS.")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "The private key of --tls-cert (PEM).")
+    var tlsKey: String?
+
+    @Option(name: .customLong("tls-ca"), help: "The cluster's CA certificate (PEM). Master: workers must present a certificate it signed. Worker: turns TLS on and checks the master's certificate (default $TITAN_TLS_CA).")
+    var tlsCA: String?
+
+    @Option(name: .customLong("tls-server-name"), help: "Worker: the name the master's certificate must be for (default: the host in --master).")
+    var tlsServerName: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -120,6 +133,11 @@ struct TitanNodeCommand: AsyncParsableCommand {
                 throw ValidationError("\(flag) is a worker option; this is --role master")
             }
             if !scale.isEmpty { _ = try scalingConfig() }  // checked before anything starts
+            if tlsServerName != nil { throw ValidationError("--tls-server-name is a worker option; this is --role master") }
+            if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+            if tlsCA != nil && tlsCert == nil {
+                throw ValidationError("--tls-ca needs --tls-cert and --tls-key: a master checks workers' certificates only over TLS")
+            }
         case .worker:
             for (flag, given) in [("--scale", !scale.isEmpty), ("--scale-hook", scaleHook != nil),
                                   ("--repair-journal", repairJournal), ("--no-auth", noAuth),
@@ -131,7 +149,24 @@ struct TitanNodeCommand: AsyncParsableCommand {
             if let advertise, advertise.isEmpty || advertise.contains(where: { $0.isWhitespace || $0 == "/" }) {
                 throw ValidationError("--advertise: '\(advertise)' is not a host name or address")
             }
+            if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+            if workerCAFile == nil && (tlsCert != nil || tlsServerName != nil) {
+                throw ValidationError("--tls-cert and --tls-server-name need --tls-ca (the CA that signed the master's certificate)")
+            }
         }
+        for (flag, value) in [("--tls-cert", tlsCert), ("--tls-key", tlsKey), ("--tls-ca", tlsCA), ("--tls-server-name", tlsServerName)] {
+            if let value, value.isEmpty { throw ValidationError("\(flag): empty") }
+        }
+    }
+
+    /// A worker's CA: --tls-ca, else $TITAN_TLS_CA.
+    private var workerCAFile: String? {
+        tlsCA ?? ProcessInfo.processInfo.environment["TITAN_TLS_CA"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// An absolute path (jobs, which run elsewhere, are told the CA's).
+    private static func absolute(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
     }
 
     func run() async throws {
@@ -168,6 +203,15 @@ struct TitanNodeCommand: AsyncParsableCommand {
                 logger.warning("the original Titan protocol is served to other hosts (--allow-v1-remote): it cannot authenticate")
             }
             if !scale.isEmpty { config.scaling = try scalingConfig() }
+            if let tlsCert, let tlsKey {
+                do {
+                    config.tls = try TLSContext.server(certificateFile: tlsCert, privateKeyFile: tlsKey, clientCAFile: tlsCA)
+                } catch {
+                    await termination.close()
+                    await loop.shutdown()
+                    throw NodeError(message: "cannot start master: \(error)")
+                }
+            }
             let node: MasterNode
             do {
                 node = try await MasterNode.start(config: config, loop: loop, logger: logger)
@@ -200,6 +244,17 @@ struct TitanNodeCommand: AsyncParsableCommand {
                 config.token = try TokenSource.find(token: token, tokenFile: tokenFile)
             } catch {
                 throw ValidationError("\(error)")
+            }
+            if let ca = workerCAFile {
+                do {
+                    config.tls = try TLSContext.client(caFile: ca, certificateFile: tlsCert, privateKeyFile: tlsKey)
+                } catch {
+                    await termination.close()
+                    await loop.shutdown()
+                    throw NodeError(message: "cannot start worker: \(error)")
+                }
+                config.tlsCAFile = Self.absolute(ca)
+                config.tlsServerName = tlsServerName
             }
             if let dataDir {
                 try prepareDirectory(dataDir)

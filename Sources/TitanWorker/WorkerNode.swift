@@ -5,6 +5,7 @@ import TitanAuth
 import TitanLoop
 import TitanPolicy
 import TitanProtocol
+import TitanTLS
 
 /// How a worker finds its master and what it offers.
 public struct WorkerConfig: Sendable {
@@ -42,6 +43,14 @@ public struct WorkerConfig: Sendable {
     /// The worker's credential (a `worker` or `admin` token); nil: none (a master that requires
     /// one refuses the worker, saying so). Never passed on to jobs.
     public var token: AuthToken?
+    /// TLS to the master (its certificate checked against the CA; with a certificate of our own,
+    /// mutual TLS); nil: plaintext.
+    public var tls: TLSContext?
+    /// The name the master's certificate must be for; nil: ``masterHost``.
+    public var tlsServerName: String?
+    /// The CA file jobs are told of (`TITAN_TLS_CA`), so the SDK in a job reaches the master
+    /// over TLS too.
+    public var tlsCAFile: String?
 
     public init() {}
 
@@ -145,6 +154,11 @@ public actor WorkerNode: LoopBound {
         env["TITAN_HOST"] = config.masterHost
         env["TITAN_PORT"] = "\(config.masterPort)"
         env["TITAN_WORKER_ID"] = config.workerId
+        // A job talks to the master over TLS when the worker does (its own token, no certificate).
+        env["TITAN_TLS_CA"] = config.tls == nil ? nil : config.tlsCAFile
+        env["TITAN_TLS_SERVER_NAME"] = config.tls == nil ? nil : config.tlsServerName
+        env["TITAN_TLS_CERT"] = nil
+        env["TITAN_TLS_KEY"] = nil
         baseEnvironment = env
         baseEnvironmentStrings = env.map { "\($0.key)=\($0.value)" }
     }
@@ -210,6 +224,10 @@ public actor WorkerNode: LoopBound {
                 }, onClose: { [self] error in
                     self.assumeIsolated { $0.connectionLost(error) }
                 })
+                if let tls = config.tls {
+                    // What is sent before the handshake completes waits for it.
+                    c.startTLS(context: tls, role: .client(serverName: config.tlsServerName ?? config.masterHost)) { _ in }
+                }
             }
             if let token = config.token {
                 authNonce = AuthExchange.nonce()
@@ -266,9 +284,14 @@ public actor WorkerNode: LoopBound {
         }
     }
 
-    private func connectionLost(_ error: UVError?) {
+    private func connectionLost(_ error: ConnectionError?) {
         connection = nil
-        if registered && !stopping {
+        if case .tls(let problem) = error {
+            // Said once per distinct reason: the worker keeps retrying with backoff.
+            let text = "TLS with the master at \(config.masterHost):\(config.masterPort): \(problem)"
+            if lastRejection != text { logger.error("\(text)") }
+            lastRejection = text
+        } else if registered && !stopping {
             logger.warning("lost master connection\(error.map { ": \($0)" } ?? ""); reconnecting")
         }
         registered = false
@@ -351,7 +374,8 @@ public actor WorkerNode: LoopBound {
         case .endService(let name, let generation):
             endService(name, generation: generation)
         case .error(let code, let text):
-            logger.error("master says: \(text) (\(code))")
+            // A refusal repeated at every reconnect is logged once.
+            if registered || text != lastRejection { logger.error("master says: \(text) (\(code))") }
             if !registered {
                 // Registration refused: hang up and try again later (with backoff).
                 lastRejection = text
