@@ -25,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        // Already in the graph (swift-crypto's and swift-certificates' dependency): named so TitanCerts can use PEM/DER types.
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // libuv (apt: libuv1-dev) plus the shim header: the only C in the project.
@@ -55,6 +58,11 @@ let package = Package(
         // Credentials: tokens, the challenge-response that proves one without sending it, where
         // clients find theirs.
         .target(name: "TitanAuth", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+        // TLS certificates for a cluster: a CA, node certificates it signs, writing them safely.
+        .target(name: "TitanCerts", dependencies: [
+            .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ], swiftSettings: strict),
         // The append-only file (records with length and CRC-32C, replay with torn-tail repair,
         // fsync policies with group commit, rewrite) and the KV state it journals.
         .target(name: "TitanStore", swiftSettings: strict),
@@ -76,7 +84,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "TitanCLI", dependencies: [
-            "TitanClient", "TitanTLS", "TitanProtocol", "TitanPipeline", "TitanArtifacts", "TitanAuth",
+            "TitanClient", "TitanTLS", "TitanProtocol", "TitanPipeline", "TitanArtifacts", "TitanAuth", "TitanCerts",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         // Helpers shared by the test targets (seeded RNG, the mutation fuzzer).
@@ -88,6 +96,10 @@ let package = Package(
         .testTarget(name: "TitanPipelineTests", dependencies: ["TitanPipeline", "TitanTestSupport"]),
         .testTarget(name: "TitanStoreTests", dependencies: ["TitanStore", "TitanTestSupport"]),
         .testTarget(name: "TitanAuthTests", dependencies: ["TitanAuth", "TitanProtocol"]),
+        .testTarget(name: "TitanCertsTests", dependencies: [
+            "TitanCerts", .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ]),
         .testTarget(name: "TitanArtifactsTests", dependencies: [
             "TitanArtifacts", "TitanTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),

@@ -11,5 +11,5 @@ struct TitanCommand: AsyncParsableCommand {
                       DagsCommand.self, SchedulesCommand.self, UnscheduleCommand.self, WorkersCommand.self,
                       CancelCommand.self, UploadCommand.self, KVCommand.self, ApprovalsCommand.self,
                       ApproveCommand.self, RejectCommand.self, DeployCommand.self, ServicesCommand.self, StopCommand.self,
-                      RestartCommand.self, TokenCommand.self])
+                      RestartCommand.self, TokenCommand.self, CertsCommand.self])
 }
