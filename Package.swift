@@ -90,7 +90,8 @@ let package = Package(
         // Helpers shared by the test targets (seeded RNG, the mutation fuzzer).
         .target(name: "TitanTestSupport", path: "Tests/TitanTestSupport"),
         .testTarget(name: "TitanProtocolTests", dependencies: ["TitanProtocol", "TitanTestSupport"]),
-        .testTarget(name: "TitanLoopTests", dependencies: ["TitanLoop", "TitanTestSupport"]),
+        .testTarget(name: "TitanLoopTests", dependencies: ["TitanLoop", "TitanTestSupport", "TitanCerts"]),
+        .testTarget(name: "TitanTLSTests", dependencies: ["TitanTLS", "TitanCerts", "TitanTestSupport"]),
         .testTarget(name: "TitanPolicyTests", dependencies: ["TitanPolicy", "TitanTestSupport"]),
         .testTarget(name: "TitanMasterTests", dependencies: ["TitanMaster", "TitanAuth", "TitanTestSupport"]),
         .testTarget(name: "TitanPipelineTests", dependencies: ["TitanPipeline", "TitanTestSupport"]),
@@ -104,7 +105,7 @@ let package = Package(
             "TitanArtifacts", "TitanTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .testTarget(name: "TitanIntegrationTests", dependencies: [
-            "TitanRuntime", "TitanClient", "TitanPolicy", "TitanTestSupport", "TitanAuth",
+            "TitanRuntime", "TitanClient", "TitanPolicy", "TitanTestSupport", "TitanAuth", "TitanCerts", "TitanTLS",
         ]),
     ],
     swiftLanguageModes: [.v6]

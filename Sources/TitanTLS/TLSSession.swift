@@ -111,6 +111,16 @@ public final class TLSSession {
         return completed
     }
 
+    /// ``receive(_:plaintext:out:)`` for an array.
+    @discardableResult
+    public func receive(_ bytes: [UInt8], plaintext: inout [UInt8], out: inout [UInt8]) throws(TLSError) -> Bool {
+        var result: Result<Bool, TLSError> = .success(false)
+        bytes.withUnsafeBytes { raw in
+            do throws(TLSError) { result = .success(try receive(raw, plaintext: &plaintext, out: &out)) } catch { result = .failure(error) }
+        }
+        return try result.get()
+    }
+
     /// Encrypts `bytes` for the peer into `out`; before the handshake completes they are held.
     public func send(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) throws(TLSError) {
         guard !bytes.isEmpty else { return }
