@@ -11,6 +11,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,13 +63,26 @@ static inline int titan_tcp_port_is_free(int port) {
     return ok;
 }
 
-/// Starts a connect to an IPv4 or IPv6 literal address. Returns a libuv error code.
-static inline int titan_tcp_connect(uv_connect_t *req, uv_tcp_t *tcp, const char *host, int port, uv_connect_cb cb) {
+/// Starts a connect to an IPv4 or IPv6 literal address. Returns a libuv error code. With
+/// `user_timeout_ms`, the connection fails (ETIMEDOUT) once data stays unacknowledged that long,
+/// the connect itself included (TCP_USER_TIMEOUT; the socket is made here so it applies from the SYN).
+static inline int titan_tcp_connect(uv_connect_t *req, uv_tcp_t *tcp, const char *host, int port,
+                                    unsigned int user_timeout_ms, uv_connect_cb cb) {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0) {
         int rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss);
         if (rc != 0) return rc;
+    }
+    if (user_timeout_ms > 0) {
+        int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) return -errno;
+        int rc = setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms) == 0 ? 0 : -errno;
+        if (rc == 0) rc = uv_tcp_open(tcp, fd);
+        if (rc != 0) {
+            close(fd);
+            return rc;
+        }
     }
     return uv_tcp_connect(req, tcp, (const struct sockaddr *)&ss, cb);
 }

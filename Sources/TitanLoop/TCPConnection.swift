@@ -118,15 +118,17 @@ public actor TCPConnection: LoopBound {
     nonisolated var stream: UnsafeMutablePointer<uv_stream_t> { titan_tcp_stream(tcp) }
 
     /// Opens a connection to `host:port` (an IP literal). Must run on the loop thread; the
-    /// result is delivered there.
-    public static func connect(loop: EventLoop, host: String, port: Int,
+    /// result is delivered there. With `userTimeoutMs`, the connect, and later the connection,
+    /// fails (ETIMEDOUT) once what was sent stays unacknowledged that long: a peer gone silent
+    /// is noticed instead of waited for through TCP's ever longer retransmission delays.
+    public static func connect(loop: EventLoop, host: String, port: Int, userTimeoutMs: UInt32 = 0,
                                _ completion: @escaping @Sendable (Result<TCPConnection, LoopError>) -> Void) {
         precondition(loop.inLoopThread)
         let conn = TCPConnection(loop: loop)
         let req = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
         let box = Unmanaged.passRetained(ConnectBox(conn: conn, completion: completion))
         uv_req_set_data(titan_connect_req(req), box.toOpaque())
-        let rc = titan_tcp_connect(req, conn.tcp, host, Int32(port)) { req, status in
+        let rc = titan_tcp_connect(req, conn.tcp, host, Int32(port), userTimeoutMs) { req, status in
             guard let req else { return }
             let data = uv_req_get_data(titan_connect_req(req))!
             let box = Unmanaged<ConnectBox>.fromOpaque(data).takeRetainedValue()
@@ -149,7 +151,7 @@ public actor TCPConnection: LoopBound {
         }
     }
 
-    /// Async form of ``connect(loop:host:port:_:)``, callable from anywhere.
+    /// Async form of ``connect(loop:host:port:userTimeoutMs:_:)``, callable from anywhere.
     public static func connect(loop: EventLoop, host: String, port: Int) async throws(LoopError) -> TCPConnection {
         let result = await withCheckedContinuation { (c: CheckedContinuation<Result<TCPConnection, LoopError>, Never>) in
             let queued = loop.execute { connect(loop: loop, host: host, port: port) { c.resume(returning: $0) } }

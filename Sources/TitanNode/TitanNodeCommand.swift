@@ -73,6 +73,10 @@ struct TitanNodeCommand: AsyncParsableCommand {
     @Option(help: "Worker: master address HOST:PORT (default $TITAN_MASTER or 127.0.0.1:9090).")
     var master: String?
 
+    @Option(name: .customLong("master-timeout-ms"),
+            help: "Worker: drop and remake the connection to the master once what it sent stays unacknowledged this long (a silent partition); 0 leaves it to TCP.")
+    var masterTimeoutMs: UInt32 = 10_000
+
     @Option(help: "Worker: comma-separated capability tags (default GENERAL).")
     var cap: String?
 
@@ -237,6 +241,7 @@ struct TitanNodeCommand: AsyncParsableCommand {
             config.masterPort = address.port
             if let cap { config.capabilities = Capabilities.parse([cap]) }
             if let slots { config.slots = slots }
+            config.masterTimeoutMs = masterTimeoutMs
             if let id { config.workerId = id }
             config.advertiseAddress = advertise
             config.permanent = permanent

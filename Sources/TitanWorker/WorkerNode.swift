@@ -25,6 +25,11 @@ public struct WorkerConfig: Sendable {
     public var workDirectory = ""
     /// Reconnect delays after losing the master (jittered).
     public var reconnect = Backoff(initialMs: 100, maxMs: 5_000)
+    /// The connection to the master is dropped, and made again, once what the worker sent (its
+    /// heartbeats, at least) stays unacknowledged this long; a connect attempt gives up after it
+    /// too. Without it a silent partition is only noticed when TCP's retransmissions, ever further
+    /// apart (up to 2 minutes), happen to cross a healed network. 0: the kernel's defaults.
+    public var masterTimeoutMs: UInt32 = 10_000
     /// SIGTERM first, SIGKILL this long after (stop, cancel).
     public var killGraceMs: UInt64 = 2_000
     /// DAG directories untouched this long are removed (checked at start, then hourly).
@@ -201,7 +206,8 @@ public actor WorkerNode: LoopBound {
 
     private func connect() {
         guard !stopping else { return }
-        TCPConnection.connect(loop: eventLoop, host: config.masterHost, port: config.masterPort) { [self] result in
+        TCPConnection.connect(loop: eventLoop, host: config.masterHost, port: config.masterPort,
+                              userTimeoutMs: config.masterTimeoutMs) { [self] result in
             self.assumeIsolated { $0.connected(result) }
         }
     }

@@ -2,64 +2,24 @@ import Foundation
 import Testing
 import TitanProtocol
 
-/// Whether this machine can make network namespaces (root, iproute2).
-private let namespacesWork: Bool = {
-    guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/sbin/ip"),
-          FileManager.default.isExecutableFile(atPath: MultiHostTests.script) else { return false }
-    return MultiHostTests.shell([MultiHostTests.script, "check"]) == 0
-}()
-
 /// A cluster over real network boundaries: a master, two workers and a client, each in a network
 /// namespace of its own (scripts/netns-cluster.sh), joined by a bridge. Needs root; skipped with
 /// the reason where namespaces cannot be made.
-@Suite(.serialized, .enabled(if: namespacesWork, "network namespaces need root and iproute2 (scripts/netns-cluster.sh check)"))
+@Suite(.serialized, .enabled(if: MultiHost.namespacesWork, "network namespaces need root and iproute2 (scripts/netns-cluster.sh check)"))
 struct MultiHostTests {
-    static let script = FileManager.default.currentDirectoryPath + "/scripts/netns-cluster.sh"
-
-
-    /// Runs a command to completion, synchronously (set-up and tear-down only).
-    @discardableResult
-    static func shell(_ arguments: [String]) -> Int32 {
-        var pid: pid_t = 0
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        guard posix_spawnp(&pid, arguments[0], nil, nil, argv, environ) == 0 else { return -1 }
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        return status
-    }
-
-    /// `titan-node` or `titan` on host `host` of the network `net`, with `configHome` as its
-    /// XDG_CONFIG_HOME (the local credential of that "machine").
-    static func onHost(_ net: String, _ host: String, _ tool: String, _ arguments: [String],
-                       configHome: String) async throws -> Spawned {
-        try await Spawned.start(["ip", "netns", "exec", "\(net)-\(host)", Tools.path(tool)] + arguments,
-                                environment: ["XDG_CONFIG_HOME": configHome, "TITAN_TOKEN": "", "TITAN_TOKEN_FILE": ""])
-    }
-
-    static func run(_ net: String, _ host: String, _ arguments: [String], configHome: String) async throws -> (Int32, String, String) {
-        let child = try await onHost(net, host, "titan", arguments, configHome: configHome)
-        guard let status = await child.waitExit(timeout: 30) else {
-            child.signal(SIGKILL)
-            Issue.record("titan \(arguments) on \(host) timed out")
-            return (-1, child.stdout, child.stderr)
-        }
-        return (status, child.stdout, child.stderr)
-    }
-
     @Test func jobsRunOnRemoteWorkersAndOnlyAuthenticatedHostsGetIn() async throws {
         let net = "tt\(getpid() % 100_000)"
         let subnet = "10.77.\(getpid() % 200 + 20)"
         let work = try DurabilityTests.temporaryDirectory("multihost")
-        #expect(Self.shell([Self.script, "up", net, subnet]) == 0)
+        #expect(MultiHost.shell([MultiHost.script, "up", net, subnet]) == 0)
         defer {
-            Self.shell([Self.script, "down", net])
+            MultiHost.shell([MultiHost.script, "down", net])
             try? FileManager.default.removeItem(atPath: work)
         }
         // Each "machine" has its own config directory: only the master's holds a credential.
         for host in ["m", "w1", "w2", "c"] { try FileManager.default.createDirectory(atPath: "\(work)/\(host)", withIntermediateDirectories: true) }
         let address = "\(subnet).1:9090"
-        let master = try await Self.onHost(net, "m", "titan-node", ["--role", "master", "--bind", "\(subnet).1", "--port", "9090",
+        let master = try await MultiHost.onHost(net, "m", "titan-node", ["--role", "master", "--bind", "\(subnet).1", "--port", "9090",
                                                                     "--data-dir", work + "/data", "--log-level", "warning",
                                                                     "--suspect-after-ms", "500", "--dead-after-ms", "1000",
                                                                     "--heartbeat-ms", "100"],
@@ -69,7 +29,7 @@ struct MultiHostTests {
 
         // Tokens are made on the master's host (its local admin credential) and carried over.
         func token(_ role: String) async throws -> String {
-            let (status, out, err) = try await Self.run(net, "m", ["token", "create", "--role", role, "--master", address],
+            let (status, out, err) = try await MultiHost.run(net, "m", ["token", "create", "--role", role, "--master", address],
                                                         configHome: work + "/m")
             #expect(status == 0, "\(err)")
             let file = "\(work)/\(role).token"
@@ -82,7 +42,7 @@ struct MultiHostTests {
         var workers: [Spawned] = []
         defer { for w in workers { w.signal(SIGKILL) } }
         for host in ["w1", "w2"] {
-            let worker = try await Self.onHost(net, host, "titan-node", ["--role", "worker", "--master", address, "--id", host,
+            let worker = try await MultiHost.onHost(net, host, "titan-node", ["--role", "worker", "--master", address, "--id", host,
                                                                          "--token-file", workerToken, "--slots", "2",
                                                                          "--data-dir", "\(work)/\(host)/data", "--log-level", "warning"],
                                                configHome: "\(work)/\(host)")
@@ -90,27 +50,27 @@ struct MultiHostTests {
         }
         // Both register from their own addresses.
         try await waitUntil(seconds: 20) {
-            let (_, out, _) = try await Self.run(net, "c", ["workers", "--json", "--master", address, "--token-file", submitToken],
+            let (_, out, _) = try await MultiHost.run(net, "c", ["workers", "--json", "--master", address, "--token-file", submitToken],
                                                  configHome: work + "/c")
             return out.contains("\"\(subnet).11\"") && out.contains("\"\(subnet).12\"")
         }
         // A job submitted from the client host runs on a worker host and streams back.
         for _ in 0..<2 {
-            let (status, out, err) = try await Self.run(net, "c", ["run", "--master", address, "--token-file", submitToken, "--",
+            let (status, out, err) = try await MultiHost.run(net, "c", ["run", "--master", address, "--token-file", submitToken, "--",
                                                                    "sh", "-c", "echo ran on $TITAN_WORKER_ID"],
                                                         configHome: work + "/c")
             #expect(status == 0, "\(err)")
             #expect(out.contains("ran on w1") || out.contains("ran on w2"), "\(out)")
         }
         // A service on a worker host is reached from another host at the address its worker advertises.
-        let (deployed, _, deployErr) = try await Self.run(net, "c", [
+        let (deployed, _, deployErr) = try await MultiHost.run(net, "c", [
             "deploy", "--master", address, "--token-file", submitToken, "--name", "web", "--port", "auto", "--health", "tcp",
             "--restart", "never", "--", "python3", "-m", "http.server", "{port}",
         ], configHome: work + "/c")
         #expect(deployed == 0, "\(deployErr)")
         var endpoint: (host: String, port: Int)?
         try await waitUntil(seconds: 30) {
-            let (_, out, _) = try await Self.run(net, "c", ["services", "--json", "--master", address, "--token-file", submitToken],
+            let (_, out, _) = try await MultiHost.run(net, "c", ["services", "--json", "--master", address, "--token-file", submitToken],
                                                  configHome: work + "/c")
             let list = (try? JSONSerialization.jsonObject(with: Data(out.utf8))) as? [[String: Any]] ?? []
             guard let web = list.first(where: { ($0["state"] as? String) == "HEALTHY" }),
@@ -124,14 +84,14 @@ struct MultiHostTests {
                                              "import urllib.request; print(urllib.request.urlopen('http://\(serviceHost):\(servicePort)/', timeout=5).status)"])
         #expect(await fetch.waitExit(timeout: 20) == 0)
         #expect(fetch.stdout.contains("200"), "\(fetch.stdout) \(fetch.stderr)")
-        let (stopped, _, stopErr) = try await Self.run(net, "c", ["stop", "web", "--master", address, "--token-file", submitToken],
+        let (stopped, _, stopErr) = try await MultiHost.run(net, "c", ["stop", "web", "--master", address, "--token-file", submitToken],
                                                        configHome: work + "/c")
         #expect(stopped == 0, "\(stopErr)")
 
         // Without a token, the client host is refused with the reason; with a worker token it cannot submit.
-        let (bare, _, bareErr) = try await Self.run(net, "c", ["workers", "--master", address], configHome: work + "/c")
+        let (bare, _, bareErr) = try await MultiHost.run(net, "c", ["workers", "--master", address], configHome: work + "/c")
         #expect(bare != 0 && bareErr.contains("authenticate first"), "\(bareErr)")
-        let (asWorker, _, workerErr) = try await Self.run(net, "c", ["run", "--master", address, "--token-file", workerToken, "--", "true"],
+        let (asWorker, _, workerErr) = try await MultiHost.run(net, "c", ["run", "--master", address, "--token-file", workerToken, "--", "true"],
                                                           configHome: work + "/c")
         #expect(asWorker != 0 && workerErr.contains("a worker token may not send submit"), "\(workerErr)")
         // The original protocol, which cannot authenticate, is not served to another host.
@@ -149,26 +109,26 @@ struct MultiHostTests {
         // link heals, w1 is told to kill its stale attempt, and only one completion is recorded.
         let marks = work + "/marks"
         try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
-        let (submitted, jobOut, jobErr) = try await Self.run(net, "c", [
+        let (submitted, jobOut, jobErr) = try await MultiHost.run(net, "c", [
             "run", "--detach", "--master", address, "--token-file", submitToken, "--",
             "sh", "-c", "sleep 3; touch \(marks)/done-$TITAN_WORKER_ID-$TITAN_ATTEMPT",
         ], configHome: work + "/c")
         #expect(submitted == 0, "\(jobErr)")
         let jobId = jobOut.trimmingCharacters(in: .whitespacesAndNewlines)
         func status() async throws -> String {
-            let (_, out, _) = try await Self.run(net, "c", ["status", jobId, "--json", "--master", address, "--token-file", submitToken],
+            let (_, out, _) = try await MultiHost.run(net, "c", ["status", jobId, "--json", "--master", address, "--token-file", submitToken],
                                                  configHome: work + "/c")
             return out
         }
         try await waitUntil(seconds: 20) { try await status().contains("\"RUNNING\"") }
         let first = try await status()
         let host = first.contains("\"w1\"") ? "w1" : "w2"
-        #expect(Self.shell(["ip", "-n", "\(net)-\(host)", "link", "set", "eth0", "down"]) == 0)
+        #expect(MultiHost.shell(["ip", "-n", "\(net)-\(host)", "link", "set", "eth0", "down"]) == 0)
         try await waitUntil(seconds: 20) {
             let now = try await status()
             return now.contains("\"attempts\" : 2") || now.contains("\"attempts\":2")
         }
-        #expect(Self.shell(["ip", "-n", "\(net)-\(host)", "link", "set", "eth0", "up"]) == 0)
+        #expect(MultiHost.shell(["ip", "-n", "\(net)-\(host)", "link", "set", "eth0", "up"]) == 0)
         try await waitUntil(seconds: 30) { try await status().contains("\"COMPLETED\"") }
         let final = try await status()
         #expect(final.contains("\"attempts\" : 2") || final.contains("\"attempts\":2"), "\(final)")
