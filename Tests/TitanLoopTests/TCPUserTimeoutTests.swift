@@ -18,7 +18,7 @@ struct TCPUserTimeoutTests {
             TCPConnection.connect(loop: loop, host: "127.0.0.1", port: listener.port, userTimeoutMs: 300) { connected.send($0) }
         }
         let client = try await connected.next("connect").get()
-        let closed = Inbox<UVError?>()
+        let closed = Inbox<ConnectionError?>()
         await client.start(onRead: { _ in }, onClose: { closed.send($0) })
         let server = try await accepted.next("accept")
         let received = Inbox<[UInt8]>()
@@ -31,7 +31,7 @@ struct TCPUserTimeoutTests {
         await client.setMaxPendingBytes(1 << 30)
         await client.send([UInt8](repeating: 7, count: 64 << 20))
         let error = try await closed.next("the connection timing out", within: 30)
-        #expect(error == UVError(-ETIMEDOUT), "\(String(describing: error))")
+        #expect(error == .io(UVError(-ETIMEDOUT)), "\(String(describing: error))")
 
         await server.close()
         await listener.close()
