@@ -54,4 +54,34 @@ static inline int titan_err_not_tls(unsigned long code) {
         || reason == SSL_R_UNKNOWN_PROTOCOL || reason == SSL_R_RECORD_LENGTH_MISMATCH;
 }
 
+/// Verification as OpenSSL does it, but the peer's own certificate is kept (in the SSL's app
+/// data slot) when it fails, so the error can say what names the certificate is for.
+static inline int titan_verify_callback(int ok, X509_STORE_CTX *store) {
+    if (!ok && X509_STORE_CTX_get_error_depth(store) == 0) {
+        SSL *ssl = (SSL *)X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+        X509 *cert = X509_STORE_CTX_get_current_cert(store);
+        if (ssl != NULL && cert != NULL && SSL_get_app_data(ssl) == NULL && X509_up_ref(cert) == 1)
+            SSL_set_app_data(ssl, cert);
+    }
+    return ok;
+}
+
+static inline void titan_ssl_ctx_verify_peer(SSL_CTX *ctx) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, titan_verify_callback);
+}
+
+/// The peer certificate that failed verification, if any (owned by the SSL until
+/// titan_ssl_release_failed_cert).
+static inline X509 *titan_ssl_failed_cert(SSL *ssl) {
+    return (X509 *)SSL_get_app_data(ssl);
+}
+
+static inline void titan_ssl_release_failed_cert(SSL *ssl) {
+    X509 *cert = (X509 *)SSL_get_app_data(ssl);
+    if (cert != NULL) {
+        SSL_set_app_data(ssl, NULL);
+        X509_free(cert);
+    }
+}
+
 #endif

@@ -300,6 +300,13 @@ public actor TCPConnection: LoopBound {
         return address.hasPrefix("127.") || address == "::1" || address.hasPrefix("::ffff:127.")
     }
 
+    /// True when the peer is on this host: loopback, or one of this host's own addresses (the
+    /// kernel delivers such a connection locally; its traffic never crosses a network).
+    public var isSameHostPeer: Bool {
+        guard let remote = remoteAddress else { return false }
+        return isLoopbackPeer || remote == localAddress
+    }
+
     /// Sends bytes: now if the socket is idle, else appended to what goes out after the pending
     /// write.
     public func send(_ bytes: [UInt8]) {

@@ -45,7 +45,7 @@ actor MasterSession: LoopBound, Peer {
     /// The master's TLS settings; nil: plaintext only.
     private let tls: TLSContext?
     /// The first bytes tell a TLS hello from plaintext: with TLS on, plaintext is served to
-    /// loopback only; with TLS off, a TLS client is told so instead of "bad frame".
+    /// this host's own peers only (loopback, or one of its addresses: e.g. the scaler's workers); with TLS off, a TLS client is told so instead of "bad frame".
     private var sniffing = true
     /// This connection runs TLS.
     private var overTLS = false
@@ -93,7 +93,7 @@ actor MasterSession: LoopBound, Peer {
             sniffing = false
             // A TLS record of type handshake (22): the client's hello. (No frame starts so.)
             if bytes.first == 22 { return tls == nil ? refuseTLS() : startTLS(bytes) }
-            if tls != nil && !connection.assumeIsolated({ $0.isLoopbackPeer }) { return refusePlaintext(bytes) }
+            if tls != nil && !connection.assumeIsolated({ $0.isSameHostPeer }) { return refusePlaintext(bytes) }
         }
         decoder.append(contentsOf: bytes)
         processFrames()

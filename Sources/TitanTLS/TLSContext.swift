@@ -43,7 +43,7 @@ public final class TLSContext: @unchecked Sendable {
             try loadTrust(ctx, caFile: clientCAFile)
             // The CA's name goes in the certificate request, so a client knows which one to send.
             if let names = SSL_load_client_CA_file(clientCAFile) { SSL_CTX_set_client_CA_list(ctx, names) }
-            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
+            titan_ssl_ctx_verify_peer(ctx)
         }
         return TLSContext(handle: handle, isServer: true, verifiesClients: clientCAFile != nil, notAfter: notAfter)
     }
@@ -73,7 +73,7 @@ public final class TLSContext: @unchecked Sendable {
         } else if SSL_CTX_set_default_verify_paths(ctx) != 1 {
             throw .configuration("TLS: \(lastError("cannot load the system's CA certificates"))")
         }
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
+        titan_ssl_ctx_verify_peer(ctx)
         return TLSContext(handle: handle, isServer: false, verifiesClients: false, notAfter: notAfter)
     }
 

@@ -77,6 +77,7 @@ public final class TLSSession {
     }
 
     deinit {
+        titan_ssl_release_failed_cert(ssl)
         SSL_free(ssl)
     }
 
@@ -218,7 +219,7 @@ public final class TLSSession {
         defer { ERR_clear_error() }
         let verify = SSL_get_verify_result(ssl)
         if verify != X509_V_OK && (code == 0 || ERR_GET_REASON_CERT_VERIFY(code)) {
-            let names = SSL_get0_peer_certificate(ssl).flatMap(Self.names)
+            let names = (titan_ssl_failed_cert(ssl) ?? SSL_get0_peer_certificate(ssl)).flatMap(Self.names)
             return .peerCertificateRejected(reason: String(cString: X509_verify_cert_error_string(Int(verify))), names: names)
         }
         if code != 0 {

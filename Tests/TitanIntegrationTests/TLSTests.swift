@@ -145,3 +145,46 @@ struct ClusterPKI {
         #expect(await plainCluster.stop() == 0)
     }
 }
+
+/// Hostile peers on a TLS port: half-finished handshakes and garbage cost bounded memory and are
+/// cut off, and the master keeps serving everyone else over TLS.
+@Suite struct TLSHostilePeerTests {
+    @Test func halfHandshakesAndGarbageCostLittleAndAreCutOff() async throws {
+        let pki = try ClusterPKI()
+        defer { pki.remove() }
+        try pki.issue("master")
+        var config = MasterConfig.loopbackAnyPort
+        config.tls = try pki.server(clientCA: true)
+        config.connections.firstFrameDeadlineMs = 1_500
+        let cluster = try await EmbeddedCluster.start(master: config, workers: [])
+        let port = cluster.master.port
+        let before = HostilePeerTests.residentBytes(getpid())
+        // 400 connections that start a TLS record announcing 16 KiB and send only part of it.
+        var stalled: [RawSocket] = []
+        for _ in 0..<400 {
+            let socket = try RawSocket(port: port, timeoutSeconds: 10)
+            socket.send([22, 3, 1, 0x40, 0x00] + [UInt8](repeating: 1, count: 200))
+            stalled.append(socket)
+        }
+        // Garbage that looks like TLS at first: refused at once.
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<100 {
+            let socket = try RawSocket(port: port, timeoutSeconds: 10)
+            socket.send([22] + (0..<Int.random(in: 1...2_000, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            #expect(socket.sawEOF(), "garbage was not refused")
+        }
+        // Meanwhile a real client gets in over TLS.
+        let client = try await TitanClient.connect(to: cluster.masterAddress, transport: .tls(try pki.client(), serverName: nil))
+        try await client.ping()
+        let grown = HostilePeerTests.residentBytes(getpid()) - before
+        #expect(grown < 48 << 20, "400 half-handshakes cost \(grown >> 20) MiB")
+        // None finishes its handshake: each is cut off at the first-frame deadline.
+        for socket in stalled { #expect(socket.sawEOF()) }
+        let stats = await cluster.master.connectionStats()
+        #expect(stats.refusals["no first frame in time", default: 0] >= 400, "\(stats.refusals)")
+        #expect(stats.refusals["TLS handshake failed", default: 0] >= 90, "\(stats.refusals)")
+        try await client.ping()
+        await client.close()
+        #expect(await cluster.stop() == 0)
+    }
+}

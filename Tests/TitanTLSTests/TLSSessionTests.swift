@@ -128,11 +128,13 @@ final class RandomBox: @unchecked Sendable {
         for wrong in ["other.test", "127.0.0.1"] {
             var link = try Link(client: try pki.client(), server: try pki.server(), serverName: wrong)
             link.run()
-            guard case .peerCertificateRejected(let reason, _) = link.clientError else {
+            guard case .peerCertificateRejected(let reason, let names) = link.clientError else {
                 Issue.record("\(wrong): \(String(describing: link.clientError))")
                 continue
             }
             #expect(reason.contains("mismatch"), "\(reason)")
+            // What the certificate is for, so the fix is obvious.
+            #expect(names?.contains("10.1.2.3") == true && names?.contains("master.test") == true, "\(String(describing: names))")
             #expect(link.clientError!.description.contains("--tls-server-name"))
             // The server hears why from the client's alert.
             guard case .rejectedByPeer = link.serverError else {
