@@ -25,6 +25,11 @@ public struct ConnectionLimits: Sendable {
     public var frameDeadlineMs: Int64 = 30_000
     /// A connection must send its first complete frame within this after it is accepted.
     public var firstFrameDeadlineMs: Int64 = 10_000
+    /// TLS handshakes in progress at once: past this a new one is refused at once. Each holds an
+    /// OpenSSL connection and the part of a hello received so far, which a hostile peer can make
+    /// about 70 KiB (a hello announcing 64 KiB): 512 bound that near 36 MiB. A handshake ends
+    /// within the first-frame deadline, so an honest peer refused retries into a free place soon.
+    public var maxPendingHandshakes = 512
 
     public init() {}
 
@@ -73,6 +78,7 @@ actor ConnectionGovernor: LoopBound {
     let maxConnections: Int
     private(set) var open = 0
     private(set) var partialFrameBytes = 0
+    private(set) var pendingHandshakes = 0
     /// Connections refused or dropped, by reason (for tests and metrics).
     private(set) var refusals: [String: Int] = [:]
 
@@ -114,6 +120,21 @@ actor ConnectionGovernor: LoopBound {
         }
         partialFrameBytes += delta
         return true
+    }
+
+    /// A TLS handshake begins; false when too many are in progress (the caller drops it).
+    func handshakeStarted() -> Bool {
+        guard pendingHandshakes < limits.maxPendingHandshakes else {
+            refused("too many TLS handshakes in progress")
+            return false
+        }
+        pendingHandshakes += 1
+        return true
+    }
+
+    /// A handshake begun with ``handshakeStarted()`` completed, failed, or its connection closed.
+    func handshakeEnded() {
+        pendingHandshakes -= 1
     }
 
     func counts() -> ConnectionStats {

@@ -49,6 +49,8 @@ actor MasterSession: LoopBound, Peer {
     private var sniffing = true
     /// This connection runs TLS.
     private var overTLS = false
+    /// Holds one of the governor's places for handshakes in progress.
+    private var handshaking = false
     /// Where TLS failures and refused plaintext go (the master's log, rate-limited).
     private var report: @Sendable (String) -> Void = { _ in }
 
@@ -102,16 +104,32 @@ actor MasterSession: LoopBound, Peer {
     private func startTLS(_ hello: [UInt8]) {
         guard let tls else { return }
         overTLS = true
+        guard governor.assumeIsolated({ $0.handshakeStarted() }) else {
+            // No TLS alert can be sent before a session exists: the peer sees the connection close.
+            report("refused a TLS handshake: \(limits.maxPendingHandshakes) are in progress")
+            closed = true
+            return close()
+        }
+        handshaking = true
         let address = connection.assumeIsolated { $0.remoteAddress } ?? "?"
         connection.assumeIsolated { conn in
             conn.startTLS(context: tls, role: .server, received: hello) { [self] result in
-                guard case .failure(let error) = result else { return }
                 self.assumeIsolated { session in
+                    session.endHandshake()
+                    // A peer gone mid-handshake (or cut off at the deadline) is no TLS failure.
+                    guard case .failure(let error) = result, error != .closedDuringHandshake else { return }
                     session.governor.assumeIsolated { $0.refused("TLS handshake failed") }
                     session.report("TLS handshake with \(address) failed: \(error)")
                 }
             }
         }
+    }
+
+    /// Gives the handshake's place back (once: completed, failed, or the connection closed).
+    private func endHandshake() {
+        guard handshaking else { return }
+        handshaking = false
+        governor.assumeIsolated { $0.handshakeEnded() }
     }
 
     /// A TLS hello on a plaintext port: logged here; the client, which sees a plaintext frame
@@ -412,6 +430,7 @@ actor MasterSession: LoopBound, Peer {
 
     private func connectionClosed() {
         closed = true
+        endHandshake()
         let partial = countedPartialBytes
         countedPartialBytes = 0
         governor.assumeIsolated { g in

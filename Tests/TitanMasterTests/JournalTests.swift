@@ -185,10 +185,13 @@ actor TitanClientStub: LoopBound {
         // The master requires a token: the local credential it registered, proved as clients do.
         if let token = try TokenSource.find() {
             let nonce = AuthExchange.nonce()
-            guard case .authChallenge(let serverNonce) = try await client.request(.authHello(tokenId: token.id, nonce: nonce)),
-                  case .authOk = try await client.request(.authProof(AuthExchange.clientProof(token: token, clientNonce: nonce,
-                                                                                               serverNonce: serverNonce))) else {
-                throw AuthError.refused("the test master did not accept the local credential")
+            let hello = try await client.request(.authHello(tokenId: token.id, nonce: nonce))
+            guard case .authChallenge(let serverNonce) = hello else {
+                throw AuthError.refused("the test master did not accept the local credential: \(hello)")
+            }
+            let proof = try await client.request(.authProof(AuthExchange.clientProof(token: token, clientNonce: nonce, serverNonce: serverNonce)))
+            guard case .authOk = proof else {
+                throw AuthError.refused("the test master did not accept the local credential: \(proof)")
             }
         }
         return client
