@@ -49,6 +49,8 @@ public struct ConnectionStats: Sendable {
     public var open: Int
     /// Bytes of incomplete frames buffered across all connections.
     public var partialFrameBytes: Int
+    /// TLS handshakes in progress.
+    public var pendingHandshakes: Int
     /// Connections refused or dropped, by reason.
     public var refusals: [String: Int]
 }
@@ -138,7 +140,7 @@ actor ConnectionGovernor: LoopBound {
     }
 
     func counts() -> ConnectionStats {
-        ConnectionStats(open: open, partialFrameBytes: partialFrameBytes, refusals: refusals)
+        ConnectionStats(open: open, partialFrameBytes: partialFrameBytes, pendingHandshakes: pendingHandshakes, refusals: refusals)
     }
 
     func refused(_ reason: String) {

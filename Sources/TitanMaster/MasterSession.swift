@@ -340,6 +340,7 @@ actor MasterSession: LoopBound, Peer {
     private func refuse(_ reason: String) {
         send(Envelope(requestId: 0, message: .error(.unavailable, reason)))
         closed = true
+        endHandshake()
         close()
     }
 

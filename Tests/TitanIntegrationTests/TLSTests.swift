@@ -181,6 +181,7 @@ struct ClusterPKI {
         // None finishes its handshake: each is cut off at the first-frame deadline; then a real
         // client gets in over TLS.
         for socket in stalled { #expect(socket.sawEOF()) }
+        try await waitUntil(seconds: 5) { await cluster.master.connectionStats().pendingHandshakes == 0 }
         let client = try await TitanClient.connect(to: cluster.masterAddress, transport: .tls(try pki.client(), serverName: nil))
         try await client.ping()
         let stats = await cluster.master.connectionStats()
