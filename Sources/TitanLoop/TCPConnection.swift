@@ -214,7 +214,9 @@ public actor TCPConnection: LoopBound {
     /// telling TLS from plaintext). Sends made before the handshake completes wait for it.
     public func startTLS(context: TLSContext, role: TLSSession.Role, received: [UInt8] = [],
                          onHandshake: @escaping HandshakeHandler) {
-        guard state == .open, tls == nil else { return }
+        guard tls == nil else { return }
+        // Closed already (the peer hung up at once): the handshake cannot happen.
+        guard state == .open else { return onHandshake(.failure(closeError.flatMap { if case .tls(let e) = $0 { e } else { nil } } ?? .closedDuringHandshake)) }
         let session: TLSSession
         do {
             session = try TLSSession(context: context, role: role)
