@@ -91,14 +91,14 @@ import TitanRuntime
         let cluster = try await EmbeddedCluster.start(workers: 1)
         let client = try await TitanClient.connect(to: cluster.masterAddress)
         // Long enough that the status below comes first even on a loaded machine.
-        let id = try await client.submit(JobSpec(command: ["true"], delayMs: 1_500))
+        let id = try await client.submit(JobSpec(command: ["true"], delayMs: 3_000))
         let pending = try await client.status(id)
         #expect(pending.state == .pending)
         #expect(pending.pendingReason.hasPrefix("delayed: starts in "), "\(pending.pendingReason)")
         let done = try await client.wait(id)
         #expect(done.state == .completed)
         let started = try #require(done.result?.startedAtMs)
-        #expect(started - done.submittedAtMs >= 1_495)
+        #expect(started - done.submittedAtMs >= 2_995)
         await client.close()
         #expect(await cluster.stop() == 0)
     }
@@ -107,10 +107,10 @@ import TitanRuntime
         let cluster = try await EmbeddedCluster.start(workers: 1)
         let client = try await TitanClient.connect(to: cluster.masterAddress)
         // Delays long enough that the cancel lands first even on a loaded machine.
-        let cancelled = try await client.submit(JobSpec(command: ["true"], delayMs: 1_000))
+        let cancelled = try await client.submit(JobSpec(command: ["true"], delayMs: 3_000))
         try await client.cancel(cancelled)
         // A later sentinel: once it has run, the cancelled job's time has passed.
-        let sentinel = try await client.wait(try await client.submit(JobSpec(command: ["true"], delayMs: 1_100)))
+        let sentinel = try await client.wait(try await client.submit(JobSpec(command: ["true"], delayMs: 3_100)))
         #expect(sentinel.state == .completed)
         let info = try await client.status(cancelled)
         #expect(info.state == .cancelled)
