@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TitanProtocol
 
 /// Faults on real network boundaries (hosts made of network namespaces, real `titan-node`
 /// processes): a worker partitioned and healed, the master cut off from every worker, a lossy
@@ -180,8 +181,8 @@ struct MultiHostChaosTests {
         #expect(try await Self.aliveWorkers(cluster, on: "c", auth) == ["w1", "w2"])
     }
 
-    /// One worker's link drops 15 % of packets each way (and is delayed 50 ms where the kernel
-    /// has netem). A batch of short jobs routed to it and another to the healthy worker all
+    /// One worker's link drops 15 % of packets each way and is delayed 50 ms each way (netem, or
+    /// a relay where the kernel has no netem). A batch of short jobs routed to it and another to the healthy worker all
     /// complete, each recorded once, within a deadline, and their output arrives whole.
     @Test func jobsOverALossyLinkCompleteOnce() async throws {
         let cluster = try MultiHostCluster(index: 3)
@@ -191,7 +192,29 @@ struct MultiHostChaosTests {
         _ = try await cluster.startMaster(["--heartbeat-ms", "200", "--suspect-after-ms", "1500", "--dead-after-ms", "3000"])
         let workerToken = try await cluster.token("worker")
         let auth = ["--master", cluster.masterAddress, "--token-file", try await cluster.token("submit")]
-        _ = try await cluster.startWorker("w1", tokenFile: workerToken, ["--slots", "4", "--cap", "LOSSY", "--master-timeout-ms", "3000"])
+        // Delay: the netem qdisc (sch_netem) where the kernel has it; else (this CI's kernel) a
+        // relay on w1 that holds every chunk 50 ms each way, through which w1 reaches the master.
+        var w1Master = cluster.masterAddress
+        if cluster.shell(on: "w1", ["tc", "qdisc", "add", "dev", "eth0", "root", "netem", "delay", "50ms"]) != 0 {
+            _ = try await cluster.startProgram("w1", ["python3", "-c", Self.delayingRelay, "127.0.0.1", "9191", cluster.address("m"), "9090", "0.05"])
+            w1Master = "127.0.0.1:9191"
+            try await waitFor("the delaying relay listening", seconds: 10) { cluster.shell(on: "w1", ["python3", "-c", Self.probe, "9191"]) == 0 }
+            // A ping through it takes at least the two delays.
+            let ping = NativeCodec.encode(Envelope(requestId: 1, message: .ping)).map { String(format: "%02x", $0) }.joined()
+            let timed = try await Spawned.start(["ip", "netns", "exec", "\(cluster.net)-w1", "python3", "-c", """
+                import socket, sys, time
+                s = socket.create_connection(("127.0.0.1", 9191), timeout=5)
+                start = time.monotonic()
+                s.sendall(bytes.fromhex(sys.argv[1]))
+                s.recv(64)
+                print(time.monotonic() - start)
+                """, ping])
+            #expect(await timed.waitExit(timeout: 10) == 0)
+            let seconds = Double(timed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            #expect(seconds >= 0.1, "a round trip through the relay took \(seconds) s")
+        }
+        _ = try await cluster.startWorker("w1", tokenFile: workerToken, master: w1Master,
+                                          ["--slots", "4", "--cap", "LOSSY", "--master-timeout-ms", "3000"])
         _ = try await cluster.startWorker("w2", tokenFile: workerToken, ["--slots", "4", "--master-timeout-ms", "3000"])
         try await waitFor("both workers registered", seconds: 20) { try await Self.aliveWorkers(cluster, on: "c", auth) == ["w1", "w2"] }
 
@@ -201,11 +224,6 @@ struct MultiHostChaosTests {
                      ["add", "rule", "inet", "chaos", "in", "numgen", "random", "mod", "100", "<", "15", "counter", "drop"],
                      ["add", "rule", "inet", "chaos", "out", "numgen", "random", "mod", "100", "<", "15", "counter", "drop"]] {
             try #require(cluster.shell(on: "w1", ["nft"] + rule) == 0, "nft \(rule.joined(separator: " "))")
-        }
-        // Delay needs the netem qdisc (sch_netem), which some kernels (this CI's among them) do not
-        // have: then only the loss is tested, and the log says so.
-        if cluster.shell(on: "w1", ["tc", "qdisc", "add", "dev", "eth0", "root", "netem", "delay", "50ms"]) != 0 {
-            print("netem is not available in this kernel: w1's link drops packets but is not delayed")
         }
 
         let marks = cluster.work + "/marks.log"
@@ -246,4 +264,49 @@ struct MultiHostChaosTests {
         }
         #expect(dropped.count == 2 && dropped.allSatisfy { $0 > 0 }, "\(listing.stdout)")
     }
+
+    /// `python3 -c RELAY LISTEN_HOST LISTEN_PORT TO_HOST TO_PORT DELAY_S`: a TCP relay that
+    /// delivers every chunk DELAY_S after it arrived, in order, each way.
+    static let delayingRelay = """
+        import asyncio, sys
+        host, port, to_host, to_port, delay = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+        async def pump(reader, writer):
+            queue = asyncio.Queue()
+            async def deliver():
+                loop = asyncio.get_running_loop()
+                while True:
+                    due, data = await queue.get()
+                    if data is None:
+                        writer.close()
+                        return
+                    await asyncio.sleep(max(0, due - loop.time()))
+                    writer.write(data)
+                    await writer.drain()
+            task = asyncio.create_task(deliver())
+            loop = asyncio.get_running_loop()
+            try:
+                while True:
+                    data = await reader.read(65536)
+                    await queue.put((loop.time() + delay, data or None))
+                    if not data:
+                        break
+            except ConnectionError:
+                await queue.put((0, None))
+            await task
+        async def handle(reader, writer):
+            try:
+                up_reader, up_writer = await asyncio.open_connection(to_host, to_port)
+            except OSError:
+                writer.close()
+                return
+            await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer), return_exceptions=True)
+        async def main():
+            server = await asyncio.start_server(handle, host, port)
+            async with server:
+                await server.serve_forever()
+        asyncio.run(main())
+        """
+
+    /// Exit 0 when something listens on 127.0.0.1:PORT.
+    static let probe = "import socket, sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=1).close()"
 }

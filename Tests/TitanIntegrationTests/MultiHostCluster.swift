@@ -106,6 +106,13 @@ final class MultiHostCluster: Sendable {
         return child
     }
 
+    /// Any program (`arguments[0]` found on PATH) on `host`; ended at tear-down.
+    func startProgram(_ host: String, _ arguments: [String]) async throws -> Spawned {
+        let child = try await Spawned.start(["ip", "netns", "exec", "\(net)-\(host)"] + arguments)
+        processes.withLock { $0.append(child) }
+        return child
+    }
+
     /// A master on host m listening on `bind`:9090 with a data directory, once it says so.
     func startMaster(bind: String? = nil, _ arguments: [String]) async throws -> Spawned {
         let master = try await start("m", "titan-node", ["--role", "master", "--bind", bind ?? address("m"), "--port", "9090",
@@ -116,8 +123,8 @@ final class MultiHostCluster: Sendable {
     }
 
     /// A worker on `host` with id `host`, joining with the token in `tokenFile`.
-    func startWorker(_ host: String, tokenFile: String, _ arguments: [String] = []) async throws -> Spawned {
-        try await start(host, "titan-node", ["--role", "worker", "--master", masterAddress, "--id", host,
+    func startWorker(_ host: String, tokenFile: String, master: String? = nil, _ arguments: [String] = []) async throws -> Spawned {
+        try await start(host, "titan-node", ["--role", "worker", "--master", master ?? masterAddress, "--id", host,
                                              "--token-file", tokenFile, "--data-dir", "\(work)/\(host)/data",
                                              "--log-level", "warning"] + arguments)
     }
