@@ -22,15 +22,8 @@ struct MultiHostTLSTests {
         _ = try await cluster.startMaster(["--tls-cert", pki + "/master.pem", "--tls-key", pki + "/master.key"] + ca)
 
         // Tokens are made on the master's host: plaintext to its own address is served (same host).
-        func token(_ role: String) async throws -> String {
-            let (status, out, err) = try await cluster.titan("m", ["token", "create", "--role", role, "--master", address])
-            #expect(status == 0, "\(err)")
-            let file = "\(cluster.work)/\(role).token"
-            try out.write(toFile: file, atomically: true, encoding: .utf8)
-            return file
-        }
-        let workerToken = try await token("worker")
-        let submitToken = try await token("submit")
+        let workerToken = try await cluster.token("worker")
+        let submitToken = try await cluster.token("submit")
 
         // w1 proves itself with its certificate; w2 has the CA but no certificate: refused, saying why.
         let w1 = try await cluster.startWorker("w1", tokenFile: workerToken,
