@@ -35,11 +35,20 @@ struct LogsCommand: AsyncParsableCommand {
         let sinceMs = since.flatMap { Self.sinceMs($0, nowMs: Int64(Date().timeIntervalSince1970 * 1000)) } ?? 0
         try await withClient(client) { client in
             // A service's output is kept under `svc/NAME` (pushes carry that id), in memory.
-            if (try? await client.status(jobId)) == nil {
-                if (try? await client.service(jobId)) != nil {
+            // What the id names: the master's refusal means "not that"; a timeout or a lost
+            // connection ends the command at once.
+            func exists<T>(_ lookUp: () async throws -> T) async throws -> T? {
+                do {
+                    return try await lookUp()
+                } catch TitanClientError.server {
+                    return nil
+                }
+            }
+            if try await exists({ try await client.status(jobId) }) == nil {
+                if try await exists({ try await client.service(jobId) }) != nil {
                     return try await serviceLogs(client, "svc/" + jobId, sinceMs: sinceMs)
                 }
-                if let dag = try? await client.dag(jobId) {
+                if let dag = try await exists({ try await client.dag(jobId) }) {
                     return try await DagLogs(client: client, dagId: dag.id, tailLines: tail ?? 0, sinceMs: sinceMs,
                                              follow: follow).run()
                 }
