@@ -108,7 +108,7 @@ public actor TitanClient: LoopBound {
     /// Checks deadlines and sends keepalive pings; armed only while something is waited for.
     private var sweepTimer: LoopTimer?
     private var sweepArmed = false
-    /// When the next keepalive ping is due, and the id of the one in flight.
+    /// When the next keepalive ping is due, and whether one is in flight.
     private var nextKeepaliveMs: Int64 = 0
     private var keepaliveInFlight = false
     private var handshakeTimedOut = false
