@@ -20,8 +20,10 @@ import Testing
             #expect(help.stdout.contains("--request-timeout"))
         }
         let master = try await NodeProcess(["--role", "master", "--port", "0"])
+        defer { master.signal(SIGKILL) }  // a no-op once it exited
         let env = ["TITAN_MASTER": "127.0.0.1:\(try #require(master.port))"]
         let worker = try await NodeProcess(["--role", "worker", "--master", env["TITAN_MASTER"]!, "--id", "w1"])
+        defer { worker.signal(SIGKILL) }  // a no-op once it exited
         // After `--`, --help belongs to the command.
         let passed = try await Tools.run("titan", ["run", "--", "sh", "-c", "echo \"$@\"", "x", "--help", "-h"], environment: env)
         #expect(passed.status == 0, "\(passed.stderr)")
@@ -38,19 +40,24 @@ import Testing
 
     @Test func runSaysWhyItWaitsAndSIGTERMCancels() async throws {
         let master = try await NodeProcess(["--role", "master", "--port", "0"])
+        defer { master.signal(SIGKILL) }  // a no-op once it exited
         let env = ["TITAN_MASTER": "127.0.0.1:\(try #require(master.port))"]
         let run = try await Spawned.start([Tools.path("titan"), "run", "--cap", "GPU", "--", "echo", "placed"], environment: env)
+        defer { run.signal(SIGKILL) }  // a no-op once it exited
         try await waitUntil(seconds: 20) { run.stderr.contains("titan: job job-1 pending: no workers registered") }
         // The reason changes: it is said again.
         let general = try await NodeProcess(["--role", "worker", "--master", env["TITAN_MASTER"]!, "--id", "w1"])
+        defer { general.signal(SIGKILL) }  // a no-op once it exited
         try await waitUntil(seconds: 20) { run.stderr.contains("titan: job job-1 pending: no worker with GPU") }
         let gpu = try await NodeProcess(["--role", "worker", "--master", env["TITAN_MASTER"]!, "--id", "g1", "--cap", "GPU"])
+        defer { gpu.signal(SIGKILL) }  // a no-op once it exited
         #expect(await run.waitExit(timeout: 20) == 0)
         #expect(run.stdout == "placed\n")
         #expect(run.stderr.contains("titan: job job-1 started on g1"), "\(run.stderr)")
 
         // SIGTERM (a CI runner stopping a step) cancels the job, as Ctrl-C does.
         let sleeper = try await Spawned.start([Tools.path("titan"), "run", "--", "sleep", "60"], environment: env)
+        defer { sleeper.signal(SIGKILL) }  // a no-op once it exited
         try await waitUntil(seconds: 20) {
             (try? await Tools.run("titan", ["status", "job-2"], environment: env))?.stdout.contains("RUNNING") == true
         }
@@ -70,8 +77,10 @@ import Testing
         let dir = try scratch("dag-logs")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let master = try await NodeProcess(["--role", "master", "--port", "0"])
+        defer { master.signal(SIGKILL) }  // a no-op once it exited
         let env = ["TITAN_MASTER": "127.0.0.1:\(try #require(master.port))"]
         let worker = try await NodeProcess(["--role", "worker", "--master", env["TITAN_MASTER"]!, "--id", "w1"])
+        defer { worker.signal(SIGKILL) }  // a no-op once it exited
         try """
             name: two
             jobs:
@@ -120,8 +129,10 @@ import Testing
             .write(toFile: dir + "/proj/src/main.py", atomically: true, encoding: .utf8)
         try "from the project\n".write(toFile: dir + "/proj/data.txt", atomically: true, encoding: .utf8)
         let master = try await NodeProcess(["--role", "master", "--port", "0"])
+        defer { master.signal(SIGKILL) }  // a no-op once it exited
         let env = ["TITAN_MASTER": "127.0.0.1:\(try #require(master.port))"]
         let worker = try await NodeProcess(["--role", "worker", "--master", env["TITAN_MASTER"]!, "--id", "w1"])
+        defer { worker.signal(SIGKILL) }  // a no-op once it exited
         let missing = try await Tools.run("titan", ["run", "proj.zip/src/main.py"], environment: env)
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("no archive 'proj.zip' on the master: upload its folder first (titan upload ./proj)"),
@@ -139,6 +150,7 @@ import Testing
         let dir = try scratch("stopped-services")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var master = try await NodeProcess(["--role", "master", "--port", "0", "--data-dir", dir])
+        defer { master.signal(SIGKILL) }  // a no-op once it exited
         var env = ["TITAN_MASTER": "127.0.0.1:\(try #require(master.port))"]
         // No worker: the services wait, and stop at once.
         for name in ["web", "api"] {
@@ -173,6 +185,7 @@ import Testing
                                             "--scale", "GENERAL:0:1", "--scale-idle-ms", "300", "--scale-cooldown-ms", "100",
                                             "--suspect-after-ms", "500", "--dead-after-ms", "1000", "--heartbeat-ms", "100"],
                                            logLevel: "info")
+        defer { master.signal(SIGKILL) }  // a no-op once it exited
         let env = ["TITAN_MASTER": "127.0.0.1:\(try #require(master.port))"]
         let run = try await Tools.run("titan", ["run", "--", "echo", "hi"], environment: env, timeout: 60)
         #expect(run.status == 0, "\(run.stderr)")

@@ -71,7 +71,10 @@ import TitanProtocol
     /// follow with the reason, instead of leaving it waiting forever.
     @Test func aFollowNoticesAMasterThatStoppedAnswering() async throws {
         let master = try await NodeProcess(["--role", "master", "--port", "0"])
-        defer { master.signal(SIGCONT) }
+        defer {
+            master.signal(SIGCONT)
+            master.signal(SIGKILL)  // a no-op once it exited
+        }
         let address = "127.0.0.1:\(try #require(master.port))"
         let client = try await TitanClient.connect(to: address, timeouts: Timeouts(connectMs: 5_000, handshakeMs: 5_000,
                                                                                    requestMs: 1_000, keepaliveMs: 200))
