@@ -28,6 +28,10 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .customLong("tls-server-name"), help: "The name the master's certificate must be for (default: the host in --master; $TITAN_TLS_SERVER_NAME).")
     var tlsServerName: String?
 
+    @Option(name: .customLong("request-timeout"),
+            help: "Seconds to wait for the master to answer each request (default $TITAN_REQUEST_TIMEOUT, else 60); connecting and the handshake wait at most that, and at most 10.")
+    var requestTimeout: String?
+
     var address: String {
         master ?? ProcessInfo.processInfo.environment["TITAN_MASTER"] ?? "127.0.0.1:9090"
     }
@@ -44,6 +48,23 @@ struct ClientOptions: ParsableArguments {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if tlsCA == nil && (tlsCert != nil || tlsServerName != nil) {
             throw ValidationError("--tls-cert and --tls-server-name need --tls-ca (the CA that signed the master's certificate)")
+        }
+        if let requestTimeout {
+            do {
+                _ = try Timeouts.parse(seconds: requestTimeout, source: "--request-timeout")
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
+    }
+
+    /// `--request-timeout`, else `TITAN_REQUEST_TIMEOUT`, else the defaults.
+    func timeouts() throws -> Timeouts {
+        do {
+            if let requestTimeout { return try Timeouts.parse(seconds: requestTimeout, source: "--request-timeout") }
+            return try Timeouts.fromEnvironment(ProcessInfo.processInfo.environment)
+        } catch {
+            throw CLIError(message: error.description)
         }
     }
 
@@ -72,7 +93,7 @@ struct ClientOptions: ParsableArguments {
         }
         do {
             return try await TitanClient.connect(to: address, credentials: credential.map { .token($0) } ?? .none,
-                                                 transport: try transport())
+                                                 transport: try transport(), timeouts: try timeouts())
         } catch {
             throw CLIError(message: "\(error)")
         }

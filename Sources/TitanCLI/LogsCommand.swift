@@ -3,15 +3,16 @@ import Foundation
 import TitanClient
 import TitanProtocol
 
-/// `titan logs JOB_ID|SERVICE [--tail N] [--since 10m|RFC3339] [-f]`: a job's (or service's)
-/// output, read a page at a time (a job of any size costs one page of memory); with -f, live
-/// until the job ends (the service is stopped).
+/// `titan logs JOB_ID|DAG_ID|SERVICE [--tail N] [--since 10m|RFC3339] [-f]`: a job's (or a
+/// service's) output, read a page at a time (a job of any size costs one page of memory); with
+/// -f, live until the job ends (the service is stopped). A DAG's is every job's, each line
+/// prefixed with the job's id (see ``DagLogs``).
 struct LogsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Print a job's or a service's output.")
+    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Print a job's, a DAG's or a service's output.")
 
     @OptionGroup var client: ClientOptions
 
-    @Flag(name: .shortAndLong, help: "Keep printing output as it comes, until the job ends.")
+    @Flag(name: .shortAndLong, help: "Keep printing output as it comes, until the job (or DAG) ends.")
     var follow = false
 
     @Option(help: "Only the last N lines.")
@@ -20,7 +21,7 @@ struct LogsCommand: AsyncParsableCommand {
     @Option(help: "Only output printed since then: a duration back from now (90s, 10m, 2h, 1d) or a time (RFC 3339, e.g. 2024-05-01T12:00:00Z).")
     var since: String?
 
-    @Argument(help: "The job id, or a service's name.")
+    @Argument(help: "The job id, a DAG id (every job's output, each line prefixed [job]), or a service's name.")
     var jobId: String
 
     func validate() throws {
@@ -34,8 +35,23 @@ struct LogsCommand: AsyncParsableCommand {
         let sinceMs = since.flatMap { Self.sinceMs($0, nowMs: Int64(Date().timeIntervalSince1970 * 1000)) } ?? 0
         try await withClient(client) { client in
             // A service's output is kept under `svc/NAME` (pushes carry that id), in memory.
-            if (try? await client.status(jobId)) == nil, (try? await client.service(jobId)) != nil {
-                return try await serviceLogs(client, "svc/" + jobId, sinceMs: sinceMs)
+            // What the id names: the master's refusal means "not that"; a timeout or a lost
+            // connection ends the command at once.
+            func exists<T>(_ lookUp: () async throws -> T) async throws -> T? {
+                do {
+                    return try await lookUp()
+                } catch TitanClientError.server {
+                    return nil
+                }
+            }
+            if try await exists({ try await client.status(jobId) }) == nil {
+                if try await exists({ try await client.service(jobId) }) != nil {
+                    return try await serviceLogs(client, "svc/" + jobId, sinceMs: sinceMs)
+                }
+                if let dag = try await exists({ try await client.dag(jobId) }) {
+                    return try await DagLogs(client: client, dagId: dag.id, tailLines: tail ?? 0, sinceMs: sinceMs,
+                                             follow: follow).run()
+                }
             }
             for try await page in client.logPages(jobId, tailLines: tail ?? 0, sinceMs: sinceMs, follow: follow) {
                 for chunk in page.chunks { Output.write(chunk.bytes, to: chunk.stream) }

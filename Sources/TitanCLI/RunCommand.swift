@@ -11,9 +11,11 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             titan run -- COMMAND [ARGS...]      runs a command (looked up in PATH on the worker)
             titan run script.py|script.sh [ARGS...]
+            titan run proj.zip/src/main.py [ARGS...]   an entry of a folder uploaded with titan upload
             Exits with the job's exit code (128+N if killed by signal N, 127 if it could not start,
             124 if it timed out).
-            Ctrl-C cancels the job.
+            While the job cannot be placed, says why on stderr (and again when that changes).
+            Ctrl-C or SIGTERM cancels the job (unless --detach).
             """)
 
     @OptionGroup var client: ClientOptions
@@ -55,6 +57,9 @@ struct RunCommand: AsyncParsableCommand {
     var command: [String] = []
 
     func validate() throws {
+        // The command is captured as it is (`titan run -- ls --help` runs `ls --help`), so
+        // help asked of `titan run` itself arrives as the command.
+        if let first = command.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
         if argv.isEmpty { throw ValidationError("nothing to run: give a command after --, or a script") }
         for item in environment where !item.contains("=") || item.hasPrefix("=") {
             throw ValidationError("--env: '\(item)' is not NAME=VALUE")
@@ -72,6 +77,7 @@ struct RunCommand: AsyncParsableCommand {
     func jobCommand() -> [String] {
         let program = argv[0]
         if let script = LocalScript.path(program) { return LocalScript.command(script) + argv.dropFirst() }
+        if let archived = ArchiveEntry.parse(program) { return archived.command + argv.dropFirst() }
         if let interpreter = ScriptCommand.interpreter(for: program) { return [interpreter] + argv }
         return argv
     }
@@ -81,6 +87,8 @@ struct RunCommand: AsyncParsableCommand {
         var spec = spec()
         if let script = LocalScript.path(argv[0]) {
             spec.artifacts = [try await LocalScript.ship(script, namePrefix: "run", using: client)]
+        } else if let archived = ArchiveEntry.parse(argv[0]) {
+            spec.artifacts = [try await archived.artifact(using: client)]
         }
         return spec
     }
@@ -105,19 +113,24 @@ struct RunCommand: AsyncParsableCommand {
         }
         let code: Int32 = try await withClient(client) { client in
             let (id, updates) = try await client.submitAndFollow(try await spec(using: client))
-            let interrupt = Interrupt.onCtrlC { try? await client.cancel(id) }
+            let interrupt = Interrupt.onInterrupt { try? await client.cancel(id) }
             defer { interrupt.cancel() }
+            let pending = PendingWatch(jobId: id)
+            let watch = Task { await pending.run(client) }
+            defer { watch.cancel() }
             var final: JobEvent?
             for await update in updates {
                 switch update {
                 case .output(let stream, let bytes):
                     if !json { Output.write(bytes, to: stream) }
                 case .event(let event):
+                    pending.saw(event)
                     if event.state.isFinal { final = event }
                 }
             }
             guard let final else {
-                throw CLIError(message: "lost the connection to the master; job \(id) may still be running")
+                let why = await client.closedReason.map { " (\($0))" } ?? ""
+                throw CLIError(message: "lost the connection to the master\(why); job \(id) may still be running")
             }
             if json { print(try Output.json(try await client.status(id))) }
             return Self.exitCode(for: final, jobId: id, quiet: json)

@@ -69,7 +69,7 @@ struct SubmitCommand: AsyncParsableCommand {
         let info: DagInfo = try await withClient(client) { client in
             let (dagId, _, updates) = try await client.submitDagAndFollow(try await PipelineUpload.resolve(pipeline, with: client))
             if !json { FileHandle.standardError.write(Data("submitted \(dagId) (\(pipeline.dag.jobs.count) jobs)\n".utf8)) }
-            let interrupt = Interrupt.onCtrlC { try? await client.cancel(dagId) }
+            let interrupt = Interrupt.onInterrupt { try? await client.cancel(dagId) }
             defer { interrupt.cancel() }
             var final = false
             for await update in updates {
@@ -83,7 +83,8 @@ struct SubmitCommand: AsyncParsableCommand {
                 }
             }
             guard final else {
-                throw CLIError(message: "lost the connection to the master; DAG \(dagId) may still be running")
+                let why = await client.closedReason.map { " (\($0))" } ?? ""
+                throw CLIError(message: "lost the connection to the master\(why); DAG \(dagId) may still be running")
             }
             return try await client.dag(dagId)
         }

@@ -20,6 +20,12 @@ public enum TitanClientError: Error, Sendable, CustomStringConvertible, Equatabl
     /// TLS could not be set up (`address` empty: a file is named), or the connection failed in it
     /// (names the master and why).
     case tls(address: String, reason: String)
+    /// The master did not answer in time (see ``Timeouts``): `step` is what did not happen.
+    case timedOut(address: String, step: TimeoutStep, afterMs: UInt64)
+    /// The peer sent bytes that are not Titan frames: whatever listens there is not a master.
+    case notTitan(address: String, detail: String)
+    /// A setting (a timeout) given in the environment or on the command line is not valid.
+    case invalidSetting(String)
 
     public var description: String {
         switch self {
@@ -32,8 +38,35 @@ public enum TitanClientError: Error, Sendable, CustomStringConvertible, Equatabl
             "request too large: \(bytes) bytes encoded, a frame holds at most \(limit); split the DAG"
         case .authentication(let problem): problem
         case .tls(let address, let reason): address.isEmpty ? reason : "TLS with the master at \(address): \(reason)"
+        case .timedOut(let address, let step, let ms):
+            switch step {
+            case .connect:
+                "cannot connect to master at \(address): connect timed out after \(secondsText(ms: ms))"
+            case .tlsHandshake:
+                "TLS with the master at \(address): no TLS handshake within \(secondsText(ms: ms)) (timed out; is a Titan master with TLS listening there?)"
+            case .authentication:
+                "authentication with the master at \(address) timed out: no answer within \(secondsText(ms: ms)) (is a Titan master listening there?)"
+            case .request(let name):
+                "request timed out: the master at \(address) did not answer '\(name)' within \(secondsText(ms: ms)) (\(Timeouts.environmentVariable) or --request-timeout sets the limit)"
+            case .keepalive:
+                "the master at \(address) stopped answering: no reply to a keepalive ping within \(secondsText(ms: ms))"
+            }
+        case .notTitan(let address, let detail): "the peer at \(address) is not a Titan master: \(detail)"
+        case .invalidSetting(let problem): problem
         }
     }
+}
+
+/// What a client was waiting for when its deadline passed.
+public enum TimeoutStep: Sendable, Equatable {
+    case connect
+    case tlsHandshake
+    /// The token exchange after connecting (the hello or the proof went unanswered).
+    case authentication
+    /// A request, by its message name (`getStatus`, `submit`, ...).
+    case request(String)
+    /// A ping sent while following went unanswered: the connection is dead.
+    case keepalive
 }
 
 /// Something pushed about a followed job.
@@ -68,6 +101,17 @@ public actor TitanClient: LoopBound {
     private var decoder = FrameDecoder()
     private var nextRequestId: UInt32 = 1
     private var pending: [UInt32: CheckedContinuation<Message, any Error>] = [:]
+    /// How long each wait may last.
+    public nonisolated let timeouts: Timeouts
+    /// When each request with a deadline gives up (monotonic ms), and what it asked.
+    private var deadlines: [UInt32: Deadline] = [:]
+    /// Checks deadlines and sends keepalive pings; armed only while something is waited for.
+    private var sweepTimer: LoopTimer?
+    private var sweepArmed = false
+    /// When the next keepalive ping is due, and whether one is in flight.
+    private var nextKeepaliveMs: Int64 = 0
+    private var keepaliveInFlight = false
+    private var handshakeTimedOut = false
     private var followers: [String: [AsyncStream<JobUpdate>.Continuation]] = [:]
     /// Followers of submissions whose id is not known yet, by request id. Moved to `followers`
     /// while the reply is being decoded, so pushes right behind it in the same read are kept.
@@ -78,14 +122,26 @@ public actor TitanClient: LoopBound {
     private var nextUploadId: UInt32 = 1
     /// What the master said before closing the connection, if anything.
     private var closingReason: TitanClientError?
+    /// Why the connection closed, if it did (the master's last word, a dead connection, ...):
+    /// what a caller whose stream ended early can tell its user.
+    public private(set) var closedReason: TitanClientError?
     /// The role this connection authenticated with (nil: the master asked for no token).
     public private(set) var role: Role?
 
-    private init(loop: EventLoop, ownsLoop: Bool, connection: TCPConnection, address: String) {
+    private init(loop: EventLoop, ownsLoop: Bool, connection: TCPConnection, address: String, timeouts: Timeouts) {
         eventLoop = loop
         self.address = address
         self.ownsLoop = ownsLoop
         self.connection = connection
+        self.timeouts = timeouts
+    }
+
+    private struct Deadline {
+        var atMs: Int64
+        /// What timed out; nil: the request, named by `opcode` (named only if it times out).
+        var step: TimeoutStep?
+        var opcode: UInt8
+        var afterMs: UInt64
     }
 
     /// Parses `HOST:PORT` (IPv6 as `[::1]:9090`).
@@ -132,10 +188,13 @@ public actor TitanClient: LoopBound {
     }
 
     /// Connects to `HOST:PORT` and authenticates. Without a loop, the client runs its own (stopped
-    /// by ``close()``).
+    /// by ``close()``). `timeouts` nil: `TITAN_REQUEST_TIMEOUT`, else the defaults (see
+    /// ``Timeouts``); each step that passes its deadline throws ``TitanClientError/timedOut(address:step:afterMs:)``.
     public static func connect(to address: String, loop: EventLoop? = nil,
                                credentials: Credentials = .discover,
-                               transport: Transport = .discover) async throws(TitanClientError) -> TitanClient {
+                               transport: Transport = .discover,
+                               timeouts: Timeouts? = nil) async throws(TitanClientError) -> TitanClient {
+        let timeouts = if let timeouts { timeouts } else { try Timeouts.fromEnvironment(ProcessInfo.processInfo.environment) }
         let token: AuthToken?
         switch credentials {
         case .discover:
@@ -149,7 +208,7 @@ public actor TitanClient: LoopBound {
         }
         var transport = transport
         if case .discover = transport { transport = try Transport.fromEnvironment(ProcessInfo.processInfo.environment) }
-        let client = try await open(address, loop: loop, transport: transport)
+        let client = try await open(address, loop: loop, transport: transport, timeouts: timeouts)
         if let token {
             do {
                 let role = try await client.authenticate(token)
@@ -166,30 +225,45 @@ public actor TitanClient: LoopBound {
         self.role = role
     }
 
-    private static func open(_ address: String, loop: EventLoop?, transport: Transport) async throws(TitanClientError) -> TitanClient {
+    private static func open(_ address: String, loop: EventLoop?, transport: Transport,
+                             timeouts: Timeouts) async throws(TitanClientError) -> TitanClient {
         let (host, port) = try parseAddress(address)
         let eventLoop = loop ?? EventLoop(name: "titan-client")
         let conn: TCPConnection
         do {
-            conn = try await TCPConnection.connect(loop: eventLoop, host: host, port: port)
+            conn = try await TCPConnection.connect(loop: eventLoop, host: host, port: port, timeoutMs: timeouts.connectMs)
         } catch {
             if loop == nil { await eventLoop.shutdown() }
+            if error.cause == .timedOut {
+                throw .timedOut(address: address, step: .connect, afterMs: timeouts.connectMs)
+            }
             throw .connectFailed(address: address, reason: error.cause.message)
         }
-        let client = TitanClient(loop: eventLoop, ownsLoop: loop == nil, connection: conn, address: address)
+        let client = TitanClient(loop: eventLoop, ownsLoop: loop == nil, connection: conn, address: address, timeouts: timeouts)
         await client.startReading()
         if case .tls(let context, let serverName) = transport {
             if let error = await client.handshake(context, serverName: serverName ?? host) {
                 await client.close()
-                throw .tls(address: address, reason: error.description)
+                throw error
             }
         }
         return client
     }
 
-    /// Runs the TLS handshake; nil when it succeeded.
-    private func handshake(_ context: TLSContext, serverName: String) async -> TLSError? {
-        await withCheckedContinuation { (c: CheckedContinuation<TLSError?, Never>) in
+    /// Runs the TLS handshake within the handshake deadline; nil when it succeeded.
+    private func handshake(_ context: TLSContext, serverName: String) async -> TitanClientError? {
+        let limitMs = timeouts.handshakeMs
+        let timer = limitMs > 0 ? LoopTimer(loop: eventLoop) : nil
+        handshakeTimedOut = false
+        let result = await withCheckedContinuation { (c: CheckedContinuation<TLSError?, Never>) in
+            timer?.assumeIsolated { timer in
+                timer.start(afterMs: limitMs) { [self] in
+                    self.assumeIsolated { client in
+                        client.handshakeTimedOut = true
+                        client.connection.assumeIsolated { $0.close() }
+                    }
+                }
+            }
             connection.assumeIsolated { conn in
                 conn.startTLS(context: context, role: .client(serverName: serverName)) { result in
                     switch result {
@@ -199,6 +273,9 @@ public actor TitanClient: LoopBound {
                 }
             }
         }
+        await timer?.close()
+        if handshakeTimedOut { return .timedOut(address: address, step: .tlsHandshake, afterMs: limitMs) }
+        return result.map { .tls(address: address, reason: $0.description) }
     }
 
     private func startReading() {
@@ -215,15 +292,24 @@ public actor TitanClient: LoopBound {
         decoder.append(contentsOf: bytes)
         while true {
             let envelope: Envelope
+            let frame: Frame
             do {
-                guard let frame = try decoder.next() else { return }
+                guard let next = try decoder.next() else { return }
+                frame = next
+            } catch {
+                // Not Titan's framing at all (an HTTP server, SSH, random bytes).
+                return giveUp(.notTitan(address: address, detail: "it sent bytes that are not a Titan frame (\(error))"))
+            }
+            do {
                 envelope = try NativeCodec.decode(frame)
             } catch {
-                failAll(.unexpectedReply(expected: "a valid frame", got: "\(error)"))
-                connection.assumeIsolated { $0.close() }
-                return
+                guard frame.version == TitanProto.nativeVersion else {
+                    return giveUp(.notTitan(address: address, detail: "it sent a frame of protocol version \(frame.version)"))
+                }
+                return giveUp(.unexpectedReply(expected: "a valid frame", got: "\(error)"))
             }
             if envelope.requestId != 0, let waiter = pending.removeValue(forKey: envelope.requestId) {
+                if !deadlines.isEmpty { deadlines[envelope.requestId] = nil }
                 if let follower = pendingFollows.removeValue(forKey: envelope.requestId) {
                     if case .submitted(let id) = envelope.message {
                         followers[id, default: []].append(follower)
@@ -274,13 +360,92 @@ public actor TitanClient: LoopBound {
         }
     }
 
+    /// Fails everything waiting with `error` and closes: the connection cannot go on.
+    private func giveUp(_ error: TitanClientError) {
+        closingReason = error
+        failAll(error)
+        connection.assumeIsolated { $0.close() }
+    }
+
     private func connectionClosed(_ error: ConnectionError?) {
         closed = true
         if closingReason == nil, case .tls(let problem) = error {
             // E.g. the master refused this client's certificate after the handshake (TLS 1.3).
             closingReason = .tls(address: address, reason: problem.description)
         }
+        closedReason = closingReason ?? .connectionClosed
+        sweepTimer?.assumeIsolated { $0.close() }
+        sweepTimer = nil
+        sweepArmed = false
         failAll(closingReason ?? .connectionClosed)
+    }
+
+    // MARK: deadlines
+
+    /// True while a job or DAG is followed (or about to be): what keepalive pings are for.
+    private var following: Bool {
+        !followers.isEmpty || !dagFollowers.isEmpty || !pendingFollows.isEmpty || !pendingDagFollows.isEmpty
+    }
+
+    /// The sweep's period: a tenth of the shortest limit, between 20 ms and 1 s.
+    private var sweepTickMs: UInt64 {
+        let limits: [UInt64] = [timeouts.requestMs, timeouts.handshakeMs, timeouts.keepaliveMs].filter { $0 > 0 }
+        let shortest: UInt64 = limits.min() ?? 10_000
+        return min(1_000, max(20, shortest / 10))
+    }
+
+    /// Starts the sweep timer unless it runs (one timer for every deadline of this client, not
+    /// one per request).
+    private func armSweep() {
+        guard !sweepArmed, !closed else { return }
+        let timer = sweepTimer ?? LoopTimer(loop: eventLoop)
+        sweepTimer = timer
+        sweepArmed = true
+        let tick = sweepTickMs
+        timer.assumeIsolated { $0.start(afterMs: tick, repeatMs: tick) { [self] in self.assumeIsolated { $0.sweep() } } }
+    }
+
+    /// Fails the requests whose deadline passed, pings the master while following, and stops
+    /// the timer once nothing is waited for.
+    private func sweep() {
+        let now = Time.monotonicMs()
+        let expired = deadlines.filter { $0.value.atMs <= now }
+        for (id, deadline) in expired {
+            deadlines[id] = nil
+            guard let waiter = pending.removeValue(forKey: id) else { continue }
+            pendingFollows.removeValue(forKey: id)?.finish()
+            pendingDagFollows.removeValue(forKey: id)?.finish()
+            let step = deadline.step ?? .request(NativeCodec.name(ofOpcode: deadline.opcode) ?? "opcode \(deadline.opcode)")
+            let error = TitanClientError.timedOut(address: address, step: step, afterMs: deadline.afterMs)
+            waiter.resume(throwing: error)
+            if deadline.step == .keepalive {
+                // The connection is dead (or the master hung): end the streams, saying why.
+                closingReason = error
+                connection.assumeIsolated { $0.close() }
+                return
+            }
+        }
+        if following && timeouts.keepaliveMs > 0 {
+            if nextKeepaliveMs == 0 {
+                nextKeepaliveMs = now + Int64(timeouts.keepaliveMs)
+            } else if !keepaliveInFlight && now >= nextKeepaliveMs {
+                keepaliveInFlight = true
+                Task { await self.keepalive() }
+            }
+        } else {
+            nextKeepaliveMs = 0
+            if deadlines.isEmpty {
+                sweepTimer?.assumeIsolated { $0.stop() }
+                sweepArmed = false
+            }
+        }
+    }
+
+    private func keepalive() async {
+        let limit = timeouts.requestMs > 0 ? timeouts.requestMs : timeouts.keepaliveMs
+        _ = try? await request(.ping, timeoutMs: limit, step: .keepalive)
+        keepaliveInFlight = false
+        nextKeepaliveMs = Time.monotonicMs() + Int64(timeouts.keepaliveMs)
     }
 
     /// Proves `token` to the master (see TitanAuth's `AuthExchange`) and checks the master's proof.
@@ -288,11 +453,14 @@ public actor TitanClient: LoopBound {
     func authenticate(_ token: AuthToken) async throws(TitanClientError) -> Role {
         let clientNonce = AuthExchange.nonce()
         do {
-            guard case .authChallenge(let serverNonce) = try await request(.authHello(tokenId: token.id, nonce: clientNonce)) else {
+            let limit = timeouts.handshakeMs
+            guard case .authChallenge(let serverNonce) = try await request(.authHello(tokenId: token.id, nonce: clientNonce),
+                                                                           timeoutMs: limit, step: .authentication) else {
                 throw TitanClientError.authentication("the master did not answer the authentication hello")
             }
             let proof = AuthExchange.clientProof(token: token, clientNonce: clientNonce, serverNonce: serverNonce)
-            guard case .authOk(let roleName, let signature) = try await request(.authProof(proof)) else {
+            guard case .authOk(let roleName, let signature) = try await request(.authProof(proof), timeoutMs: limit,
+                                                                                step: .authentication) else {
                 throw TitanClientError.authentication("the master did not accept the proof")
             }
             guard AuthExchange.verifyServer(signature: signature, token: token, clientNonce: clientNonce, serverNonce: serverNonce) else {
@@ -310,6 +478,7 @@ public actor TitanClient: LoopBound {
     private func failAll(_ error: TitanClientError) {
         let waiters = pending
         pending = [:]
+        deadlines = [:]
         for (_, f) in pendingFollows { f.finish() }
         pendingFollows = [:]
         for (_, f) in pendingDagFollows { f.finish() }
@@ -333,9 +502,12 @@ public actor TitanClient: LoopBound {
         return String(jobId[..<slash])
     }
 
+    /// `timeoutMs` nil: the request timeout; 0: none. `step` names what timed out (default: the
+    /// request by its message name).
     private func request(_ message: Message, follower: AsyncStream<JobUpdate>.Continuation? = nil,
-                         dagFollower: AsyncStream<DagUpdate>.Continuation? = nil) async throws -> Message {
-        if closed { throw TitanClientError.connectionClosed }
+                         dagFollower: AsyncStream<DagUpdate>.Continuation? = nil,
+                         timeoutMs: UInt64? = nil, step: TimeoutStep? = nil) async throws -> Message {
+        if closed { throw closedReason ?? TitanClientError.connectionClosed }
         let id = nextRequestId
         nextRequestId = nextRequestId == UInt32.max ? 1 : nextRequestId + 1
         let envelope = Envelope(requestId: id, message: message)
@@ -353,8 +525,16 @@ public actor TitanClient: LoopBound {
         }
         if let follower { pendingFollows[id] = follower }
         if let dagFollower { pendingDagFollows[id] = dagFollower }
+        let limit = timeoutMs ?? timeouts.requestMs
         return try await withCheckedThrowingContinuation { c in
             pending[id] = c
+            if limit > 0 {
+                deadlines[id] = Deadline(atMs: Time.monotonicMs() + Int64(limit), step: step,
+                                         opcode: NativeCodec.opcode(of: message), afterMs: limit)
+                armSweep()
+            } else if following, timeouts.keepaliveMs > 0 {
+                armSweep()
+            }
             connection.assumeIsolated { conn in
                 if let encoded { conn.send(encoded) } else { conn.send { NativeCodec.encode(envelope, into: &$0) } }
             }

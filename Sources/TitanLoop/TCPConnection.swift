@@ -1,4 +1,5 @@
 import CLibUV
+import Synchronization
 import TitanTLS
 
 /// A TCP stream on the loop. Owns its `uv_tcp_t`: the handle holds a strong reference to this
@@ -121,40 +122,61 @@ public actor TCPConnection: LoopBound {
     /// result is delivered there. With `userTimeoutMs`, the connect, and later the connection,
     /// fails (ETIMEDOUT) once what was sent stays unacknowledged that long: a peer gone silent
     /// is noticed instead of waited for through TCP's ever longer retransmission delays.
+    ///
+    /// With `timeoutMs`, a connect still in progress after that long is abandoned and fails with
+    /// ETIMEDOUT (a host that drops the SYN, a listener whose backlog is full): a deadline of our
+    /// own, whatever TCP's retransmission schedule.
     public static func connect(loop: EventLoop, host: String, port: Int, userTimeoutMs: UInt32 = 0,
+                               timeoutMs: UInt64 = 0,
                                _ completion: @escaping @Sendable (Result<TCPConnection, LoopError>) -> Void) {
         precondition(loop.inLoopThread)
         let conn = TCPConnection(loop: loop)
         let req = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
-        let box = Unmanaged.passRetained(ConnectBox(conn: conn, completion: completion))
+        let timer = timeoutMs > 0 ? LoopTimer(loop: loop) : nil
+        let connectBox = ConnectBox(conn: conn, timer: timer, completion: completion)
+        let box = Unmanaged.passRetained(connectBox)
         uv_req_set_data(titan_connect_req(req), box.toOpaque())
         let rc = titan_tcp_connect(req, conn.tcp, host, Int32(port), userTimeoutMs) { req, status in
             guard let req else { return }
             let data = uv_req_get_data(titan_connect_req(req))!
             let box = Unmanaged<ConnectBox>.fromOpaque(data).takeRetainedValue()
             req.deallocate()
+            box.timer?.assumeIsolated { $0.close() }
             box.conn.assumeIsolated { conn in
                 if status == 0 {
                     conn.configureSocket()
                     box.completion(.success(conn))
                 } else {
                     conn.close()
-                    box.completion(.failure(LoopError("connect", status)))
+                    // Closing the handle cancels the connect: report why it was closed.
+                    let code = box.timedOut.load(ordering: .relaxed) ? Int32(UV_ETIMEDOUT.rawValue) : status
+                    box.completion(.failure(LoopError("connect", code)))
                 }
             }
         }
         if rc != 0 {
             box.release()
             req.deallocate()
+            timer?.assumeIsolated { $0.close() }
             conn.assumeIsolated { $0.close() }
             completion(.failure(LoopError("connect", rc)))
+            return
+        }
+        timer?.assumeIsolated { timer in
+            timer.start(afterMs: timeoutMs) {
+                connectBox.timedOut.store(true, ordering: .relaxed)
+                conn.assumeIsolated { $0.close() }
+            }
         }
     }
 
-    /// Async form of ``connect(loop:host:port:userTimeoutMs:_:)``, callable from anywhere.
-    public static func connect(loop: EventLoop, host: String, port: Int) async throws(LoopError) -> TCPConnection {
+    /// Async form of ``connect(loop:host:port:userTimeoutMs:timeoutMs:_:)``, callable from anywhere.
+    public static func connect(loop: EventLoop, host: String, port: Int,
+                               timeoutMs: UInt64 = 0) async throws(LoopError) -> TCPConnection {
         let result = await withCheckedContinuation { (c: CheckedContinuation<Result<TCPConnection, LoopError>, Never>) in
-            let queued = loop.execute { connect(loop: loop, host: host, port: port) { c.resume(returning: $0) } }
+            let queued = loop.execute {
+                connect(loop: loop, host: host, port: port, timeoutMs: timeoutMs) { c.resume(returning: $0) }
+            }
             if !queued { c.resume(returning: .failure(LoopError("connect", Int32(UV_ECANCELED.rawValue)))) }
         }
         return try result.get()
@@ -162,9 +184,13 @@ public actor TCPConnection: LoopBound {
 
     private final class ConnectBox: Sendable {
         let conn: TCPConnection
+        let timer: LoopTimer?
+        /// Set by the deadline before it closes the handle (loop thread only; atomic to be Sendable).
+        let timedOut = Atomic<Bool>(false)
         let completion: @Sendable (Result<TCPConnection, LoopError>) -> Void
-        init(conn: TCPConnection, completion: @escaping @Sendable (Result<TCPConnection, LoopError>) -> Void) {
+        init(conn: TCPConnection, timer: LoopTimer?, completion: @escaping @Sendable (Result<TCPConnection, LoopError>) -> Void) {
             self.conn = conn
+            self.timer = timer
             self.completion = completion
         }
     }

@@ -14,6 +14,8 @@ public struct UVError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// End of stream.
     public static let eof = UVError(Int32(UV_EOF.rawValue))
+    /// A deadline passed (a connect abandoned after its `timeoutMs`).
+    public static let timedOut = UVError(Int32(UV_ETIMEDOUT.rawValue))
 }
 
 /// An error from the loop bridge, naming the operation that failed.

@@ -34,6 +34,11 @@ public actor HeartbeatMonitor: LoopBound {
         }
     }
 
+    /// A worker that left on purpose (retired): no verdicts about it.
+    func forget(_ worker: String) {
+        detector.remove(worker)
+    }
+
     func check() {
         let changes = detector.evaluate(nowMs: clockMs())
         guard !changes.isEmpty else { return }

@@ -183,6 +183,11 @@ extension SchedulerActor {
         for record in services.values.sorted(by: { $0.spec.name < $1.spec.name }) where !record.stopped && record.replica == 0 {
             records.append(.serviceSet(record.spec))
         }
+        // Stopped ones too, oldest first, so that they are still listed after a restart.
+        for record in services.values.filter({ $0.stopped && $0.replica == 0 }).sorted(by: { $0.stoppedAtMs < $1.stoppedAtMs }) {
+            records.append(.serviceSet(record.spec))
+            records.append(.serviceStopped(name: record.spec.name))
+        }
         return records.map { $0.encoded() }
     }
 
@@ -254,6 +259,7 @@ extension SchedulerActor {
         // Services: their workers keep them running; each is adopted when its worker reports it,
         // and placed anew if none does within the reclaim window.
         for spec in state.services.values { instantiate(spec, restoring: true) }
+        restoreStoppedServices(state.stoppedServices)
         restoreServiceJobs()
         if !state.services.isEmpty && reclaimTimer == nil {
             let timer = LoopTimer(loop: eventLoop)

@@ -128,6 +128,22 @@ extension SchedulerActor {
         forgetOldStoppedServices()
     }
 
+    /// After a restart: services stopped before it, listed as STOPPED (never placed). Their stop
+    /// time is not journaled: they keep their order, older than any stop after the restart.
+    func restoreStoppedServices(_ stopped: [String: (spec: ServiceSpec, order: Int)]) {
+        let base = wallClockMs() - Int64(stopped.count) - 1
+        for (name, entry) in stopped.sorted(by: { $0.value.order < $1.value.order }) where group(name).isEmpty {
+            for replica in 0..<entry.spec.replicas {
+                let record = ServiceRecord(spec: entry.spec, replica: replica)
+                record.stopped = true
+                record.stoppedAtMs = base + Int64(entry.order)
+                record.show("STOPPED")
+                services[record.instance] = record
+            }
+        }
+        forgetOldStoppedServices()
+    }
+
     /// Bounded memory: the oldest stopped copies past the limit are forgotten.
     func forgetOldStoppedServices() {
         let stopped = services.values.filter(\.stopped)

@@ -236,7 +236,16 @@ public actor SchedulerActor: LoopBound {
         artifacts?.abandonUploads(peer: Self.peerKey(peer))
         forgetAuthenticated(peer)
         if let id = registry.disconnected(peer) {
-            logger.info("worker disconnected", metadata: ["worker": "\(id)"])
+            if let entry = registry[id], entry.draining, entry.running.isEmpty,
+               !services.values.contains(where: { $0.info.workerId == id && !$0.stopped }) {
+                // Retired by the scaler and left with nothing to do: gone on purpose, not silent
+                // (the failure detector would call it suspect, then dead).
+                _ = registry.remove(id)
+                heartbeatMonitor?.assumeIsolated { $0.forget(id) }
+                logger.info("worker retired", metadata: ["worker": "\(id)"])
+            } else {
+                logger.info("worker disconnected", metadata: ["worker": "\(id)"])
+            }
         }
     }
 

@@ -483,8 +483,27 @@ public actor WorkerNode: LoopBound {
             }
         } catch {
             running[ref] = nil
-            complete(ref, JobResult(error: error.description, startedAtMs: started, finishedAtMs: Time.wallMs()))
+            complete(ref, JobResult(error: Self.spawnProblem(error, directory: directory), startedAtMs: started,
+                                    finishedAtMs: Time.wallMs()))
         }
+    }
+
+    /// Why a spawn failed, in words. The child's chdir and exec fail with the same errnos, so a
+    /// missing or unusable working directory is checked for here and named rather than blamed
+    /// on the program.
+    static func spawnProblem(_ error: SpawnError, directory: String) -> String {
+        guard [ENOENT, ENOTDIR, EACCES].contains(error.errno) else { return error.description }
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            return "cannot start '\(error.program)': the working directory '\(directory)' does not exist"
+        }
+        if !isDirectory.boolValue {
+            return "cannot start '\(error.program)': the working directory '\(directory)' is not a directory"
+        }
+        if access(directory, X_OK) != 0 {
+            return "cannot start '\(error.program)': the working directory '\(directory)' cannot be entered (permission denied)"
+        }
+        return error.description
     }
 
     /// The worker's environment with `extra` added (and winning), as `K=V` strings.

@@ -133,15 +133,16 @@ final class NodeProcess: Sendable {
     let child: Spawned
     let firstLine: String
 
-    /// Starts `titan-node ARGS` and waits for its first stdout line (the announce line).
-    init(_ arguments: [String]) async throws {
+    /// Starts `titan-node ARGS` and waits for its first stdout line (the announce line). Its log
+    /// (stderr, at `logLevel`) is kept in `child.stderr`.
+    init(_ arguments: [String], logLevel: String = "warning") async throws {
         var arguments = arguments
         if arguments.contains("master") && !arguments.contains("--data-dir") {
             // Each test master gets its own data directory (the default ./titan-data is shared).
             arguments += ["--data-dir", FileManager.default.temporaryDirectory
                 .appendingPathComponent("titan-test-master-\(UUID().uuidString)").path]
         }
-        child = try await Spawned.start([Tools.path("titan-node")] + arguments + ["--log-level", "warning"], echoStderr: true)
+        child = try await Spawned.start([Tools.path("titan-node")] + arguments + ["--log-level", logLevel], echoStderr: true)
         firstLine = await child.firstLine()
     }
 

@@ -210,11 +210,11 @@ def authenticate(conn: "Connection", token: AuthToken, timeout: Optional[float] 
     """
     client_nonce = secrets.token_bytes(NONCE_SIZE)
     try:
-        challenge = _reply(conn.request(p.AuthHello(token.id, client_nonce)), timeout)
+        challenge = _reply(conn.request(p.AuthHello(token.id, client_nonce)), timeout, conn)
         if not isinstance(challenge, p.AuthChallenge):
             raise AuthenticationError("the master did not answer the authentication hello")
         proof = client_proof(token, client_nonce, challenge.nonce)
-        ok = _reply(conn.request(p.AuthProof(proof)), timeout)
+        ok = _reply(conn.request(p.AuthProof(proof)), timeout, conn)
         if not isinstance(ok, p.AuthOk):
             raise AuthenticationError("the master did not accept the proof")
         if not verify_server(ok.signature, token, client_nonce, challenge.nonce):
@@ -234,12 +234,13 @@ def authenticate(conn: "Connection", token: AuthToken, timeout: Optional[float] 
         return Role.READ
 
 
-def _reply(future: Future, timeout: Optional[float]) -> object:
+def _reply(future: Future, timeout: Optional[float], conn: "Connection") -> object:
     try:
         return future.result(timeout)
     except FutureTimeout:
         future.cancel()
-        raise WaitTimeout(f"no answer to the authentication from the master within {timeout:g}s") from None
+        raise WaitTimeout(f"authentication with the master at {conn.host}:{conn.port} timed out: no answer "
+                          f"within {timeout:g}s (is a Titan master listening there?)") from None
 
 
 __all__ = [

@@ -71,6 +71,28 @@ _NATIVE_ID = re.compile(r"(job|dag)-[0-9]+(/.+)?\Z")
 #: Short job ids remembered per client (see ``TitanClient._remember``).
 _ALIASES_LIMIT = 10_000
 
+#: Seconds a request waits for its reply unless ``request_timeout`` or ``$TITAN_REQUEST_TIMEOUT``
+#: says otherwise; connecting and authenticating wait at most that, and at most
+#: ``HANDSHAKE_TIMEOUT`` (the Swift client and the CLI use the same numbers and variable).
+DEFAULT_REQUEST_TIMEOUT = 60.0
+HANDSHAKE_TIMEOUT = 10.0
+REQUEST_TIMEOUT_ENV = "TITAN_REQUEST_TIMEOUT"
+_FROM_ENVIRONMENT: Any = object()
+
+
+def default_request_timeout() -> float:
+    """``$TITAN_REQUEST_TIMEOUT`` (seconds), else 60."""
+    text = os.environ.get(REQUEST_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_REQUEST_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (0 < seconds <= 86_400):
+        raise InvalidRequest(f"{REQUEST_TIMEOUT_ENV}: {text!r} is not a number of seconds between 0 and 86400")
+    return seconds
+
 
 def parse_address(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (IPv6 as ``[::1]:9090``) -> ``(host, port)``."""
@@ -99,9 +121,13 @@ class TitanClient:
     :param host: the master's host, or ``"HOST:PORT"``. Default: ``$TITAN_MASTER``, else
         ``$TITAN_HOST``/``$TITAN_PORT``, else ``127.0.0.1:9090`` (the original SDK's defaults).
     :param port: the master's port.
-    :param connect_timeout: seconds to wait for the TCP connection.
+    :param connect_timeout: seconds to wait for the TCP connection (default: the request
+        timeout, at most 10; the authentication exchange waits as long).
     :param request_timeout: seconds to wait for a reply before raising
-        :class:`~titan_sdk.errors.WaitTimeout` (``None``: wait forever).
+        :class:`~titan_sdk.errors.WaitTimeout` (default ``$TITAN_REQUEST_TIMEOUT``, else 60;
+        ``None``: wait forever). Following a job or DAG is not a request: while something is
+        followed the master is pinged every 15 s, and a ping unanswered within the request
+        timeout ends the subscriptions with :class:`~titan_sdk.errors.ConnectionLost`.
     :param auto_reconnect: reconnect on the next call after the connection dropped.
     :param gate_mode: how ``hitl_message`` gates are made: ``"native"`` (default: the master
         holds the gate, no process and no worker slot, the DAG resumes the moment a decision is
@@ -121,7 +147,7 @@ class TitanClient:
     """
 
     def __init__(self, host: Optional[str] = None, port: Optional[int] = None, *,
-                 connect_timeout: float = 5.0, request_timeout: Optional[float] = 60.0,
+                 connect_timeout: Optional[float] = None, request_timeout: Optional[float] = _FROM_ENVIRONMENT,
                  auto_reconnect: bool = True, gate_mode: str = "native", token: Optional[TokenLike] = None,
                  token_file: Optional[str] = None) -> None:
         if gate_mode not in ("native", "script"):
@@ -142,8 +168,12 @@ class TitanClient:
             default_host, default_port = default_address()
             self.host = host or default_host
             self.port = int(port) if port is not None else default_port
-        self.connect_timeout = connect_timeout
-        self.request_timeout = request_timeout
+        if request_timeout is _FROM_ENVIRONMENT:
+            request_timeout = default_request_timeout()
+        self.request_timeout: Optional[float] = request_timeout
+        #: Connecting and the authentication exchange: never longer than a request may wait.
+        self.handshake_timeout = min(HANDSHAKE_TIMEOUT, request_timeout) if request_timeout else HANDSHAKE_TIMEOUT
+        self.connect_timeout = connect_timeout if connect_timeout is not None else self.handshake_timeout
         self.auto_reconnect = auto_reconnect
         self._connection: Optional[Connection] = None
         self._connect_lock = threading.Lock()
@@ -210,11 +240,12 @@ class TitanClient:
                 raise ConnectionLost(f"{message} (auto_reconnect is off)", why.code if why else None,
                                      reason=why.reason if why else None)
             token = find_token(self._token, self._token_file)
-            fresh = Connection(self.host, self.port, self.connect_timeout)
+            fresh = Connection(self.host, self.port, self.connect_timeout,
+                               keepalive_timeout=self.request_timeout or DEFAULT_REQUEST_TIMEOUT)
             role: Optional[Role] = None
             if token is not None:
                 try:
-                    role = authenticate(fresh, token, self.request_timeout)
+                    role = authenticate(fresh, token, self.handshake_timeout)
                 except BaseException:
                     fresh.close()
                     self._role = None
@@ -229,7 +260,8 @@ class TitanClient:
             return future.result(timeout)
         except FutureTimeout:
             future.cancel()  # a late reply is dropped
-            raise WaitTimeout(f"no {what} from master {self.address} within {timeout:g}s") from None
+            raise WaitTimeout(f"request timed out: no {what} from the master at {self.address} within {timeout:g}s "
+                              f"({REQUEST_TIMEOUT_ENV} or request_timeout= sets the limit)") from None
 
     def _call(self, message: Any, expect: Optional[type] = None, *, on_reply: Any = None,
               timeout: Optional[float] = None) -> Any:

@@ -8,6 +8,12 @@ it hangs up (a refused token, a revoked one, a limit): requests still waiting th
 it, as :class:`~titan_sdk.errors.ConnectionLost` whose ``reason`` is the master's message. Many
 requests can be in flight at once, from many threads; writes are serialised by a lock, so
 frames never interleave.
+
+While anything is followed (a subscription), a keepalive thread pings the master every
+``keepalive`` seconds; a ping unanswered within ``keepalive_timeout`` means the connection is
+dead (the master's host vanished, a partition): it is closed, and subscriptions end with
+:class:`~titan_sdk.errors.ConnectionLost` saying so, instead of waiting forever. Bytes that are
+not Titan frames (an HTTP server, SSH on that port) close it at once, naming the peer.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ import itertools
 import logging
 import socket
 import threading
+import time
 from concurrent.futures import Future
+from concurrent.futures import wait as wait_futures
 from typing import Any, Callable, Optional, Sequence
 
 from . import protocol
@@ -39,15 +47,22 @@ class Connection:
     :param host: master host (the SDK only ever talks to the address it is given).
     :param port: master port.
     :param connect_timeout: seconds to wait for the TCP connection.
+    :param keepalive: seconds between pings while something is followed (``None``: never).
+    :param keepalive_timeout: seconds a ping may go unanswered before the connection counts as
+        dead.
     """
 
     RECV_BYTES = 256 << 10
 
-    def __init__(self, host: str, port: int, connect_timeout: float = 5.0) -> None:
+    def __init__(self, host: str, port: int, connect_timeout: float = 10.0, *,
+                 keepalive: Optional[float] = 15.0, keepalive_timeout: float = 60.0) -> None:
         self.host = host
         self.port = port
         try:
             sock = socket.create_connection((host, port), timeout=connect_timeout)
+        except socket.timeout:
+            raise ConnectionLost(f"cannot connect to master at {host}:{port}: connect timed out "
+                                 f"after {connect_timeout:g}s") from None
         except OSError as e:
             raise ConnectionLost(f"cannot connect to master at {host}:{port}: {e.strerror or e}") from None
         sock.settimeout(None)
@@ -61,8 +76,12 @@ class Connection:
         #: The master's last word (request id 0 error): why it is about to close the connection.
         self._farewell: Optional[protocol.Error] = None
         self.router = Router(self)
+        self._stop = threading.Event()
         self._reader = threading.Thread(target=self._read_loop, name=f"titan-reader-{host}:{port}", daemon=True)
         self._reader.start()
+        if keepalive:
+            threading.Thread(target=self._keepalive_loop, args=(keepalive, keepalive_timeout),
+                             name=f"titan-keepalive-{host}:{port}", daemon=True).start()
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -141,7 +160,10 @@ class Connection:
                         break
                     self._handle(frame[1], frame[3])
         except FrameError as e:
-            reason = f"framing lost: {e}"
+            # Not Titan's framing at all: whatever listens there is not a master.
+            self._lost(ConnectionLost(f"the peer at {self.host}:{self.port} is not a Titan master: "
+                                      f"it sent bytes that are not a Titan frame ({e})"))
+            return
         except OSError as e:
             reason = f"{e.strerror or e}"
         except Exception as e:  # pragma: no cover - a bug here must not hang callers
@@ -207,6 +229,7 @@ class Connection:
             self._closed = error
             pending = list(self._pending.values())
             self._pending.clear()
+        self._stop.set()
         for future, _ in pending:
             _fail(future, error)
         self.router.close_all(error)
@@ -215,11 +238,37 @@ class Connection:
         except OSError:  # pragma: no cover
             pass
 
+    # -- keepalive -----------------------------------------------------------------------------
+
+    def _keepalive_loop(self, interval: float, timeout: float) -> None:
+        while not self._stop.wait(interval):
+            if self._closed is not None:
+                return
+            if not self.router.watching:
+                continue
+            try:
+                future = self.request(protocol.Ping())
+            except ConnectionLost:
+                return
+            deadline = time.monotonic() + timeout
+            while not self._stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0 or wait_futures([future], timeout=min(0.5, left)).done:
+                    break
+            if self._stop.is_set() or self._closed is not None:
+                return
+            if not future.done():
+                future.cancel()
+                self._lost(ConnectionLost(f"the master at {self.host}:{self.port} stopped answering: "
+                                          f"no reply to a keepalive ping within {timeout:g}s"))
+                return
+
     # -- closing -------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Closes the connection: requests in flight fail and subscriptions end with
         :class:`~titan_sdk.errors.ConnectionLost`."""
+        self._stop.set()
         if self._closed is not None:
             return
         try:

@@ -208,6 +208,11 @@ class Router:
         self._finals: "OrderedDict[str, Union[JobEvent, DagEvent]]" = OrderedDict()
         self._closed_with: Optional[BaseException] = None
 
+    @property
+    def watching(self) -> bool:
+        """True while any id is followed (what keepalive pings are for)."""
+        return bool(self._watches)
+
     # -- reader thread -------------------------------------------------------------------------
 
     def followed(self, id: str) -> None:

@@ -34,6 +34,10 @@ struct RestoredState {
     var kv = KVState()
     /// Services deployed and not stopped, by name.
     var services: [String: ServiceSpec] = [:]
+    /// Services stopped (and not deployed again since), by name, with the order they stopped in:
+    /// shown as STOPPED by `titan services` after a restart, as before it.
+    var stoppedServices: [String: (spec: ServiceSpec, order: Int)] = [:]
+    private var stops = 0
     var records = 0
 
     mutating func apply(_ record: JournalRecord) throws(JournalDecodeError) {
@@ -108,8 +112,12 @@ struct RestoredState {
             schedules[name] = nil
         case .serviceSet(let spec):
             services[spec.name] = spec
+            stoppedServices[spec.name] = nil
         case .serviceStopped(let name):
-            services[name] = nil
+            if let spec = services.removeValue(forKey: name) {
+                stops += 1
+                stoppedServices[name] = (spec, stops)
+            }
         case .kv(let bytes):
             do {
                 try kv.apply(try KVMutation(decoding: bytes))
