@@ -17,6 +17,9 @@ let package = Package(
         .library(name: "TitanProtocol", targets: ["TitanProtocol"]),
         .library(name: "TitanPipeline", targets: ["TitanPipeline"]),
         .library(name: "TitanPolicy", targets: ["TitanPolicy"]),
+        // For the TLS benchmarks in Benchmarks/ (a master's TLSContext, certificates made at set-up).
+        .library(name: "TitanTLS", targets: ["TitanTLS"]),
+        .library(name: "TitanCerts", targets: ["TitanCerts"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

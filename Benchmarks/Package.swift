@@ -24,6 +24,8 @@ let package = Package(
                 .product(name: "TitanClient", package: rootIdentity),
                 .product(name: "TitanRuntime", package: rootIdentity),
                 .product(name: "TitanStore", package: rootIdentity),
+                .product(name: "TitanTLS", package: rootIdentity),
+                .product(name: "TitanCerts", package: rootIdentity),
             ],
             path: "Benchmarks/TitanBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -186,6 +186,14 @@ public final class TLSSession {
 
     private func readAvailable(into plaintext: inout [UInt8], out: inout [UInt8]) throws(TLSError) {
         while true {
+            // Nothing left in the input BIO nor buffered in OpenSSL (a partial record counts as
+            // buffered): one more SSL_read could only say "want read", and that answer costs
+            // about as much as decrypting a small record (OpenSSL 3.0: ~0.5 µs, a fifth of a
+            // ping's TLS work).
+            if titan_bio_pending(input) == 0 && SSL_has_pending(ssl) == 0 {
+                drain(into: &out)
+                return
+            }
             ERR_clear_error()
             let rc = chunk.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }
             if rc > 0 {

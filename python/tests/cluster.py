@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional, Sequence
 
 PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(PYTHON_DIR)
@@ -95,9 +95,12 @@ def _read_port(path: str, proc: subprocess.Popen, timeout: float) -> int:
 
 
 def start_cluster(workers: int = 2, slots: int = 4, root: Optional[str] = None, binaries: Optional[str] = None,
-                  timeout: float = 20.0) -> Cluster:
+                  timeout: float = 20.0, master_args: Sequence[str] = (), worker_args: Sequence[str] = (),
+                  client_options: Optional[dict[str, Any]] = None) -> Cluster:
     """Starts a master (``--port 0``) and ``workers`` workers (ids w1, w2, ...) and waits until
-    every worker is registered (asking the master, with a deadline)."""
+    every worker is registered (asking the master, with a deadline). ``master_args`` and
+    ``worker_args`` are added to their command lines (e.g. ``--tls-*``); ``client_options`` go
+    to the ``TitanClient`` that waits for the workers."""
     from titan_sdk import TitanClient
 
     binaries = binaries or bin_dir()
@@ -115,7 +118,7 @@ def start_cluster(workers: int = 2, slots: int = 4, root: Optional[str] = None, 
     master_env.pop("TITAN_MASTER", None)
     with open(out_path, "w") as out, open(os.path.join(root, "master.err"), "w") as err:
         master = subprocess.Popen([node, "--role", "master", "--bind", "127.0.0.1", "--port", "0", "--data-dir",
-                                   master_dir, "--log-level", "warning"], stdout=out, stderr=err,
+                                   master_dir, "--log-level", "warning", *master_args], stdout=out, stderr=err,
                                   stdin=subprocess.DEVNULL, env=master_env)
     processes.append(master)
     try:
@@ -130,10 +133,10 @@ def start_cluster(workers: int = 2, slots: int = 4, root: Optional[str] = None, 
             with open(os.path.join(root, f"{worker_id}.log"), "w") as log:
                 processes.append(subprocess.Popen(
                     [node, "--role", "worker", "--master", cluster.address, "--id", worker_id, "--data-dir", data,
-                     "--slots", str(slots), "--log-level", "warning"],
+                     "--slots", str(slots), "--log-level", "warning", *worker_args],
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=worker_env))
         deadline = time.monotonic() + timeout
-        with TitanClient(cluster.address, token_file=cluster.token_file) as client:
+        with TitanClient(cluster.address, token_file=cluster.token_file, **(client_options or {})) as client:
             while True:
                 registered = {w.id for w in client.workers()}
                 if set(cluster.worker_ids) <= registered:

@@ -16,7 +16,7 @@ from .auth import AuthToken
 from .client import TitanClient, default_address, parse_address
 from .errors import (
     AuthenticationError, ConnectionLost, ErrorCode, InternalError, InvalidRequest, JobFailed, NotFound, NotSupported,
-    ProtocolError, TitanError, ToolMissing, Unavailable, WaitTimeout,
+    ProtocolError, TitanError, TLSError, ToolMissing, Unavailable, WaitTimeout,
 )
 from .events import Subscription
 from .jobs import DEPLOY_PAYLOAD, RUN_PAYLOAD, SERVICE, TitanJob
@@ -32,7 +32,7 @@ __version__ = "0.1.0"
 __all__ = [
     "TitanClient", "TitanJob", "Subscription", "default_address", "parse_address", "AuthToken",
     "RUN_PAYLOAD", "DEPLOY_PAYLOAD", "SERVICE",
-    "TitanError", "AuthenticationError", "NotFound", "InvalidRequest", "Unavailable", "ConnectionLost", "WaitTimeout",
+    "TitanError", "AuthenticationError", "TLSError", "NotFound", "InvalidRequest", "Unavailable", "ConnectionLost", "WaitTimeout",
     "NotSupported", "JobFailed", "ProtocolError", "InternalError", "ToolMissing", "ErrorCode",
     "Affinity", "ArtifactInfo", "ArtifactKind", "ArtifactRef", "ClusterStats", "DagEvent", "DagInfo",
     "DagJobSpec", "DagOutcome", "DagSpec", "DagState", "GateSpec", "JobCounts", "JobEvent", "JobInfo",

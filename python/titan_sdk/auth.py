@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping, Optional, Union
 
 from . import protocol as p
-from .errors import AuthenticationError, ConnectionLost, TitanError, WaitTimeout
+from .errors import AuthenticationError, ConnectionLost, TitanError, TLSError, WaitTimeout
 from .models import Role
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -219,8 +219,8 @@ def authenticate(conn: "Connection", token: AuthToken, timeout: Optional[float] 
             raise AuthenticationError("the master did not accept the proof")
         if not verify_server(ok.signature, token, client_nonce, challenge.nonce):
             raise AuthenticationError(MASTER_NOT_AUTHENTIC)
-    except (AuthenticationError, WaitTimeout):
-        raise
+    except (AuthenticationError, WaitTimeout, TLSError):
+        raise  # (a master requiring TLS says so instead of answering: not a token problem)
     except ConnectionLost as e:
         # A refusal is said (request id 0) before the master hangs up: that is the reason.
         if e.reason is not None:

@@ -15,6 +15,10 @@ Right after connecting, the client authenticates with its token (see :mod:`titan
 given, or found in ``TITAN_TOKEN``, ``TITAN_TOKEN_FILE`` or the local credential file) and
 checks the master's proof in return; :attr:`TitanClient.role` is what the token may do.
 
+With a CA (``tls_ca``, else ``TITAN_TLS_CA``: a worker on a TLS cluster gives its jobs that), the
+client talks TLS to the master and checks the master's certificate against that CA and the name
+dialled (see :mod:`titan_sdk.tls`); without one, plaintext, as before.
+
 If the connection drops, calls in flight raise :class:`~titan_sdk.errors.ConnectionLost`; the
 next call reconnects and authenticates again (unless ``auto_reconnect=False``).
 """
@@ -45,6 +49,7 @@ from .connection import Connection
 from .errors import (
     ConnectionLost, InvalidRequest, JobFailed, NotFound, ProtocolError, ToolMissing, WaitTimeout,
 )
+from .tls import TLSSettings, tls_settings
 from .events import Push, Subscription
 from .jobs import (
     HITL_MESSAGE, HITL_QUEUE, HITL_STATUS, HITL_TS, SDK_DIR, TitanJob, expand_hitl,
@@ -140,6 +145,18 @@ class TitanClient:
         Neither given: ``$TITAN_TOKEN``, ``$TITAN_TOKEN_FILE``, else the local credential
         (``$XDG_CONFIG_HOME/titan/token`` or ``~/.config/titan/token``); none found: the client
         connects without one.
+    :param tls_ca: the cluster's CA certificate (PEM): talk TLS to the master and accept only a
+        certificate that CA signed, issued for the host dialled (IP addresses included). Default
+        ``$TITAN_TLS_CA``; neither given (or ``tls_ca=""``): plaintext.
+    :param tls_cert: a certificate (PEM) to present, for a master that checks clients (default
+        ``$TITAN_TLS_CERT``); needs ``tls_key`` (default ``$TITAN_TLS_KEY``).
+    :param tls_key: the private key of ``tls_cert``.
+    :param tls_server_name: the name the master's certificate must be for, when it is not the
+        host dialled (default ``$TITAN_TLS_SERVER_NAME``).
+
+    A missing or garbled CA, certificate or key file raises :class:`~titan_sdk.errors.TLSError`
+    here; a failed handshake raises it on first use, saying why (certificate refused and which
+    way, master without TLS, master requiring TLS).
 
     The connection is made on first use (or by :meth:`connect`) and lives until :meth:`close`.
     A master that refuses the token raises :class:`~titan_sdk.errors.AuthenticationError` with
@@ -149,7 +166,8 @@ class TitanClient:
     def __init__(self, host: Optional[str] = None, port: Optional[int] = None, *,
                  connect_timeout: Optional[float] = None, request_timeout: Optional[float] = _FROM_ENVIRONMENT,
                  auto_reconnect: bool = True, gate_mode: str = "native", token: Optional[TokenLike] = None,
-                 token_file: Optional[str] = None) -> None:
+                 token_file: Optional[str] = None, tls_ca: Optional[str] = None, tls_cert: Optional[str] = None,
+                 tls_key: Optional[str] = None, tls_server_name: Optional[str] = None) -> None:
         if gate_mode not in ("native", "script"):
             raise InvalidRequest(f"gate_mode: expected 'native' or 'script', got {gate_mode!r}")
         self.gate_mode = gate_mode
@@ -161,6 +179,7 @@ class TitanClient:
         elif token is not None:
             raise TypeError(f"token: expected 'titan.ID.SECRET' or an AuthToken, got {type(token).__name__}")
         self._token_file = token_file or None
+        self._tls: Optional[TLSSettings] = tls_settings(tls_ca, tls_cert, tls_key, tls_server_name)
         self._role: Optional[Role] = None
         if host and port is None and (host.count(":") == 1 or (host.startswith("[") and "]:" in host)):
             self.host, self.port = parse_address(host)
@@ -202,6 +221,20 @@ class TitanClient:
         return self._connection is not None and not self._connection.closed
 
     @property
+    def tls(self) -> bool:
+        """True when this client talks TLS to the master (a CA was given or found)."""
+        return self._tls is not None
+
+    @property
+    def tls_version(self) -> Optional[str]:
+        """The TLS version of the current connection (``"TLSv1.3"``); ``None`` when not
+        connected or plaintext."""
+        conn = self._connection
+        if conn is None or conn.closed or conn.tls is None:
+            return None
+        return conn.tls.version
+
+    @property
     def role(self) -> Optional[Role]:
         """The role the master granted this client's token (``Role.ADMIN``, ``Role.JOB``...),
         ``None`` before the first connection or when no token was found."""
@@ -240,7 +273,7 @@ class TitanClient:
                 raise ConnectionLost(f"{message} (auto_reconnect is off)", why.code if why else None,
                                      reason=why.reason if why else None)
             token = find_token(self._token, self._token_file)
-            fresh = Connection(self.host, self.port, self.connect_timeout,
+            fresh = Connection(self.host, self.port, self.connect_timeout, self._tls,
                                keepalive_timeout=self.request_timeout or DEFAULT_REQUEST_TIMEOUT)
             role: Optional[Role] = None
             if token is not None:
@@ -440,6 +473,10 @@ class TitanClient:
         """
         cli = find_cli()
         env = dict(os.environ, TITAN_MASTER=self.address)
+        for name in ("TITAN_TLS_CA", "TITAN_TLS_CERT", "TITAN_TLS_KEY", "TITAN_TLS_SERVER_NAME"):
+            env.pop(name, None)  # the CLI talks to the master as this client does
+        if self._tls is not None:
+            env.update(self._tls.environment())
         try:
             done = subprocess.run([cli, "submit", path, "--json"], env=env, capture_output=True, text=True,
                                   timeout=timeout)

@@ -14,6 +14,12 @@ While anything is followed (a subscription), a keepalive thread pings the master
 dead (the master's host vanished, a partition): it is closed, and subscriptions end with
 :class:`~titan_sdk.errors.ConnectionLost` saying so, instead of waiting forever. Bytes that are
 not Titan frames (an HTTP server, SSH on that port) close it at once, naming the peer.
+
+With TLS settings (:mod:`titan_sdk.tls`), the handshake runs right after the TCP connection,
+within the same ``connect_timeout``, and frames travel through a
+:class:`~titan_sdk.tls.TLSStream`; failures are :class:`~titan_sdk.errors.TLSError`. A master
+that requires TLS and is dialled in plaintext says so before hanging up: that too is a
+``TLSError``.
 """
 
 from __future__ import annotations
@@ -29,9 +35,10 @@ from typing import Any, Callable, Optional, Sequence
 
 from . import protocol
 from .codec import FrameDecoder, FrameError
-from .errors import ConnectionLost, ProtocolError, error_from_code
+from .errors import ConnectionLost, ProtocolError, TLSError, error_from_code
 from .events import Router
 from .models import DagEvent, JobEvent, Output
+from .tls import TLSSettings, TLSStream
 
 log = logging.getLogger("titan_sdk")
 
@@ -46,15 +53,16 @@ class Connection:
 
     :param host: master host (the SDK only ever talks to the address it is given).
     :param port: master port.
-    :param connect_timeout: seconds to wait for the TCP connection.
+    :param connect_timeout: seconds to wait for the TCP connection (and the TLS handshake).
     :param keepalive: seconds between pings while something is followed (``None``: never).
     :param keepalive_timeout: seconds a ping may go unanswered before the connection counts as
         dead.
+    :param tls: TLS settings; ``None``: plaintext.
     """
 
     RECV_BYTES = 256 << 10
 
-    def __init__(self, host: str, port: int, connect_timeout: float = 10.0, *,
+    def __init__(self, host: str, port: int, connect_timeout: float = 10.0, tls: Optional[TLSSettings] = None, *,
                  keepalive: Optional[float] = 15.0, keepalive_timeout: float = 60.0) -> None:
         self.host = host
         self.port = port
@@ -68,6 +76,17 @@ class Connection:
         sock.settimeout(None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock = sock
+        #: The TLS connection over the socket; ``None``: plaintext.
+        self.tls: Optional[TLSStream] = None
+        if tls is not None:
+            master = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            try:
+                self.tls = TLSStream.handshake(sock, tls, host, master, connect_timeout)
+            except BaseException:
+                sock.close()
+                raise
+        self._recv: Callable[[], bytes] = self.tls.recv if self.tls else lambda: sock.recv(self.RECV_BYTES)
+        self._sendall: Callable[[bytes], None] = self.tls.sendall if self.tls else sock.sendall
         self._send_lock = threading.Lock()
         self._lock = threading.Lock()
         self._pending: dict[int, tuple[Future, Optional[ReplyHook]]] = {}
@@ -134,7 +153,10 @@ class Connection:
         data = frames[0] if len(frames) == 1 else b"".join(frames)
         try:
             with self._send_lock:
-                self._sock.sendall(data)
+                self._sendall(data)
+        except TLSError as e:  # names the master already
+            self._lost(e)
+            raise self._copy_of_closed() from None
         except OSError as e:
             # The master may have hung up after saying why: let the reader take that in first.
             if threading.current_thread() is not self._reader:
@@ -148,9 +170,10 @@ class Connection:
     def _read_loop(self) -> None:
         decoder = FrameDecoder()
         reason = "closed by the master"
+        tls_failure: Optional[TLSError] = None
         try:
             while True:
-                data = self._sock.recv(self.RECV_BYTES)
+                data = self._recv()
                 if not data:
                     break
                 decoder.feed(data)
@@ -164,6 +187,8 @@ class Connection:
             self._lost(ConnectionLost(f"the peer at {self.host}:{self.port} is not a Titan master: "
                                       f"it sent bytes that are not a Titan frame ({e})"))
             return
+        except TLSError as e:
+            tls_failure = e
         except OSError as e:
             reason = f"{e.strerror or e}"
         except Exception as e:  # pragma: no cover - a bug here must not hang callers
@@ -171,7 +196,14 @@ class Connection:
             reason = f"reader failed: {e!r}"
         if self._closed is None:
             farewell = self._farewell
-            if farewell is not None:
+            if tls_failure is not None:
+                self._lost(tls_failure)  # names the master already
+            elif farewell is not None and self.tls is None and "requires TLS" in farewell.message:
+                # A TLS master refuses plaintext from other hosts, saying so: the fix is TLS.
+                self._lost(TLSError(f"the master at {self.host}:{self.port} requires TLS from this host: "
+                                    f"{farewell.message}; give tls_ca (or set TITAN_TLS_CA) to the cluster's CA",
+                                    farewell.code, reason=farewell.message))
+            elif farewell is not None:
                 self._lost(ConnectionLost(f"connection to master {self.host}:{self.port} closed by the master: "
                                           f"{farewell.message}", farewell.code, reason=farewell.message))
             else:
@@ -216,7 +248,7 @@ class Connection:
     def _copy_of_closed(self) -> ConnectionLost:
         error = self._closed
         assert error is not None
-        return ConnectionLost(error.message, error.code, reason=error.reason)
+        return type(error)(error.message, error.code, reason=error.reason)
 
     def _take(self, rid: int) -> Optional[tuple[Future, Optional[ReplyHook]]]:
         with self._lock:
@@ -271,6 +303,8 @@ class Connection:
         self._stop.set()
         if self._closed is not None:
             return
+        if self.tls is not None:
+            self.tls.close()
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:

@@ -83,6 +83,14 @@ class ConnectionLost(TitanError, builtins.ConnectionError):
         self.reason = reason
 
 
+class TLSError(ConnectionLost):
+    """TLS to the master failed or is set up wrong; the message names the master (or the file)
+    and what to change: the master's certificate was refused (not signed by the CA given, expired,
+    issued for other names), the master does not speak TLS, the master requires TLS from this
+    host, the master refused this client's certificate, or a CA/certificate/key file is missing
+    or not PEM. A kind of :class:`ConnectionLost`: the connection could not be made."""
+
+
 class AuthenticationError(TitanError):
     """The connection could not authenticate: the token (given, or found in ``TITAN_TOKEN``,
     ``TITAN_TOKEN_FILE`` or the local credential file) is malformed or unreadable, the master

@@ -5,6 +5,7 @@ import TitanLoop
 import TitanProtocol
 import TitanRuntime
 import TitanStore
+import TitanTLS
 
 // The foundation benchmarks. Each node runs on its own event loop (thread), as separate
 // processes would; jobs are real processes. Compare with the physical limits measured in the
@@ -13,27 +14,37 @@ import TitanStore
 // Callers run on the client's event loop (`withTaskExecutorPreference`), as a Swift app that
 // embeds the client would; the global-pool round trip shows what the hop costs.
 
-/// A cluster and a connected client, shared by the iterations of one benchmark.
+/// A cluster and a connected client, shared by the iterations of one benchmark. With `tls`,
+/// every link is TLS as `titan-node --tls-cert --tls-key --tls-ca` sets it up: the master
+/// checks the workers' certificates (mutual TLS), the client checks the master's.
 final class Fixture: Sendable {
     let cluster: EmbeddedCluster
     let client: TitanClient
+    let pki: BenchmarkPKI?
 
-    init(workers: Int, slots: UInt32, fsync: FsyncPolicy = .everysec) async throws {
+    init(workers: Int, slots: UInt32, fsync: FsyncPolicy = .everysec, tls: Bool = false) async throws {
+        let pki = tls ? try BenchmarkPKI() : nil
+        self.pki = pki
         var master = MasterConfig.loopbackAnyPort
         master.fsync = fsync
+        master.tls = pki?.master
         let configs = (0..<workers).map { i -> WorkerConfig in
             var c = WorkerConfig()
             c.slots = slots
             c.workerId = "worker-\(i + 1)"
+            c.tls = pki?.client
+            c.tlsCAFile = pki?.caFile
             return c
         }
         cluster = try await EmbeddedCluster.start(master: master, workers: configs)
-        client = try await TitanClient.connect(to: cluster.masterAddress)
+        let transport: TitanClient.Transport = pki.map { .tls($0.client, serverName: nil) } ?? .discover
+        client = try await TitanClient.connect(to: cluster.masterAddress, transport: transport)
     }
 
     func stop() async {
         await client.close()
         await cluster.stop()
+        pki?.remove()
     }
 }
 
@@ -42,8 +53,8 @@ actor FixtureBox {
     static let shared = FixtureBox()
     var fixture: Fixture?
 
-    func start(workers: Int, slots: UInt32, fsync: FsyncPolicy = .everysec) async throws {
-        fixture = try await Fixture(workers: workers, slots: slots, fsync: fsync)
+    func start(workers: Int, slots: UInt32, fsync: FsyncPolicy = .everysec, tls: Bool = false) async throws {
+        fixture = try await Fixture(workers: workers, slots: slots, fsync: fsync, tls: tls)
     }
 
     func stop() async {
@@ -70,16 +81,19 @@ let benchmarks: @Sendable () -> Void = {
         warmupIterations: 10, scalingFactor: .kilo, maxDuration: .seconds(5), maxIterations: 100)
 
     // (a) request/response round trip on a persistent connection (ping → pong), from a task
-    // running on the client's event loop (no thread hop between caller and client)...
-    Benchmark("round trip (ping), caller on the client's loop", configuration: quick) { benchmark in
-        guard let f = await FixtureBox.shared.fixture else { return }
-        try await withTaskExecutorPreference(f.client.eventLoop) {
-            for _ in benchmark.scaledIterations { try await f.client.ping() }
+    // running on the client's event loop (no thread hop between caller and client), in
+    // plaintext and over TLS...
+    for tls in [false, true] {
+        Benchmark("round trip (ping), caller on the client's loop\(tls ? ", TLS" : "")", configuration: quick) { benchmark in
+            guard let f = await FixtureBox.shared.fixture else { return }
+            try await withTaskExecutorPreference(f.client.eventLoop) {
+                for _ in benchmark.scaledIterations { try await f.client.ping() }
+            }
+        } setup: {
+            try await FixtureBox.shared.start(workers: 0, slots: 1, tls: tls)
+        } teardown: {
+            await FixtureBox.shared.stop()
         }
-    } setup: {
-        try await FixtureBox.shared.start(workers: 0, slots: 1)
-    } teardown: {
-        await FixtureBox.shared.stop()
     }
 
     // ... and from a task on the global concurrency pool (two thread hops more per call).
@@ -107,9 +121,10 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // (c) 1,000 trivial jobs through one master and two workers, all in flight at once, with
-    // each fsync policy of the append-only file (everysec is the default).
-    for fsync in [FsyncPolicy.everysec, .no, .always] {
-        let name = fsync == .everysec ? "1000 trivial jobs, 1 master + 2 workers" : "1000 trivial jobs, 1 master + 2 workers, fsync \(fsync)"
+    // each fsync policy of the append-only file (everysec is the default), and with the default
+    // over TLS on every link.
+    for (fsync, tls) in [(FsyncPolicy.everysec, false), (.everysec, true), (.no, false), (.always, false)] {
+        let name = fsync == .everysec ? "1000 trivial jobs, 1 master + 2 workers\(tls ? ", TLS" : "")" : "1000 trivial jobs, 1 master + 2 workers, fsync \(fsync)"
         Benchmark(name, configuration: .init(
             metrics: [.wallClock, .mallocCountTotal, .custom("jobs/s", polarity: .prefersLarger),
                       .custom("process CPU µs per job", polarity: .prefersSmaller),
@@ -133,7 +148,7 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.measurement(.custom("process CPU µs per job", polarity: .prefersSmaller), Int(cpu / 1_000))
             benchmark.measurement(.custom("master+worker CPU µs per job", polarity: .prefersSmaller), Int(nodes / 1_000_000))
         } setup: {
-            try await FixtureBox.shared.start(workers: 2, slots: 8, fsync: fsync)
+            try await FixtureBox.shared.start(workers: 2, slots: 8, fsync: fsync, tls: tls)
         } teardown: {
             await FixtureBox.shared.stop()
         }
