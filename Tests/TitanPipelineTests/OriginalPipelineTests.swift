@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TitanPipeline
 import TitanProtocol
+import TitanTestSupport
 
 /// Pipelines written for the original Titan load unchanged: every key of its schema (`name`,
 /// `version`, `project`, `jobs`; per job `id`, `type`, `file`, `args`, `depends_on`,
@@ -11,156 +12,8 @@ import TitanProtocol
 /// "comprehensive" one, a gated one). The same files run end to end in PipelineCLITests.
 @Suite("Original Titan pipelines")
 struct OriginalPipelineTests {
-    /// The files of the examples, written under `dir`: the scripts they name and the pipelines.
-    /// `servicePort` is the fixed port of the service steps (9000 in the original's examples).
     static func writeExamples(in dir: TemporaryDirectory, servicePort: Int = 9000) throws {
-        try dir.write("scripts/init.py", "import sys\nprint('init', ' '.join(sys.argv[1:]))\n")
-        try dir.write("src/processor.py", """
-            import os, sys
-            print('processed', ' '.join(sys.argv[1:]) or '-', 'on', os.environ.get('TITAN_WORKER_ID', '?'))
-            """)
-        try dir.write("src/reducer.py", "import sys\nprint('reduced', ' '.join(sys.argv[1:]))\n")
-        try dir.write("src/server.py", """
-            import http.server, os, sys
-            port = int(os.environ.get('PORT', sys.argv[-1] if len(sys.argv) > 1 else '9000'))
-            http.server.HTTPServer(('127.0.0.1', port), http.server.SimpleHTTPRequestHandler).serve_forever()
-            """)
-        try dir.write("preprocess.py", "print('data ready')\n")
-        try dir.write("train_model.py", "import os\nprint('trained on', os.environ.get('TITAN_WORKER_ID', '?'))\n")
-        try dir.write("diamond.yaml", """
-            name: "diamond-style"
-            version: "1.0"
-            project: true
-
-            jobs:
-              - id: "root"
-                type: "run"
-                file: "scripts/init.py"
-              - id: "left"
-                type: "run"
-                file: "src/processor.py"
-                depends_on: ["root"]
-              - id: "right"
-                type: "run"
-                file: "src/processor.py"
-                depends_on: ["root"]
-              - id: "sink"
-                type: "run"
-                file: "scripts/init.py"
-                depends_on: ["left", "right"]
-            """)
-        try dir.write("fan.yaml", """
-            name: "fan-style"
-            version: "1.0"
-            project: true
-
-            jobs:
-              - id: "start"
-                type: "run"
-                file: "scripts/init.py"
-                args: "GO"
-              - id: "part-1"
-                type: "run"
-                file: "src/processor.py"
-                args: "CHUNK_1"
-                depends_on: ["start"]
-              - id: "part-2"
-                type: "run"
-                file: "src/processor.py"
-                args: "CHUNK_2"
-                depends_on: ["start"]
-              - id: "part-3"
-                type: "run"
-                file: "src/processor.py"
-                args: "CHUNK_3"
-                depends_on: ["start"]
-              - id: "reduce"
-                type: "run"
-                file: "src/reducer.py"
-                args: "ALL"
-                depends_on: ["part-1", "part-2", "part-3"]
-            """)
-        try dir.write("routing.yaml", """
-            name: "Routing_Project"
-            project: true  # zips the folder
-
-            jobs:
-              - id: "Prep_Step"
-                type: "run"
-                file: "preprocess.py"
-                requirement: "GENERAL"
-                priority: 1
-
-              - id: "Train_Step"
-                type: "run"
-                file: "train_model.py"
-                depends_on: ["Prep_Step"]
-                requirement: "GPU"
-                priority: 10
-            """)
-        try dir.write("service.yaml", """
-            jobs:
-              - id: "Web_Backend"
-                type: "service"
-                file: "src/server.py"
-                port: \(servicePort)
-                args: "--bind 127.0.0.1"
-            """)
-        try dir.write("comprehensive.yaml", """
-            name: "comprehensive-style"
-            version: "1.0"
-            project: true  # archive mode
-
-            jobs:
-              # a high priority task
-              - id: "first"
-                type: "run"
-                file: "scripts/init.py"
-                priority: 10
-                args: "--mode reset"
-
-              # a delayed one
-              - id: "second"
-                type: "run"
-                file: "src/processor.py"
-                args: "FETCH"
-                delay: 2
-                depends_on:
-                  - "first"
-
-              # sticky: on the worker that ran 'second'
-              - id: "third"
-                type: "run"
-                file: "src/processor.py"
-                args: "PROCESS"
-                affinity: true
-                depends_on:
-                  - "second"
-
-              # a long-running service
-              - id: "fourth"
-                type: "service"
-                file: "src/server.py"
-                port: \(servicePort)
-                depends_on:
-                  - "third"
-            """)
-        try dir.write("gated.yaml", """
-            name: "gated-style"
-            version: "1.0"
-            project: true
-
-            jobs:
-              - id: "prepare"
-                type: "run"
-                file: "preprocess.py"
-                hitl_message: "Data looks good? Approve to train."
-                max_wait_seconds: 3600
-              - id: "train"
-                type: "run"
-                file: "train_model.py"
-                depends_on: ["prepare"]
-            """)
+        try OriginalTitanExamples.write(in: dir.path, servicePort: servicePort)
     }
 
     static func load(_ dir: TemporaryDirectory, _ file: String) throws -> Pipeline {
