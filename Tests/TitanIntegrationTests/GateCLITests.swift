@@ -65,9 +65,11 @@ import Testing
 
     @Test func gatesOfTheOriginalSDKAreListedWhileOpenAndDecidedByAnyOfTheirNames() async throws {
         let master = try await NodeProcess(["--role", "master", "--port", "0"])
+        defer { master.signal(SIGTERM) }  // also if the test stops early (a worker ends its jobs)
         let port = try #require(master.port)
         let env = ["TITAN_MASTER": "127.0.0.1:\(port)"]
         let worker = try await NodeProcess(["--role", "worker", "--master", "127.0.0.1:\(port)", "--id", "w", "--slots", "4"])
+        defer { worker.signal(SIGTERM) }  // also if the test stops early (a worker ends its jobs)
         func approvals() async throws -> String { try await Tools.run("titan", ["approvals"], environment: env).stdout }
         func v1Status(_ id: String) throws -> String { try V1ProtocolTests.call(port, 0x55, id).text }
 
@@ -112,9 +114,11 @@ import Testing
 
     @Test func nativeGatesAreListedWhileOpenAndDecidedByAnyOfTheirNames() async throws {
         let master = try await NodeProcess(["--role", "master", "--port", "0"])
+        defer { master.signal(SIGTERM) }  // also if the test stops early (a worker ends its jobs)
         let port = try #require(master.port)
         let env = ["TITAN_MASTER": "127.0.0.1:\(port)"]
         let worker = try await NodeProcess(["--role", "worker", "--master", "127.0.0.1:\(port)", "--id", "w", "--slots", "4"])
+        defer { worker.signal(SIGTERM) }  // also if the test stops early (a worker ends its jobs)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-gates-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }

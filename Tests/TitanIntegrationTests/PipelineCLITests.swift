@@ -51,10 +51,13 @@ import TitanTestSupport
     /// approval gate).
     @Test func theOriginalTitansExamplePipelinesRunUnchanged() async throws {
         let master = try await NodeProcess(["--role", "master", "--port", "0"])
+        defer { master.signal(SIGTERM) }  // also if the test stops early (a worker ends its jobs)
         let port = try #require(master.port)
         let env = ["TITAN_MASTER": "127.0.0.1:\(port)"]
         let cpu = try await NodeProcess(["--role", "worker", "--master", "127.0.0.1:\(port)", "--id", "cpu-1", "--slots", "4"])
+        defer { cpu.signal(SIGTERM) }  // also if the test stops early (a worker ends its jobs)
         let gpu = try await NodeProcess(["--role", "worker", "--master", "127.0.0.1:\(port)", "--id", "gpu-1", "--cap", "GPU"])
+        defer { gpu.signal(SIGTERM) }  // also if the test stops early (a worker ends its jobs)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-original-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let servicePort = try Self.freePort()
