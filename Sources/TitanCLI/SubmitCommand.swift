@@ -41,6 +41,7 @@ struct SubmitCommand: AsyncParsableCommand {
         } catch {
             throw CLIError(message: error.description)
         }
+        for note in pipeline.notes { FileHandle.standardError.write(Data("titan: note: \(note)\n".utf8)) }
         if let cron = pipeline.schedule {
             // A scheduled pipeline is registered, not run now: each firing submits a new DAG.
             if wait { throw CLIError(message: "--wait does not apply to a scheduled pipeline (it runs on its schedule)") }

@@ -70,10 +70,41 @@ extension SchedulerActor {
         }
     }
 
-    /// A KV write: if it decides an open gate, the DAG goes on at once.
+    /// What ends a gate's wait, whoever writes it.
+    static let gateOutcomes: Set<String> = ["APPROVED", "REJECTED", "TIMEOUT"]
+
+    /// A KV write: if it decides an open gate, the DAG goes on at once. A gate run as a job (the
+    /// original Titan's `hitl_gate.py` over v1, the Python SDK's script gates) has no state here:
+    /// once its status is decided it waits no longer, so it leaves the queue of open gates as a
+    /// native gate does (the original's script never took itself out, so decided gates stayed
+    /// listed).
     func gateStatusWritten(_ key: String) {
-        guard key.hasPrefix(Self.gateStatusPrefix), openGates[key] != nil else { return }
-        _ = resolveIfDecided(key)
+        guard key.hasPrefix(Self.gateStatusPrefix) else { return }
+        if openGates[key] != nil {
+            _ = resolveIfDecided(key)
+            return
+        }
+        guard let value = (try? kv.get(key, nowMs: wallClockMs())).flatMap({ $0 }),
+              Self.gateOutcomes.contains(String(decoding: value, as: UTF8.self)) else { return }
+        leaveGateQueue(String(key.dropFirst(Self.gateStatusPrefix.count)))
+    }
+
+    /// A DAG job that is not a native gate ended. If it ran a gate script, the script registered
+    /// itself in the queue under its job id (the SDK's) or its own name (the original's
+    /// `hitl-gate-x`, for the v1 job `dag-3/DAG-hitl-gate-x`): decided or not, it waits no
+    /// longer. Two set lookups per finished DAG job; nothing is written unless it was there.
+    func scriptGateEnded(_ job: JobRecord) {
+        let id = job.info.id
+        leaveGateQueue(id)
+        if let alias = Self.aliasKey(id), resolve(alias) == id {
+            leaveGateQueue(String(alias.dropFirst(V1Codec.idPrefix.count)))
+        }
+    }
+
+    /// Takes `member` out of the queue of open gates, journaled, if it is there.
+    private func leaveGateQueue(_ member: String) {
+        guard (try? kv.srem(Self.gateQueueKey, member: member, nowMs: wallClockMs())) == true else { return }
+        journal(.kv(KVMutation.srem(key: Self.gateQueueKey, member: member).encoded()))
     }
 
     private func resolveIfDecided(_ key: String) -> Bool {

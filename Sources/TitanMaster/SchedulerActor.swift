@@ -111,9 +111,9 @@ public actor SchedulerActor: LoopBound {
     /// Until then (wall clock), workers re-registering after a restart may report attempts whose
     /// dispatch the journal lost (see `adopt`).
     var adoptUntilMs: Int64 = 0
-    /// The latest DAG job with each short id that starts with `DAG-` (the original Titan's ids:
-    /// its clients ask for `DAG-extract`, not `dag-7/DAG-extract`).
-    var v1Aliases: [String: String] = [:]
+    /// The latest DAG job with each short id, under `DAG-` + that id (see `resolve`): the names
+    /// the original Titan's users give jobs (`extract`, `DAG-extract`), not `dag-7/extract`.
+    var jobAliases: [String: String] = [:]
     /// Service copies by instance name (`NAME`, `NAME#1`, ...).
     var services: [String: ServiceRecord] = [:]
     /// DAG jobs that are services, waiting for every copy to be healthy: service name → job id.
@@ -613,7 +613,7 @@ public actor SchedulerActor: LoopBound {
     }
 
     func finish(_ job: JobRecord, state: JobState) {
-        if job.isGate { gateClosed(job) }
+        if job.isGate { gateClosed(job) } else if !job.info.dagId.isEmpty { scriptGateEnded(job) }
         if job.isService { serviceJobClosed(job) }
         move(job, to: state)
         // Only jobs that printed something have a file to close (no per-job hop otherwise).
@@ -644,6 +644,7 @@ public actor SchedulerActor: LoopBound {
         while finishedOrder.count > config.retainFinishedJobs {
             let old = finishedOrder.removeFirst()
             if let gone = jobs.removeValue(forKey: old) {
+                forgetAlias(old)
                 finishedLogBytes -= gone.logs.bytes
                 if gone.logs.everWritten { logStore?.send(.remove(jobId: old)) }
             }
@@ -728,16 +729,36 @@ public actor SchedulerActor: LoopBound {
 
     // MARK: queries
 
-    /// A job or DAG id as asked, or the full id a v1-style alias (`DAG-x`) stands for.
+    /// A job or DAG id as asked, or the DAG job a name stands for: `x` and `DAG-x` both name the
+    /// latest DAG job whose short id is `x` or `DAG-x` (the original Titan keyed DAG jobs
+    /// `DAG-<id>`, and its v1 jobs arrive here as `dag-N/DAG-<id>`), however it was submitted.
     func resolve(_ id: String) -> String {
         if jobs[id] != nil || dags[id] != nil { return id }
-        return v1Aliases[id] ?? id
+        return jobAliases[V1Codec.prefixed(id)] ?? id
     }
 
     func noteAlias(_ fullId: String) {
-        guard let slash = fullId.firstIndex(of: "/") else { return }
+        if let key = Self.aliasKey(fullId) { jobAliases[key] = fullId }
+    }
+
+    /// A forgotten job's name goes with it, unless a later job took it.
+    func forgetAlias(_ fullId: String) {
+        if let key = Self.aliasKey(fullId), jobAliases[key] == fullId { jobAliases[key] = nil }
+    }
+
+    /// `DAG-` + a DAG job's short id; none for a lone job, nor for a short id shaped like the
+    /// master's own ids (`job-3`, `dag-3`), which must keep naming those.
+    static func aliasKey(_ fullId: String) -> String? {
+        guard let slash = fullId.firstIndex(of: "/") else { return nil }
         let short = fullId[fullId.index(after: slash)...]
-        if short.hasPrefix("DAG-") { v1Aliases[String(short)] = fullId }
+        if looksNative(short) { return nil }
+        return V1Codec.prefixed(String(short))
+    }
+
+    private static func looksNative(_ id: Substring) -> Bool {
+        let digits: Substring
+        if id.hasPrefix("job-") { digits = id.dropFirst(4) } else if id.hasPrefix("dag-") { digits = id.dropFirst(4) } else { return false }
+        return !digits.isEmpty && digits.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
     }
 
     func clusterStats() -> ClusterStats {

@@ -15,10 +15,16 @@ struct ParsedJob {
     var script: (path: String, node: Node, args: [String])?
     /// `hitl_message` on a job that runs: an approval gate goes after it.
     var approval: GateSpec?
+    /// Keys read without effect (see `PipelineNote`).
+    var notes: [PipelineNote] = []
     var keyPath: String { "jobs[\(index)]" }
 }
 
-/// Parses one entry of `jobs`.
+/// Parses one entry of `jobs`. Every job key of the original Titan's schema is read (`id`, `type`,
+/// `file`, `args`, `depends_on`, `requirement`, `priority`, `delay`, `affinity`, `port`,
+/// `hitl_message`, `max_wait_seconds`), with its meaning; the two it accepted where they mean
+/// nothing (`port` on a job that is not a service, `max_wait_seconds` without a gate) are
+/// ignored with a note.
 struct JobParser {
     static let knownKeys = [
         "id", "name", "file", "command", "args", "type", "depends_on", "requirement", "requirements",
@@ -67,9 +73,11 @@ struct JobParser {
         var workingDirectory = ""
         var kind = JobKind.run
         var service = ServiceOptions()
-        var serviceKey: MappingEntry?
+        var serviceEntries: [MappingEntry] = []
         var hitlMessage: (text: String, node: Node)?
         var maxWaitMs = Self.defaultGateWaitMs
+        var maxWaitKey: Node?
+        var notes: [PipelineNote] = []
 
         for entry in entries {
             let key = "\(path).\(entry.name)"
@@ -95,12 +103,12 @@ struct JobParser {
             case "type":
                 kind = try checkType(value, at: key)
             case let name where Self.serviceKeys.contains(name):
-                serviceKey = serviceKey ?? entry
-                try serviceOption(entry, at: key, into: &service)
+                serviceEntries.append(entry)  // read once the job's type is known
             case "hitl_message":
                 if let text = try reader.optionalString(value, at: key) { hitlMessage = (text, entry.keyNode) }
             case "max_wait_seconds":
                 if let seconds = try seconds(value, at: key, allowZero: false) { maxWaitMs = max(1, Self.milliseconds(seconds)) }
+                maxWaitKey = entry.keyNode
             case "depends_on":
                 let items = try reader.stringList(value, at: key, split: Self.splitList) ?? []
                 dependencies = items.enumerated().map { i, item in
@@ -153,9 +161,22 @@ struct JobParser {
         }
         var argv: [String]
         var script: (path: String, node: Node, args: [String])?
-        if kind != .service, let serviceKey {
-            throw reader.error(serviceKey.keyNode, "\(path).\(serviceKey.name)",
-                               "'\(serviceKey.name)' applies to services: add 'type: service' to this job")
+        if kind == .service {
+            for entry in serviceEntries { try serviceOption(entry, at: "\(path).\(entry.name)", into: &service) }
+        } else {
+            if let misplaced = serviceEntries.first(where: { $0.name != "port" }) {
+                throw reader.error(misplaced.keyNode, "\(path).\(misplaced.name)",
+                                   "'\(misplaced.name)' applies to services: add 'type: service' to this job")
+            }
+            if let port = serviceEntries.first {
+                // The original Titan read `port` on services only and ignored it elsewhere.
+                notes.append(reader.note(port.keyNode, "\(path).port",
+                                         "ignored: 'port' applies to services (add 'type: service' to run this job as one)"))
+            }
+        }
+        if let maxWaitKey, kind != .gate, hitlMessage == nil || kind == .service {
+            notes.append(reader.note(maxWaitKey, "\(path).max_wait_seconds",
+                                     "ignored: it bounds an approval gate's wait (give the job 'hitl_message', or 'type: gate')"))
         }
         if kind == .service, retries > 0, let key = entries.first(where: { $0.name == "retries" })?.keyNode {
             throw reader.error(key, "\(path).retries", "a service is restarted per its 'restart' policy, not retried")
@@ -177,7 +198,7 @@ struct JobParser {
                                name: displayName ?? id.text, delayMs: delayMs, gate: gate)
             return ParsedJob(index: index,
                              job: DagJobSpec(id: id.text, spec: spec, dependsOn: dependencies.map(\.id), affinity: affinity),
-                             node: node, idNode: id.node, dependencies: dependencies, script: nil)
+                             node: node, idNode: id.node, dependencies: dependencies, script: nil, notes: notes)
         }
         switch (file, command) {
         case (let file?, let command?):
@@ -212,7 +233,7 @@ struct JobParser {
         return ParsedJob(index: index,
                          job: DagJobSpec(id: id.text, spec: spec, dependsOn: dependencies.map(\.id), affinity: affinity),
                          node: node, idNode: id.node, dependencies: dependencies, script: script,
-                         approval: hitlMessage.map { GateSpec(message: $0.text, timeoutMs: maxWaitMs) })
+                         approval: hitlMessage.map { GateSpec(message: $0.text, timeoutMs: maxWaitMs) }, notes: notes)
     }
 
     // MARK: Keys
@@ -274,7 +295,7 @@ struct JobParser {
 
     private func checkType(_ node: Node, at key: String) throws(PipelineError) -> JobKind {
         guard let type = try reader.optionalString(node, at: key) else { return .run }
-        switch type {
+        switch type.lowercased() {  // the original Titan lowercased it: `type: "RUN"` is `run`
         case "run": return .run
         case "gate": return .gate
         case "service": return .service

@@ -18,6 +18,11 @@ struct NodeReader {
                       key: key, message: message)
     }
 
+    /// A note about `node` (see `PipelineNote`).
+    func note(_ node: Node, _ key: String, _ message: String) -> PipelineNote {
+        PipelineNote(path: file, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0, key: key, message: message)
+    }
+
     // MARK: Mappings
 
     /// The entries of a mapping in document order, with `<<` merges applied (the mapping's own

@@ -3,8 +3,13 @@ import TitanProtocol
 /// A pipeline file, parsed and checked: a DAG ready to submit, plus what belongs to the pipeline
 /// rather than to one run of it.
 public struct Pipeline: Sendable, Equatable {
-    /// The pipeline's `name`; also the DAG's name.
+    /// The pipeline's `name` (default: the file's name without its extension, as the original
+    /// Titan's `name` was optional); also the DAG's name.
     public var name: String
+    /// `version`: the pipeline format the file says it is written for, as written (`"1.0"`);
+    /// nil when unstated. Only version 1 (the original Titan's `1.0`, which this format extends)
+    /// is read.
+    public var version: String?
     /// The `schedule` key as written (a cron expression, checked when parsed), nil when absent.
     public var schedule: String?
     /// `timezone`: the IANA zone the schedule is read in (nil: UTC).
@@ -26,9 +31,12 @@ public struct Pipeline: Sendable, Equatable {
     /// Where the pipeline came from: the absolute path of the file for `PipelineLoader.load`, the
     /// `path` argument for `PipelineLoader.parse`.
     public var sourcePath: String
+    /// Keys read without effect here, with where and why (see `PipelineNote`).
+    public var notes: [PipelineNote]
 
     public init(name: String, schedule: String? = nil, dag: DagSpec, sourcePath: String, timeZone: String? = nil,
-                overlap: String? = nil, missed: String? = nil, scripts: [String: LocalFile] = [:], project: String? = nil) {
+                overlap: String? = nil, missed: String? = nil, scripts: [String: LocalFile] = [:], project: String? = nil,
+                version: String? = nil, notes: [PipelineNote] = []) {
         self.name = name
         self.schedule = schedule
         self.timeZone = timeZone
@@ -38,6 +46,8 @@ public struct Pipeline: Sendable, Equatable {
         self.sourcePath = sourcePath
         self.scripts = scripts
         self.project = project
+        self.version = version
+        self.notes = notes
     }
 
     /// The distinct local files to upload, in a stable order.

@@ -3,10 +3,14 @@ import TitanPolicy
 import TitanProtocol
 import Yams
 
-/// The top level of a pipeline file: `name`, `project`, `schedule` (with `timezone`, `overlap`,
-/// `on_missed`), `env`, `jobs`.
+/// The top level of a pipeline file: `name`, `version`, `project`, `schedule` (with `timezone`,
+/// `overlap`, `on_missed`), `env`, `jobs`. Every key of the original Titan's schema (`name`,
+/// `version`, `project`, `jobs`) is read here, so its pipelines load unchanged.
 struct PipelineSchema {
-    static let knownKeys = ["name", "project", "schedule", "timezone", "overlap", "on_missed", "env", "jobs"]
+    static let knownKeys = ["name", "version", "project", "schedule", "timezone", "overlap", "on_missed", "env", "jobs"]
+    /// The pipeline format read here. The original Titan's files say `version: "1.0"`; this
+    /// schema extends that one, so any 1.x is read.
+    static let formatMajorVersion = 1
     static let overlapValues = ["skip", "allow", "cancel-previous"]
     static let missedValues = ["skip", "run-once"]
 
@@ -17,7 +21,8 @@ struct PipelineSchema {
     func pipeline(from root: Node, sourcePath: String) throws(PipelineError) -> Pipeline {
         let entries = try reader.entries(of: root, at: "",
                                          expected: "a mapping with 'name' and 'jobs' at the top level")
-        var name: String?
+        var givenName: String?
+        var version: String?
         var schedule: String?
         var scheduleNode: Node?
         var timeZone: String?
@@ -36,7 +41,9 @@ struct PipelineSchema {
                     throw reader.error(entry.value, key, "expected the pipeline's name, got null")
                 }
                 if text.allSatisfy(\.isWhitespace) { throw reader.error(entry.value, key, "must not be empty") }
-                name = text
+                givenName = text
+            case "version":
+                version = try formatVersion(entry.value)
             case "project":
                 project = try projectFolder(entry.value)
             case "schedule":
@@ -76,7 +83,7 @@ struct PipelineSchema {
             }
         }
 
-        guard let name else { throw reader.error(root, "name", "missing required key 'name'") }
+        let name = givenName ?? Self.defaultName(sourcePath)
         if let schedule, let scheduleNode {
             do {
                 _ = try CronSchedule(parsing: schedule, timeZone: timeZone)
@@ -107,10 +114,38 @@ struct PipelineSchema {
         }
         try DependencyCheck.check(jobs, reader: reader)
         let scripts = try placeScripts(&jobs, project: project)
+        let notes = jobs.flatMap(\.notes)
         try insertGates(&jobs)
         return Pipeline(name: name, schedule: schedule, dag: DagSpec(name: name, jobs: jobs.map(\.job)),
                         sourcePath: sourcePath, timeZone: timeZone, overlap: overlap, missed: missed,
-                        scripts: scripts, project: project?.path)
+                        scripts: scripts, project: project?.path, version: version, notes: notes)
+    }
+
+    /// Without `name` (optional in the original Titan, whose default was a fixed word): the
+    /// file's name without its extension, so each file still names its DAGs and schedule.
+    static func defaultName(_ sourcePath: String) -> String {
+        let file = sourcePath.split(separator: "/").last.map(String.init) ?? ""
+        var stem = Substring(file)
+        if let dot = stem.lastIndex(of: "."), dot != stem.startIndex { stem = stem[..<dot] }
+        let printable = String(stem.unicodeScalars.filter { $0.properties.generalCategory != .control })
+        return printable.allSatisfy(\.isWhitespace) ? "pipeline" : printable
+    }
+
+    /// `version: "1.0"` (or `1`, `1.2`): numbers separated by dots, whose first is this format's
+    /// major version. Another major version is a format this titan does not know: refused rather
+    /// than misread.
+    private func formatVersion(_ node: Node) throws(PipelineError) -> String? {
+        guard let text = try reader.optionalString(node, at: "version") else { return nil }
+        let parts = text.trimmingWhitespace().split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...3).contains(parts.count),
+              parts.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 9 && $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }),
+              let major = Int(parts[0]) else {
+            throw reader.error(node, "version", "expected the pipeline format's version, such as \"1.0\", got \(reader.describe(node))")
+        }
+        guard major == Self.formatMajorVersion else {
+            throw reader.error(node, "version", "pipeline format version \(text) is not supported: this titan reads version \(Self.formatMajorVersion) (\"1.0\", as the original Titan wrote it, or any 1.x)")
+        }
+        return text
     }
 
     /// A job with `hitl_message` gets an approval gate `hitl-gate-ID` right after it, and the

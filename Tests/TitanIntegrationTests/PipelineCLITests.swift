@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TitanTestSupport
 
 /// `titan submit` with the pipelines in Samples/ and with broken ones, as a user runs it.
 @Suite(.serialized) struct PipelineCLITests {
@@ -42,6 +43,116 @@ import Testing
         #expect(await cpu.terminate() == 0)
         #expect(await gpu.terminate() == 0)
         #expect(await master.terminate() == 0)
+    }
+
+    /// Our equivalents of the original Titan's example pipelines (OriginalTitanExamples: same
+    /// keys and shapes), submitted unchanged with `titan submit`: each runs, and means what it
+    /// meant there (arguments, fan-in, GPU routing, delay, affinity, services on their port, an
+    /// approval gate).
+    @Test func theOriginalTitansExamplePipelinesRunUnchanged() async throws {
+        let master = try await NodeProcess(["--role", "master", "--port", "0"])
+        defer { master.signal(SIGTERM) }  // also if the test stops early (a worker ends its jobs)
+        let port = try #require(master.port)
+        let env = ["TITAN_MASTER": "127.0.0.1:\(port)"]
+        let cpu = try await NodeProcess(["--role", "worker", "--master", "127.0.0.1:\(port)", "--id", "cpu-1", "--slots", "4"])
+        defer { cpu.signal(SIGTERM) }  // also if the test stops early (a worker ends its jobs)
+        let gpu = try await NodeProcess(["--role", "worker", "--master", "127.0.0.1:\(port)", "--id", "gpu-1", "--cap", "GPU"])
+        defer { gpu.signal(SIGTERM) }  // also if the test stops early (a worker ends its jobs)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("titan-original-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let servicePort = try Self.freePort()
+        try OriginalTitanExamples.write(in: dir, servicePort: servicePort)
+        try await waitUntil {
+            let out = try? await Tools.run("titan", ["workers", "--json"], environment: env)
+            return out?.stdout.contains("\"cpu-1\"") == true && out?.stdout.contains("\"gpu-1\"") == true
+        }
+        func submit(_ file: String, wait: Bool = true) async throws -> Tools.Output {
+            let run = try await Tools.run("titan", ["submit", "\(dir)/\(file)"] + (wait ? ["--wait"] : []), environment: env,
+                                          timeout: 60)
+            #expect(run.status == 0, "\(file): \(run.stderr)")
+            #expect(!run.stderr.contains("note:"), "\(file): \(run.stderr)")
+            if wait { #expect(run.stdout.contains("state      COMPLETED"), "\(file): \(run.stdout)") }
+            return run
+        }
+        func logs(_ job: String) async throws -> String {
+            try await Tools.run("titan", ["logs", job], environment: env).stdout
+        }
+        func job(_ id: String) async throws -> [String: Any] {
+            let out = try await Tools.run("titan", ["status", id, "--json"], environment: env).stdout
+            return try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "\(out)")
+        }
+        func serviceLine(_ name: String) async throws -> String {
+            try await Tools.run("titan", ["services"], environment: env).stdout.split(separator: "\n")
+                .first { $0.hasPrefix(name + " ") }.map(String.init) ?? ""
+        }
+
+        _ = try await submit("diamond.yaml")
+        #expect(try await logs("dag-1/root") == "init\n")
+        #expect(try await logs("dag-1/left").hasPrefix("processed - on "))
+        #expect(try await logs("dag-1/sink") == "init\n")
+
+        _ = try await submit("fan.yaml")
+        #expect(try await logs("dag-2/start") == "init GO\n")
+        #expect(try await logs("dag-2/part-2").hasPrefix("processed CHUNK_2 on "))
+        #expect(try await logs("dag-2/reduce") == "reduced ALL\n")
+
+        _ = try await submit("routing.yaml")
+        #expect(try await logs("dag-3/Train_Step") == "trained on gpu-1\n")
+        #expect(try await job("dag-3/Prep_Step")["workerId"] as? String == "cpu-1")
+        #expect(try await job("dag-3/Train_Step")["spec"].flatMap { ($0 as? [String: Any])?["priority"] } as? Int == 10)
+
+        // A service on its fixed port, named after its job; it outlives its DAG, as there.
+        _ = try await submit("service.yaml")
+        #expect(try await Tools.run("titan", ["dags"], environment: env).stdout.contains("service"))
+        try await waitUntil { try await serviceLine("Web_Backend").contains(" HEALTHY ") }
+        #expect(try await serviceLine("Web_Backend").contains(":\(servicePort)"))
+        try await waitUntil { (try? RawSocket(port: servicePort)) != nil }
+        #expect(try await Tools.run("titan", ["stop", "Web_Backend"], environment: env).status == 0)
+        try await waitUntil(seconds: 20) { try await serviceLine("Web_Backend").contains(" STOPPED ") }
+
+        _ = try await submit("comprehensive.yaml")
+        let first = try await job("dag-5/first"), second = try await job("dag-5/second"), third = try await job("dag-5/third")
+        #expect(try await logs("dag-5/first") == "init --mode reset\n")
+        #expect(try await logs("dag-5/second").hasPrefix("processed FETCH on "))
+        #expect(first["spec"].flatMap { ($0 as? [String: Any])?["priority"] } as? Int == 10)
+        // `delay: 2` is seconds: the job started at least 2 s after the DAG was submitted.
+        let submitted = try #require(second["submittedAtMs"] as? Int)
+        let started = try #require((second["result"] as? [String: Any])?["startedAtMs"] as? Int)
+        #expect(started - submitted >= 2_000, "\(second)")
+        // `affinity: true`: on the worker its parent ran on.
+        #expect(third["workerId"] as? String == second["workerId"] as? String)
+        try await waitUntil { try await serviceLine("fourth").contains(" HEALTHY ") }
+        try await waitUntil { (try? RawSocket(port: servicePort)) != nil }
+        #expect(try await Tools.run("titan", ["stop", "fourth"], environment: env).status == 0)
+
+        // The gate after `prepare` waits; approved by the original's name for it.
+        let gated = try await submit("gated.yaml", wait: false).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try await waitUntil(seconds: 20) {
+            try await Tools.run("titan", ["approvals"], environment: env).stdout.contains("\(gated)/hitl-gate-prepare  Data looks good?")
+        }
+        #expect(try await job("\(gated)/train")["state"] as? String == "PENDING")
+        let approve = try await Tools.run("titan", ["approve", "DAG-hitl-gate-prepare"], environment: env)
+        #expect(approve.stdout == "\(gated)/hitl-gate-prepare approved\n", "\(approve.stderr)")
+        try await waitUntil(seconds: 20) { try await job(gated)["state"] as? String == "COMPLETED" }
+        #expect(try await logs("\(gated)/train").hasPrefix("trained on "))
+        #expect(await cpu.terminate() == 0)
+        #expect(await gpu.terminate() == 0)
+        #expect(await master.terminate() == 0)
+    }
+
+    /// A port nothing listens on now (the kernel's pick for a socket bound to port 0).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
+        return Int(UInt16(bigEndian: addr.sin_port))
     }
 
     @Test func aGateWaitsForTitanApprove() async throws {

@@ -22,10 +22,6 @@ struct SchemaErrorTests {
 
     // MARK: Top level
 
-    @Test func missingName() {
-        expectError("jobs:\n  - {id: a, command: [x]}\n", line: 1, key: "name", "missing required key 'name'")
-    }
-
     @Test func nullName() {
         expectError("name:\njobs:\n  - {id: a, command: [x]}\n", line: 1, key: "name", "got null")
     }

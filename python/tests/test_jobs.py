@@ -170,7 +170,9 @@ def test_original_service_job_types(kind: str) -> None:
     job = TitanJob("api", None, kind, "--x 1", ["build"], 8080, command=SERVER[:4])
     spec = job.to_spec(FakeClient())  # type: ignore[arg-type]
     assert job.is_service and job.dependencies == ["build"]
-    assert spec.service == ServiceOptions(port=8080)  # the original port is the service's fixed port
+    # The original port is the service's fixed port, checked as the original did (it counted a
+    # service up once its port answered).
+    assert spec.service == ServiceOptions(port=8080, health="tcp")
     assert spec.command == SERVER[:4] + ["--x", "1"] and spec.environment == {"TITAN_JOB_PORT": "8080"}
     with pytest.raises(InvalidRequest, match="service=False contradicts job_type"):
         TitanJob("api", job_type=kind, command=["true"], service=False)

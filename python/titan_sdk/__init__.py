@@ -19,6 +19,7 @@ from .errors import (
     ProtocolError, TitanError, TLSError, ToolMissing, Unavailable, WaitTimeout,
 )
 from .events import Subscription
+from .replies import ArtifactReply
 from .jobs import DEPLOY_PAYLOAD, RUN_PAYLOAD, SERVICE, TitanJob
 from .models import (
     Affinity, ArtifactInfo, ArtifactKind, ArtifactRef, ClusterStats, CreatedToken, DagEvent, DagInfo, DagJobSpec,
@@ -30,7 +31,7 @@ from .models import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "TitanClient", "TitanJob", "Subscription", "default_address", "parse_address", "AuthToken",
+    "TitanClient", "TitanJob", "Subscription", "ArtifactReply", "default_address", "parse_address", "AuthToken",
     "RUN_PAYLOAD", "DEPLOY_PAYLOAD", "SERVICE",
     "TitanError", "AuthenticationError", "TLSError", "NotFound", "InvalidRequest", "Unavailable", "ConnectionLost", "WaitTimeout",
     "NotSupported", "JobFailed", "ProtocolError", "InternalError", "ToolMissing", "ErrorCode",

@@ -29,6 +29,7 @@ import hashlib
 import io
 import itertools
 import json
+import logging
 import math
 import os
 import re
@@ -47,20 +48,23 @@ from . import protocol as p
 from .auth import AuthToken, TokenLike, authenticate, find_token
 from .connection import Connection
 from .errors import (
-    ConnectionLost, InvalidRequest, JobFailed, NotFound, ProtocolError, ToolMissing, WaitTimeout,
+    ConnectionLost, InvalidRequest, JobFailed, NotFound, ProtocolError, TitanError, ToolMissing, WaitTimeout,
 )
 from .tls import TLSSettings, tls_settings
 from .events import Push, Subscription
+from .replies import ArtifactReply
 from .jobs import (
     HITL_MESSAGE, HITL_QUEUE, HITL_STATUS, HITL_TS, SDK_DIR, TitanJob, expand_hitl,
 )
 from .models import (ServiceInfo, ServiceSpec, 
     ArtifactData, ArtifactInfo, ArtifactKind, ArtifactRange, ArtifactRef, ClusterStats, DagEvent, DagInfo,
     DagJobSpec, DagOutcome, DagSpec,
-    JobEvent, JobInfo, JobOutcome, JobSpec, KVOp, KVOperation, KVResult, LogChunk, Outcome, Output,
+    JobEvent, JobInfo, JobOutcome, JobState, JobSpec, KVOp, KVOperation, KVResult, LogChunk, Outcome, Output,
     CreatedToken, PendingApproval, Role, ScheduleInfo, ScheduleSpec, TokenInfo, TokenOp, TokenOperation, TokenResult,
     TokenResultKind, UploadChunk, WorkerInfo,
 )
+
+_log = logging.getLogger("titan_sdk")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9090
@@ -351,7 +355,15 @@ class TitanClient:
         return [_expect(self._wait_reply(f), p.Submitted).job_id for f in futures]
 
     def submit_job(self, job: JobLike) -> str:
-        """Original SDK: submits a lone job and returns its id."""
+        """Original SDK: submits one job. A :class:`TitanJob` with a ``job_id`` goes, as the
+        original sent it, as a DAG of that one job named after it, so it is found by its name
+        afterwards, from any client (``get_job_status("x")``, ``fetch_logs("DAG-x")``); a
+        service job deploys its service. Returns the job's full id (``dag-N/x``). Without a
+        ``job_id``, or a :class:`~titan_sdk.models.JobSpec`: a lone job, ``job-N``
+        (see :meth:`submit`)."""
+        if isinstance(job, TitanJob) and job.job_id:
+            dag_id, _ = self._submit_dag(job.job_id, [job])
+            return f"{dag_id}/{job.job_id}"
         return self.submit(job)
 
     def run(self, job: JobLike, timeout: Optional[float] = None) -> JobOutcome:
@@ -397,12 +409,16 @@ class TitanClient:
         :meth:`approve`). A cycle or an unknown parent raises
         :class:`~titan_sdk.errors.InvalidRequest` naming the problem.
         """
+        return self._submit_dag(name, jobs, follow)[0]
+
+    def _submit_dag(self, name: str, jobs: Sequence[Union[TitanJob, DagJobSpec]],
+                    follow: bool = False) -> tuple[str, list[str]]:
         specs, gates = self._dag_jobs(jobs)
         reply = self._call(p.SubmitDag(DagSpec(name, specs), follow), p.DagSubmitted,
                            on_reply=self._follow_hook("dag_id") if follow else None)
         self._remember(reply.job_ids)
         self._clear_gates(reply.dag_id, gates)
-        return reply.dag_id
+        return reply.dag_id, list(reply.job_ids)
 
     def submit_dag_spec(self, dag: DagSpec, *, follow: bool = False) -> tuple[str, list[str]]:
         """Submits a wire-level :class:`~titan_sdk.models.DagSpec`; returns the DAG id and its
@@ -465,12 +481,20 @@ class TitanClient:
         except NotFound:
             return full
 
-    def submit_yaml(self, path: str, timeout: float = 120.0) -> str:
+    def submit_yaml(self, yaml_path: str, *, wait: bool = False, poll_interval: float = 2, timeout: float = 300,
+                    submit_timeout: float = 120.0) -> Union[str, bool]:
         """Original SDK: submits a YAML pipeline; returns its DAG id.
 
+        ``wait=True`` blocks until the DAG ends (followed through pushed events, so
+        ``poll_interval`` is accepted and not needed) and returns ``False`` if it did not end
+        within ``timeout`` seconds, as the original did; a DAG that failed still returns its id
+        (see :meth:`wait` for how it ended).
+
         The stdlib has no YAML parser, so this runs the ``titan`` CLI (``titan submit PATH
-        --json``), found in ``$TITAN_BIN_DIR`` or on ``PATH``, against this client's master.
+        --json``), found in ``$TITAN_BIN_DIR`` or on ``PATH``, against this client's master;
+        ``submit_timeout`` bounds that run.
         """
+        path = yaml_path
         cli = find_cli()
         env = dict(os.environ, TITAN_MASTER=self.address)
         for name in ("TITAN_TLS_CA", "TITAN_TLS_CERT", "TITAN_TLS_KEY", "TITAN_TLS_SERVER_NAME"):
@@ -479,9 +503,9 @@ class TitanClient:
             env.update(self._tls.environment())
         try:
             done = subprocess.run([cli, "submit", path, "--json"], env=env, capture_output=True, text=True,
-                                  timeout=timeout)
+                                  timeout=submit_timeout)
         except subprocess.TimeoutExpired:
-            raise WaitTimeout(f"titan submit {path} did not finish within {timeout:g}s") from None
+            raise WaitTimeout(f"titan submit {path} did not finish within {submit_timeout:g}s") from None
         if done.returncode != 0:
             message = (done.stderr or done.stdout).strip()
             if message.startswith("titan: "):
@@ -496,6 +520,12 @@ class TitanClient:
         dag = data.get("dag") or data.get("id") or data.get("name")
         if not isinstance(dag, str):
             raise ProtocolError(f"titan submit {path}: no DAG id in {data!r}")
+        self._remember(j for j in str(data.get("jobs", "")).split(",") if j)
+        if wait:
+            try:
+                self.wait(dag, timeout)
+            except WaitTimeout:
+                return False
         return dag
 
     # =========================================================================================
@@ -600,7 +630,10 @@ class TitanClient:
     def stop_service(self, id: str) -> bool:
         """Original SDK: stops a service for good (SIGTERM, then SIGKILL), every copy of it. An
         id that names no service but a job (the original ran services as DAG jobs) cancels the
-        job. Returns False if there was nothing left to stop."""
+        job. ``DAG-x`` and ``x`` name the same service, as in the original. Returns False if
+        there was nothing left to stop (the original returned the master's text)."""
+        if not id:
+            raise InvalidRequest("stop_service requires a non-empty service_id")
         names = [id] + ([id[4:]] if id.startswith("DAG-") else [])
         for name in names:
             try:
@@ -647,6 +680,39 @@ class TitanClient:
         """Restarts a service now (a new run; a crash loop is cleared)."""
         self._call(p.RestartService(name), p.Ok)
 
+    #: Service states in which a copy is there to be used (the original's "live" services).
+    LIVE_SERVICE_STATES = frozenset({"STARTING", "HEALTHY", "RESTARTING"})
+
+    def _service_copy(self, service_id: str) -> Optional[ServiceInfo]:
+        """The copy ``service_id`` names: an instance (``NAME``, ``NAME#1``), with or without the
+        original's ``DAG-`` prefix (its services were keyed ``DAG-<job id>``)."""
+        names = [service_id]
+        names.append(service_id[4:] if service_id.startswith("DAG-") else "DAG-" + service_id)
+        copies = {info.instance: info for info in self.services()}
+        return next((copies[n] for n in names if n in copies), None)
+
+    def get_service_address(self, service_id: str) -> Optional[tuple[str, int]]:
+        """Original SDK: where a service listens, ``(host, port)``: its worker's address and its
+        port, once it is HEALTHY (past its health check, or started if it has none). ``None``
+        if there is no such service, it is not healthy, or it has no port."""
+        info = self._service_copy(service_id)
+        if info is None or info.state != "HEALTHY" or info.port <= 0:
+            return None
+        return (info.host or self.host, info.port)
+
+    def get_service_url(self, service_id: str, scheme: str = "http") -> Optional[str]:
+        """Original SDK: ``scheme://host:port`` of :meth:`get_service_address`, or ``None``."""
+        address = self.get_service_address(service_id)
+        if address is None:
+            return None
+        host = f"[{address[0]}]" if ":" in address[0] else address[0]
+        return f"{scheme}://{host}:{address[1]}"
+
+    def list_services(self) -> list[str]:
+        """Original SDK: the names of the services running now (every copy: ``NAME``,
+        ``NAME#1``...; starting, healthy or restarting). :meth:`services` has the details."""
+        return [info.instance for info in self.services() if info.state in self.LIVE_SERVICE_STATES]
+
     # =========================================================================================
     # Queries
 
@@ -678,13 +744,19 @@ class TitanClient:
         return self._call(p.GetDag(dag_id), DagInfo)
 
     def get_job_status(self, job_id: str) -> str:
-        """Original SDK: the job's state name (``PENDING``, ``RUNNING``, ``COMPLETED``,
-        ``FAILED``, ``CANCELLED``, ``SKIPPED``), or ``NULL`` if the master does not know it.
-        A DAG id gives the DAG's state."""
+        """Original SDK: the job's state as the original named it: ``PENDING``, ``RUNNING``,
+        ``COMPLETED``, ``FAILED``, ``CANCELLED``, or ``NULL`` if the master does not know it. A
+        job skipped below a failure is ``FAILED``, below a cancel ``CANCELLED`` (the original
+        had no SKIPPED: code waiting for one of its final states ends); :meth:`status` tells
+        them apart. A DAG id gives the DAG's state. ``job_id`` may be the name given
+        (``x`` or ``DAG-x``)."""
         try:
             info = self.status(job_id)
         except NotFound:
             return "NULL"
+        if isinstance(info, JobInfo) and info.state is JobState.SKIPPED:
+            error = info.result.error if info.result else None
+            return "CANCELLED" if error and error.endswith("CANCELLED") else "FAILED"
         return info.state.name
 
     def jobs(self, limit: int = 20) -> list[JobInfo]:
@@ -770,20 +842,22 @@ class TitanClient:
         return self._call(p.GetArtifact(name), ArtifactInfo)
 
     def upload_file(self, path: str, name: Optional[str] = None, *, kind: ArtifactKind = ArtifactKind.FILE,
-                    cached: bool = False) -> ArtifactInfo:
+                    cached: bool = False) -> ArtifactReply:
         """Original SDK: uploads a file to the master under ``name`` (default: its base name),
-        streamed in 1 MiB chunks (several in flight). Returns what the master stored; its
-        ``hash`` names the content. With ``cached``, a file unchanged since this client last
-        uploaded it is not sent again."""
+        streamed in 1 MiB chunks (several in flight). Returns what the master stored as an
+        :class:`~titan_sdk.replies.ArtifactReply`: the original's text ``"UPLOAD_SUCCESS"``
+        whose ``.hash`` (naming the content), ``.size``, ``.name``, ``.kind`` are the
+        :class:`~titan_sdk.models.ArtifactInfo`'s. With ``cached``, a file unchanged since this
+        client last uploaded it is not sent again. A missing file raises ``FileNotFoundError``."""
         name = name or os.path.basename(path)
         stat = os.stat(path)
         key = ("file", os.path.abspath(path), stat.st_size, stat.st_mtime_ns, name, kind)
         if cached and key in self._uploads:
-            return self._uploads[key]
+            return ArtifactReply(self._uploads[key])
         with open(path, "rb") as f:
             info = self._upload(name, kind, f)
         self._uploads[key] = info
-        return info
+        return ArtifactReply(info)
 
     def upload_bytes(self, name: str, data: bytes, kind: ArtifactKind = ArtifactKind.FILE) -> ArtifactInfo:
         """Uploads bytes from memory as an artifact (inline scripts). Identical content already
@@ -793,18 +867,62 @@ class TitanClient:
             self._uploads[key] = self._upload(name, kind, io.BytesIO(data))
         return self._uploads[key]
 
-    def upload_project_folder(self, folder: str, name: Optional[str] = None) -> ArtifactInfo:
+    def upload_project_folder(self, folder: str, name: Optional[str] = None, *,
+                              project_name: Optional[str] = None) -> ArtifactReply:
         """Original SDK: zips a folder (leaving out ``.git``, ``__pycache__`` and the like) and
-        uploads it as an archive named ``name`` (default: the folder's name + ``.zip``). Jobs
-        use it with ``TitanJob(..., filename="NAME.zip/path/entry.py", is_archive=True)``."""
+        uploads it as an archive named ``NAME.zip``: ``name`` or ``project_name`` (the
+        original's parameter; ``.zip`` is added when missing), default the folder's name. Jobs
+        use it with ``TitanJob(..., filename="NAME.zip/path/entry.py", is_archive=True)``.
+        Returns an :class:`~titan_sdk.replies.ArtifactReply` (``"UPLOAD_SUCCESS"``, with the
+        archive's ``.name``, ``.hash``, ``.size``)."""
+        if name and project_name and name != project_name:
+            raise InvalidRequest(f"upload_project_folder: name {name!r} and project_name {project_name!r} differ")
         folder = os.path.abspath(folder)
         if not os.path.isdir(folder):
             raise InvalidRequest(f"upload_project_folder: {folder!r} is not a directory")
-        name = name or os.path.basename(folder.rstrip(os.sep)) + ".zip"
+        name = name or project_name or os.path.basename(folder.rstrip(os.sep))
+        if not name.lower().endswith(".zip"):
+            name += ".zip"
         with tempfile.TemporaryFile() as tmp:
             zip_folder(folder, tmp)
             tmp.seek(0)
-            return self._upload(name, ArtifactKind.ARCHIVE, tmp)
+            return ArtifactReply(self._upload(name, ArtifactKind.ARCHIVE, tmp))
+
+    def deploy_script(self, filepath: str) -> str:
+        """Original SDK: puts a script on the master under its file name, for jobs to run by that
+        name: ``TitanJob("x", "my_worker.py")`` with no such file here runs the deployed one
+        (and the original protocol's RUN / DEPLOY find it). Returns ``"DEPLOY_SUCCESS"``, or,
+        as the original, ``"ERROR: File not found at: PATH"`` for a missing file."""
+        if not os.path.isfile(filepath):
+            return f"ERROR: File not found at: {filepath}"
+        self.upload_file(filepath, os.path.basename(os.path.abspath(filepath)))
+        return "DEPLOY_SUCCESS"
+
+    def publish_artifact(self, key: str, filename: str) -> bool:
+        """Original SDK: uploads ``filename`` to the master and records its name in the KV store
+        under ``key``, for :meth:`get_artifact` (by another client, a job, an orchestrator).
+        Returns True; False if the file is missing or the master refused the upload (as the
+        original, which printed why: here the reason is in the raised error's place, logged)."""
+        try:
+            info = self.upload_file(filename)
+        except (OSError, TitanError) as error:
+            _log.warning("publish_artifact: upload of %s failed: %s", filename, error)
+            return False
+        self.store_put(key, info.name)
+        return True
+
+    def get_artifact(self, key: str, save_path: Optional[str] = None) -> bool:
+        """Original SDK: downloads the file published under ``key`` (:meth:`publish_artifact`)
+        to ``save_path`` (default ``/tmp/NAME``). Returns True; False if nothing is published
+        under ``key`` or the master no longer has it."""
+        name = self.store_get(key)
+        if not isinstance(name, str) or not name or name in ("NULL", "CLEARED"):
+            return False
+        try:
+            self.fetch_artifact(name, save_path or os.path.join("/tmp", name))
+        except NotFound:
+            return False
+        return True
 
     def _upload(self, name: str, kind: ArtifactKind, source: IO[bytes]) -> ArtifactInfo:
         problem = _artifact_name_problem(name)
@@ -834,10 +952,15 @@ class TitanClient:
             raise ProtocolError(f"upload of {name!r}: the master never confirmed it was stored")
         return result
 
-    def fetch_artifact(self, name: str, dest_path: str) -> str:
-        """Original SDK: downloads the artifact stored under ``name`` to ``dest_path`` (a file
-        path, or a directory to put it in under its name); checks its SHA-256. Returns the
-        path written."""
+    def fetch_artifact(self, name: str, save_path: Optional[str] = None, *, dest_path: Optional[str] = None) -> str:
+        """Original SDK: downloads the artifact stored under ``name`` to ``save_path`` (the
+        original's parameter; or ``dest_path``): a file path, or a directory to put it in under
+        its name; default ``name`` in the current directory. Checks its SHA-256. Returns the
+        path written (true, as the original's ``True``); ``NotFound`` if there is no such
+        artifact."""
+        if save_path and dest_path and save_path != dest_path:
+            raise InvalidRequest(f"fetch_artifact: save_path {save_path!r} and dest_path {dest_path!r} differ")
+        dest_path = save_path or dest_path or name
         info = self.artifact(name)
         dest = os.path.join(dest_path, name) if os.path.isdir(dest_path) else dest_path
         tmp = f"{dest}.part-{os.getpid()}-{threading.get_ident()}"
@@ -1017,9 +1140,10 @@ class TitanClient:
         return value if isinstance(value, str) or value is None else value.decode("utf-8", "replace")
 
     def approve(self, gate_id: str) -> str:
-        """Approves a gate: the jobs after it run. ``gate_id`` is the gate's full id
-        (``dag-3/hitl-gate-train``, as :meth:`pending_approvals` lists it), or its short id
-        when exactly one waiting gate has it. Returns the full id."""
+        """Approves a gate: the jobs after it run. ``gate_id`` is the gate as
+        :meth:`pending_approvals` lists it (``dag-3/hitl-gate-train``; ``hitl-gate-train`` for a
+        gate the original SDK made over its protocol), or its short id or ``DAG-`` name when
+        exactly one waiting gate has it. Returns the id decided."""
         return self._decide(gate_id, "APPROVED")
 
     def reject(self, gate_id: str) -> str:
@@ -1028,16 +1152,26 @@ class TitanClient:
 
     def _decide(self, gate_id: str, decision: str) -> str:
         full = gate_id
-        if "/" not in gate_id:
-            matches = [a.gate_id for a in self.pending_approvals()
-                       if a.gate_id == gate_id or a.gate_id.endswith("/" + gate_id)]
+        # The original's names: `DAG-x` for x, and a v1 job `dag-N/DAG-x` registered as `x`.
+        short = gate_id.rpartition("/")[2]
+        bare = short[4:] if short.startswith("DAG-") else short
+        if "/" not in gate_id or short.startswith("DAG-"):
+            waiting = [a.gate_id for a in self.pending_approvals()]
+            if gate_id in waiting:
+                return self._write_decision(gate_id, decision)
+            matches = [g for g in waiting if g in (short, bare) or g.endswith("/" + short) or g.endswith("/" + bare)]
+            if not matches and "/" in gate_id:
+                matches = [gate_id]  # a native gate not open yet: decided in advance
             if not matches:
                 raise NotFound(f"no approval gate '{gate_id}' is waiting")
             if len(matches) > 1:
                 raise InvalidRequest(f"gate '{gate_id}' is ambiguous: {', '.join(matches)}; use the full id")
             full = matches[0]
-        self.store_put(HITL_STATUS + full, decision)
-        return full
+        return self._write_decision(full, decision)
+
+    def _write_decision(self, gate: str, decision: str) -> str:
+        self.store_put(HITL_STATUS + gate, decision)
+        return gate
 
 
 # =============================================================================================

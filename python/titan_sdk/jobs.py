@@ -16,23 +16,27 @@ name. ``.py`` runs with ``python3``, ``.sh`` with ``bash``, anything else is exe
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Optional, Sequence, Union
 
-from .errors import InvalidRequest
+from .errors import InvalidRequest, NotFound, NotSupported
 from .models import Affinity, ArtifactKind, ArtifactRef, DagJobSpec, GateSpec, JobSpec, ServiceOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import TitanClient
 
 #: Job types of the original SDK: RUN_PAYLOAD runs to completion; DEPLOY_PAYLOAD and SERVICE
-#: make the job a service (``JobSpec.service``), like ``service=True``.
+#: make the job a service (``JobSpec.service``), like ``service=True``. The original also took
+#: its YAML parser's ``TASK`` and its wire headers ``RUN_ARCHIVE`` (both run to completion) and
+#: ``START_ARCHIVE_SERVICE`` (a service).
 RUN_PAYLOAD = "RUN_PAYLOAD"
 DEPLOY_PAYLOAD = "DEPLOY_PAYLOAD"
 SERVICE = "SERVICE"
-JOB_TYPES = (RUN_PAYLOAD, DEPLOY_PAYLOAD, SERVICE)
+JOB_TYPES = (RUN_PAYLOAD, DEPLOY_PAYLOAD, SERVICE, "TASK", "RUN_ARCHIVE", "START_ARCHIVE_SERVICE")
+SERVICE_TYPES = (DEPLOY_PAYLOAD, SERVICE, "START_ARCHIVE_SERVICE")
 #: A service's restart modes.
 RESTART_MODES = ("always", "on-failure", "never")
 
@@ -109,7 +113,9 @@ class TitanJob:
     :param args: arguments: a string split on spaces, or a list.
     :param parents: ids of jobs of the same DAG that must complete first.
     :param port: a service port in the original SDK; passed to the job as ``TITAN_JOB_PORT``.
-        For a service job it is also the service's fixed port (``PORT``, ``{port}``).
+        For a service job it is also the service's fixed port (``PORT``, ``{port}``); a service
+        declared the original's way (``job_type="SERVICE"`` with a ``port``, no ``health``) is
+        checked with ``health="tcp"``, as the original counted it up once its port answered.
     :param is_archive: ``filename`` names an entry inside an uploaded archive.
     :param priority: higher runs first.
     :param delay: milliseconds before the job may start (from the DAG's submission).
@@ -200,6 +206,11 @@ class TitanJob:
     restart: str = "always"
 
     def __post_init__(self) -> None:
+        # As the original's attributes: args a string ("" for none), parents a list.
+        if self.args is None:
+            self.args = ""
+        if self.parents is None:
+            self.parents = []
         kind = (self.job_type or RUN_PAYLOAD).upper()
         if kind not in JOB_TYPES:
             raise InvalidRequest(f"job_type: unknown job type {self.job_type!r} "
@@ -229,6 +240,68 @@ class TitanJob:
             raise InvalidRequest("delay: must not be negative (milliseconds)")
         parse_affinity(self.affinity)
 
+    # -- the original SDK's attributes ----------------------------------------------------------
+
+    @property
+    def id(self) -> Optional[str]:
+        """The original SDK's name for :attr:`job_id`."""
+        return self.job_id
+
+    @id.setter
+    def id(self, value: Optional[str]) -> None:
+        self.job_id = value
+
+    @property
+    def payload_b64(self) -> str:
+        """The original SDK's inline script: the script's content in base64 (``filename``, or
+        ``script_content``), ``"REMOTE_ASSET"`` for an archive entry. ``FileNotFoundError`` if
+        the file does not exist here, as the original raised; ``NotSupported`` for a command."""
+        if self.is_archive:
+            return "REMOTE_ASSET"
+        if self.script_content is not None:
+            data = self.script_content.encode() if isinstance(self.script_content, str) else bytes(self.script_content)
+            return base64.b64encode(data).decode("ascii")
+        if self.command is not None or self.gate is not None or not self.filename:
+            raise NotSupported("payload_b64: this job runs a command (or is a gate), not a script file")
+        if not os.path.isfile(self.filename):
+            raise FileNotFoundError(f"File '{self.filename}' not found")
+        with open(self.filename, "rb") as f:
+            return base64.b64encode(f.read()).decode("ascii")
+
+    def to_string(self) -> str:
+        """This job as a line of the original protocol's DAG submission
+        (``ID|HEADER|...|PRIORITY|DELAY_MS|[PARENTS]``, ``|AFFINITY`` when set), which a Titan
+        master still accepts over that protocol. Script and archive jobs only (the original had
+        no other kind): a command, a gate, or options the line cannot carry (``retries``,
+        ``timeout``, ``env``...) raise ``NotSupported``; submit those with :meth:`submit_dag`."""
+        if not self.job_id:
+            raise NotSupported("to_string: the original protocol needs a job_id")
+        extra = [name for name, default in (("retries", 0), ("timeout", None), ("env", {}), ("working_directory", ""),
+                                            ("ship_sdk", False), ("auto_port", False), ("health", ""),
+                                            ("replicas", 1), ("service_name", None))
+                 if getattr(self, name) != default]
+        if extra:
+            raise NotSupported(f"to_string: the original protocol cannot carry {', '.join(extra)}; use submit_dag")
+        args = " ".join(split_args(self.args)).replace("|", " ")
+        tags = parse_requirements(self.requirement)
+        if len(tags) > 1:
+            raise NotSupported(f"to_string: the original protocol carries one requirement, not {', '.join(tags)}")
+        requirement = (tags[0] if tags else "GENERAL").replace("|", "")
+        if self.is_archive:
+            assert self.filename is not None
+            target = self.filename.replace("\\", "/")
+            header, payload = (("START_ARCHIVE_SERVICE", f"{target}|{args}|{int(self.port)}|{requirement}") if self.is_service
+                               else ("RUN_ARCHIVE", f"{target}|{args}|{requirement}"))
+        else:
+            script = self.payload_b64
+            assert self.filename is not None
+            name = os.path.basename(self.filename)
+            header, payload = (("DEPLOY_PAYLOAD", f"{name}|{script}|{int(self.port)}|{requirement}") if self.is_service
+                               else ("RUN_PAYLOAD", f"{name}|{args}|{script}|{requirement}"))
+        affinity = "|AFFINITY" if parse_affinity(self.affinity) is not Affinity.NONE else ""
+        return (f"{self.job_id}|{header}|{payload}|{int(self.priority)}|{int(self.delay)}|"
+                f"[{','.join(self.dependencies)}]{affinity}")
+
     # -- services ------------------------------------------------------------------------------
 
     @property
@@ -236,7 +309,7 @@ class TitanJob:
         """True when this job deploys a service (``service`` or a service ``job_type``)."""
         if self.service is not None and self.service is not False:
             return True
-        return self.service is None and (self.job_type or RUN_PAYLOAD).upper() in (DEPLOY_PAYLOAD, SERVICE)
+        return self.service is None and (self.job_type or RUN_PAYLOAD).upper() in SERVICE_TYPES
 
     def _service_keywords(self) -> list[str]:
         """The service keywords given a value other than their default."""
@@ -263,9 +336,14 @@ class TitanJob:
         else:
             if self.auto_port and self.port:
                 raise InvalidRequest(f"port, auto_port: give a fixed port ({self.port}) or auto_port=True, not both")
+            health = self.health
+            if not health and self.port and self.service is None:
+                # Declared the original's way (job_type SERVICE with a port): the original
+                # counted the service up once its port accepted connections, so it is checked.
+                health = "tcp"
             options = ServiceOptions(name=self.service_name or "", restart=self.restart,
                                      port=0 if self.auto_port else (int(self.port) if self.port else -1),
-                                     health=self.health, replicas=self.replicas, keep=self.keep)
+                                     health=health, replicas=self.replicas, keep=self.keep)
             prefix = ""
         _check_service_options(options, prefix)
         return options
@@ -342,10 +420,18 @@ class TitanJob:
         if self.script_content is not None:
             data = self.script_content.encode() if isinstance(self.script_content, str) else bytes(self.script_content)
             info = client.upload_bytes(base, data)
-        else:
-            if not os.path.isfile(self.filename):
-                raise InvalidRequest(f"filename {self.filename!r}: no such file")
+        elif os.path.isfile(self.filename):
             info = client.upload_file(self.filename, base, cached=True)
+        else:
+            # The original's deploy_script put a script on the master for jobs to name by file
+            # name: a bare name with no such file here is looked up there.
+            if base != self.filename:
+                raise InvalidRequest(f"filename {self.filename!r}: no such file")
+            try:
+                info = client.artifact(base)
+            except NotFound:
+                raise InvalidRequest(f"filename {self.filename!r}: no such file here, and no script deployed "
+                                     "under that name (deploy_script)") from None
         return ArtifactRef(info.hash, info.size, ArtifactKind.FILE, base, executable=interpreter is None)
 
 
