@@ -78,6 +78,19 @@ final class RawSocket {
 
     /// True when the peer closed the connection (EOF) within the timeout.
     func sawEOF() -> Bool {
+        Self.sawEOF(fd)
+    }
+
+    /// ``sawEOF()`` waited for on a thread of its own: a blocking wait on the test's cooperative
+    /// pool (as many threads as cores) starves every other test running meanwhile.
+    func eof() async -> Bool {
+        let fd = fd
+        return await withCheckedContinuation { done in
+            DispatchQueue.global().async { done.resume(returning: Self.sawEOF(fd)) }
+        }
+    }
+
+    private static func sawEOF(_ fd: Int32) -> Bool {
         var byte: UInt8 = 0
         while true {
             let n = recv(fd, &byte, 1, 0)

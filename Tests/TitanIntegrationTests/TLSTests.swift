@@ -166,7 +166,7 @@ struct ClusterPKI {
         for _ in 0..<100 {
             let socket = try RawSocket(port: port, timeoutSeconds: 10)
             socket.send([22] + (0..<Int.random(in: 1...2_000, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) })
-            #expect(socket.sawEOF(), "garbage was not refused")
+            #expect(await socket.eof(), "garbage was not refused")
         }
         // Connections that start a TLS record announcing 16 KiB and send only part of it.
         var stalled: [RawSocket] = []
@@ -178,11 +178,11 @@ struct ClusterPKI {
         // The handshakes in progress are bounded: one more is refused at once.
         let extra = try RawSocket(port: port, timeoutSeconds: 10)
         extra.send([22, 3, 1, 0x40, 0x00])
-        #expect(extra.sawEOF())
+        #expect(await extra.eof())
         try await waitUntil(seconds: 5) { await cluster.master.connectionStats().refusals["too many TLS handshakes in progress"] == 1 }
         // None finishes its handshake: each is cut off at the first-frame deadline; then a real
         // client gets in over TLS.
-        for socket in stalled { #expect(socket.sawEOF()) }
+        for socket in stalled { #expect(await socket.eof()) }
         try await waitUntil(seconds: 5) { await cluster.master.connectionStats().pendingHandshakes == 0 }
         let client = try await TitanClient.connect(to: cluster.masterAddress, transport: .tls(try pki.client(), serverName: nil))
         try await client.ping()
