@@ -52,7 +52,7 @@ import TitanRuntime
             return
         }
         #expect(text.contains("authenticate first"))
-        #expect(socket.sawEOF())
+        #expect(await socket.eof())
         await admin.close()
         #expect(await cluster.stop() == 0)
     }

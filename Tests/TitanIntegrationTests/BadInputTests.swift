@@ -23,7 +23,7 @@ import TitanRuntime
             return
         }
         #expect(text.contains("version 7"))
-        #expect(socket.sawEOF())
+        #expect(await socket.eof())
         #expect(await cluster.stop() == 0)
     }
 
@@ -37,7 +37,7 @@ import TitanRuntime
             return
         }
         #expect(text.contains("4294967295"))
-        #expect(socket.sawEOF())
+        #expect(await socket.eof())
         #expect(await cluster.stop() == 0)
     }
 

@@ -85,9 +85,9 @@ import TitanRuntime
         #expect(try dribble.readEnvelope() == Envelope(requestId: 3, message: .pong))
 
         #expect(try Self.refusal(silent)?.contains("no request within 300 ms") == true)
-        #expect(silent.sawEOF())
+        #expect(await silent.eof())
         #expect(try Self.refusal(partial)?.contains("not completed within 300 ms") == true)
-        #expect(partial.sawEOF())
+        #expect(await partial.eof())
         // One byte at a time, slower than the deadline allows for the whole frame.
         var cut = false
         for byte in ping {
@@ -125,7 +125,7 @@ import TitanRuntime
         let second = try RawSocket(port: port)
         second.send(header + chunk)
         #expect(try Self.refusal(second)?.contains("too many incomplete frames") == true)
-        #expect(second.sawEOF())
+        #expect(await second.eof())
         // The first is still open and the master serves new connections.
         #expect(try await isOpen(first))
         let other = try RawSocket(port: port)
@@ -146,7 +146,7 @@ import TitanRuntime
         let client = try RawSocket(port: port)
         client.send(Self.request(1, .ping))
         #expect(try Self.refusal(client)?.contains("kept for workers") == true)
-        #expect(client.sawEOF())
+        #expect(await client.eof())
         try await waitUntil { await cluster.master.connectionStats().open == 8 }
         // A client with a submit token is told so; an admin and a worker still get in.
         let admin = try await TitanClient.connect(to: cluster.masterAddress)
