@@ -151,8 +151,9 @@ import TitanRuntime
     }
 }
 
-/// Polls `condition` until true, failing after `seconds`.
-func waitUntil(seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
+/// Polls `condition` until true, failing after `seconds` (generous: the whole suite shares two
+/// cores, and a passing test never waits it out).
+func waitUntil(seconds: Double = 30, _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + .seconds(seconds)
     while ContinuousClock.now < deadline {
         if try await condition() { return }
