@@ -10,6 +10,10 @@ import Logging
 /// through an `AsyncStream` that keeps only the newest state, at most every 50 ms: the loop never
 /// waits on the disk, and a burst of spawns costs a few writes, not one each. (A worker that
 /// crashes within 50 ms of a spawn can leave that one job behind.)
+///
+/// The file's first line names its owner (`owner PID START`, the worker process): a worker
+/// starting on a directory whose owner is alive (a second worker given the same id and directory)
+/// leaves that worker's jobs alone. Files without the line (older workers) are read as before.
 final class PidRegistry: Sendable {
     private let path: String
     private let updates: AsyncStream<[Int32: UInt64]>.Continuation
@@ -18,10 +22,12 @@ final class PidRegistry: Sendable {
         self.path = path
         let (stream, continuation) = AsyncStream<[Int32: UInt64]>.makeStream(bufferingPolicy: .bufferingNewest(1))
         updates = continuation
+        let me = getpid()
+        let owner = Self.startTime(of: me).map { "owner \(me) \($0)\n" } ?? ""
         Task.detached(priority: .utility) {
             // Only the newest state matters: older ones still queued are dropped.
             for await entries in stream {
-                Self.write(entries, to: path)
+                Self.write(entries, owner: owner, to: path)
                 try? await Task.sleep(for: .milliseconds(50))
             }
         }
@@ -72,8 +78,18 @@ final class PidRegistry: Sendable {
     /// start time, then forgets the file. Returns the pids killed. Runs once at worker start.
     static func killLeftovers(at path: String, logger: Logger) -> [Int32] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        let lines = text.split(separator: "\n")
+        if let first = lines.first, case let parts = first.split(separator: " "), parts.count == 3, parts[0] == "owner",
+           let owner = Int32(parts[1]), let started = UInt64(parts[2]), owner != getpid(), startTime(of: owner) == started {
+            // Not a leftover: a live worker (pid `owner`) runs these jobs from the same directory.
+            logger.warning("""
+                another worker process (pid \(owner)) uses this work directory: its jobs are left alone; \
+                give each worker its own --id or --data-dir
+                """, metadata: ["path": "\(path)"])
+            return []
+        }
         var killed: [Int32] = []
-        for line in text.split(separator: "\n") {
+        for line in lines {
             let parts = line.split(separator: " ")
             guard parts.count == 2, let pid = Int32(parts[0]), pid > 1, let recorded = UInt64(parts[1]) else { continue }
             guard startTime(of: pid) == recorded else { continue }  // gone, or the pid was reused
@@ -87,8 +103,8 @@ final class PidRegistry: Sendable {
         return killed
     }
 
-    private static func write(_ entries: [Int32: UInt64], to path: String) {
-        let text = entries.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined()
+    private static func write(_ entries: [Int32: UInt64], owner: String, to path: String) {
+        let text = owner + entries.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined()
         let temporary = path + ".tmp"
         guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8)) else { return }
         _ = rename(temporary, path)
