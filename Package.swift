@@ -111,6 +111,7 @@ let package = Package(
         ]),
         .testTarget(name: "TitanIntegrationTests", dependencies: [
             "TitanRuntime", "TitanClient", "TitanPolicy", "TitanTestSupport", "TitanAuth", "TitanCerts", "TitanTLS",
+            "TitanPipeline",  // DocSnippetTests loads the docs' pipelines
         ]),
     ],
     swiftLanguageModes: [.v6]
