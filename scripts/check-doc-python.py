@@ -7,8 +7,8 @@
 Without --signature the block is compiled; then every name it uses must be defined by it (or be
 a builtin, or `client`, which blocks use for a TitanClient made earlier), every name it imports
 from titan_sdk must exist, and every call of TitanClient(...), TitanJob(...) and of a method on a
-client must match the SDK's signature. With --run it is then run as a script (a master at
-$TITAN_MASTER, the SDK on PYTHONPATH). With --signature the block is a call-shaped signature,
+client must match the SDK's signature. With --run it is then run as a script in a temporary
+directory (a master at $TITAN_MASTER, the SDK on PYTHONPATH). With --signature the block is a call-shaped signature,
 `NAME(a, b=1, *, c=None)`, compared with the real one: names, order, kinds and defaults.
 
 Each problem is printed as `LINE: message` (LINE counts from the block's first line); the exit

@@ -133,6 +133,24 @@ enum DocChecks {
         return problems
     }
 
+    /// `titan`/`titan-node` commands quoted in the text (code spans), checked like those of
+    /// shell blocks.
+    static func inlineCommandProblems(_ text: String, file: String, cli: CLIChecker) async throws -> [DocProblem] {
+        let span = try Regex("`([^`\\n]+)`")
+        var problems: [DocProblem] = []
+        for (n, line) in text.components(separatedBy: "\n").enumerated() {
+            for match in line.matches(of: span) {
+                guard let content = match.output[1].substring else { continue }
+                for command in ShellLexer.commands(in: String(content)) where ["titan", "titan-node"].contains(command.words[0]) {
+                    for message in try await cli.problems(command.words) {
+                        problems.append(DocProblem(file: file, line: n + 1, message: message))
+                    }
+                }
+            }
+        }
+        return problems
+    }
+
     /// A checker whose help comes from the built binaries, each asked once.
     static func liveCLIChecker() -> CLIChecker {
         let cache = HelpCache()

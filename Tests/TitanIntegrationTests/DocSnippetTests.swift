@@ -79,10 +79,14 @@ import Testing
         }
     }
 
+    /// Shell blocks, and `titan ...` commands quoted in the text.
     @Test func shellBlocksUseOnlyCommandsFlagsAndPathsThatExist() async throws {
         let cli = DocChecks.liveCLIChecker()
         for block in try Self.blocks(Self.shell) where block.marker == nil {
             record(try await DocChecks.shellProblems(block, cli: cli))
+        }
+        for file in Self.files {
+            record(try await DocChecks.inlineCommandProblems(try Docs.read(file), file: file, cli: cli))
         }
     }
 
@@ -242,6 +246,9 @@ import Testing
                              lines: ["titan submit Samples/nosuch.yaml", "scripts/nosuch.sh", "cd Samples", "titan run hello.sh"])
         let shellProblems = try await DocChecks.shellProblems(shell, cli: cli)
         #expect(shellProblems.map(\.line) == [2, 3], "\(shellProblems)")
+        let inline = try await DocChecks.inlineCommandProblems("Run `titan run --detach -- x`.\nOr `titan run --detached`.",
+                                                               file: "x.md", cli: cli)
+        #expect(inline == [DocProblem(file: "x.md", line: 2, message: "'titan run' has no option '--detached'")])
 
         // Python: a keyword the SDK does not take, a method it lacks, a missing import, a wrong default.
         let python = DocBlock(file: "x.md", line: 1, language: "python", lines: [
