@@ -81,7 +81,9 @@ let package = Package(
         // The Swift client library (the CLI is a thin layer over it).
         .target(name: "TitanClient", dependencies: ["TitanLoop", "TitanTLS", "TitanProtocol", "TitanArtifacts", "TitanAuth"], swiftSettings: strict),
         // Master + workers embedded in one process.
-        .target(name: "TitanRuntime", dependencies: ["TitanMaster", "TitanWorker", "TitanLoop", "TitanPolicy"], swiftSettings: strict),
+        .target(name: "TitanRuntime", dependencies: [
+            "TitanMaster", "TitanWorker", "TitanLoop", "TitanPolicy", "TitanProtocol", "TitanAuth", "TitanTLS", "TitanStore",
+        ], swiftSettings: strict),
         .executableTarget(name: "TitanNode", dependencies: [
             "TitanRuntime", "TitanTLS", "TitanProtocol", "TitanStore", "TitanPolicy", "TitanAuth", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -109,6 +111,7 @@ let package = Package(
         ]),
         .testTarget(name: "TitanIntegrationTests", dependencies: [
             "TitanRuntime", "TitanClient", "TitanPolicy", "TitanTestSupport", "TitanAuth", "TitanCerts", "TitanTLS",
+            "TitanPipeline",  // DocSnippetTests loads the docs' pipelines
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import TitanLoop
-@_exported import TitanMaster
-@_exported import TitanWorker
+import TitanMaster
+import TitanWorker
 
 /// A master and N workers in one process, on one event loop (or each on its own), talking over
 /// real loopback sockets: what the integration tests run, and what a Swift app embeds.
