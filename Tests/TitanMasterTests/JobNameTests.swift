@@ -10,22 +10,9 @@ import TitanProtocol
 /// without sockets or workers.
 @Suite struct JobNameTests {
     func withScheduler(retain: Int, _ body: @escaping @Sendable (isolated SchedulerActor) -> Void) async {
-        let loop = EventLoop()
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
         var config = SchedulerConfig()
         config.retainFinishedJobs = retain
-        let scheduler = SchedulerActor(loop: loop, config: config, logger: logger)
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            loop.execute {
-                scheduler.assumeIsolated { s in
-                    body(s)
-                    s.close()
-                }
-                c.resume()
-            }
-        }
-        #expect(await loop.shutdown() == 0)
+        await TitanMasterTests.withScheduler(config: config, body)
     }
 
     /// Submits a DAG of jobs that wait for a worker (there is none); returns its id.

@@ -8,24 +8,6 @@ import TitanProtocol
 /// connection of the worker that holds the attempt, and a worker's identity cannot be taken over.
 /// Driven through the scheduler without sockets.
 @Suite struct PeerTrustTests {
-    /// Runs `body` on a fresh scheduler's loop, then closes everything.
-    func withScheduler(_ body: @escaping @Sendable (isolated SchedulerActor) -> Void) async {
-        let loop = EventLoop()
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let scheduler = SchedulerActor(loop: loop, logger: logger)
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            loop.execute {
-                scheduler.assumeIsolated { s in
-                    body(s)
-                    s.close()
-                }
-                c.resume()
-            }
-        }
-        #expect(await loop.shutdown() == 0)
-    }
-
     static func registration(_ id: String, instance: String, running: [AttemptRef] = []) -> Registration {
         Registration(workerId: id, name: id, capabilities: ["GENERAL"], slots: 2, permanent: true,
                      running: running, instance: instance)
