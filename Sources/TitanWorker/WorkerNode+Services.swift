@@ -17,9 +17,10 @@ struct LocalService {
     var restartTimer: LoopTimer?
     var healthTimer: LoopTimer?
     var killTimer: LoopTimer?
-    /// Consecutive failed checks since it was last healthy.
-    var healthFailures = 0
-    var healthy = false
+    /// What this run's health probes mean so far (nil: no check, or not launched).
+    var probes: HealthProbePolicy?
+    /// Why the last run was given up on after its health checks, for reports.
+    var healthFailure: String?
     /// Asked to end: no restart, and it goes once its process is gone.
     var ending = false
 
@@ -97,15 +98,18 @@ extension WorkerNode {
             return serviceExited(name, generation, nil, error: "\(error)")
         }
         service.startedAtMs = now
-        service.healthy = false
-        service.healthFailures = 0
         _ = service.supervisor.handle(.started(atMs: now))
-        services[name] = service
         if service.spec.health.isEmpty {
-            _ = services[name]!.supervisor.handle(.healthy(atMs: now))
-            services[name]!.healthy = true
+            service.probes = nil
+            _ = service.supervisor.handle(.healthy(atMs: now))
+            services[name] = service
         } else {
-            armHealthCheck(name, afterMs: config.serviceHealthIntervalMs / 4)
+            let probes = HealthProbePolicy(config: .init(
+                intervalMs: Int64(max(1, config.serviceHealthIntervalMs)), timeoutMs: Int64(max(1, config.serviceProbeTimeoutMs)),
+                startDeadlineMs: Int64(config.serviceStartGraceMs)), startedAtMs: now)
+            service.probes = probes
+            services[name] = service
+            armHealthCheck(name, afterMs: UInt64(probes.firstProbeAfterMs))
         }
         report(services[name]!)
     }
@@ -156,55 +160,66 @@ extension WorkerNode {
         }
     }
 
+    /// One probe, given up on after `serviceProbeTimeoutMs`: the first of answer and timeout counts.
     private func checkHealth(_ name: String) {
         guard let service = services[name], service.process != nil, !service.ending else { return }
         let generation = service.generation
         let health = service.spec.health
         let path = health.hasPrefix("http:") ? String(health.dropFirst(5)) : nil
-        TCPConnection.connect(loop: eventLoop, host: "127.0.0.1", port: Int(service.port)) { [self] result in
-            self.assumeIsolated { worker in
-                switch result {
-                case .failure:
-                    worker.healthResult(name, generation, ok: false)
-                case .success(let conn):
-                    guard let path else {
-                        conn.assumeIsolated { $0.close() }
-                        return worker.healthResult(name, generation, ok: true)
-                    }
-                    HTTPProbe.get(conn, path: path.isEmpty ? "/" : path) { ok in
-                        worker.assumeIsolated { $0.healthResult(name, generation, ok: ok) }
-                    }
+        let timeoutMs = max(1, config.serviceProbeTimeoutMs)
+        let probe = ProbeRun()
+        let deadline = LoopTimer(loop: eventLoop)
+        let finish: @Sendable (ProbeOutcome) -> Void = { [self] outcome in
+            guard probe.finish() else { return }
+            deadline.assumeIsolated { $0.close() }
+            self.assumeIsolated { $0.healthResult(name, generation, outcome) }
+        }
+        deadline.assumeIsolated { t in
+            t.start(afterMs: timeoutMs) {
+                finish(.timedOut(afterMs: Int64(timeoutMs)))
+                probe.closeConnection()
+            }
+        }
+        TCPConnection.connect(loop: eventLoop, host: "127.0.0.1", port: Int(service.port), timeoutMs: timeoutMs) { result in
+            switch result {
+            case .failure(let error):
+                finish(.failed("\(error)"))
+            case .success(let conn):
+                guard probe.adopt(conn) else { return conn.assumeIsolated { $0.close() } }  // timed out already
+                guard let path else {
+                    finish(.passed)
+                    return probe.closeConnection()
+                }
+                HTTPProbe.get(conn, path: path.isEmpty ? "/" : path) { ok in
+                    finish(ok ? .passed : .failed("HTTP GET \(path.isEmpty ? "/" : path) did not answer 2xx or 3xx"))
                 }
             }
         }
     }
 
-    private func healthResult(_ name: String, _ generation: UInt32, ok: Bool) {
-        guard var service = services[name], service.generation == generation, service.process != nil, !service.ending else { return }
+    private func healthResult(_ name: String, _ generation: UInt32, _ outcome: ProbeOutcome) {
+        guard var service = services[name], service.generation == generation, service.process != nil, !service.ending,
+              var probes = service.probes else { return }
         let now = Time.wallMs()
-        if ok {
-            service.healthFailures = 0
-            if !service.healthy {
-                service.healthy = true
-                _ = service.supervisor.handle(.healthy(atMs: now))
-                services[name] = service
-                report(service)
-            } else {
-                services[name] = service
-            }
-            return armHealthCheck(name, afterMs: config.serviceHealthIntervalMs)
+        let verdict = probes.record(outcome, atMs: now)
+        service.probes = probes
+        switch verdict {
+        case .becameHealthy(let afterMs):
+            _ = service.supervisor.handle(.healthy(atMs: now))
+            services[name] = service
+            report(service)
+            armHealthCheck(name, afterMs: UInt64(afterMs))
+        case .probeAgain(let afterMs):
+            services[name] = service
+            armHealthCheck(name, afterMs: UInt64(afterMs))
+        case .unhealthy(let reason):
+            service.healthFailure = reason
+            services[name] = service
+            logger.warning("service failed its health check; restarting per policy", metadata: ["service": "\(name)", "reason": "\(reason)"])
+            let decision = services[name]!.supervisor.handle(.healthCheckFailed(atMs: now))
+            signalService(name, SIGTERM)
+            apply(decision, to: name, lastExit: reason)
         }
-        service.healthFailures += 1
-        // Starting: failures count only after the grace period; healthy: after a few in a row.
-        let starting = !service.healthy && now - service.startedAtMs < Int64(config.serviceStartGraceMs)
-        services[name] = service
-        guard !starting && service.healthFailures >= 3 else {
-            return armHealthCheck(name, afterMs: service.healthy ? config.serviceHealthIntervalMs : config.serviceHealthIntervalMs / 4)
-        }
-        logger.warning("service failed its health check; restarting per policy", metadata: ["service": "\(name)"])
-        let decision = services[name]!.supervisor.handle(.healthCheckFailed(atMs: now))
-        signalService(name, SIGTERM)
-        apply(decision, to: name, lastExit: "health check failed")
     }
 
     // MARK: stop
@@ -255,7 +270,7 @@ extension WorkerNode {
         let exitText = lastExit ?? service.supervisor.lastExit.map { exit in
             if let code = exit.exitCode { return "exit \(code)" }
             if let signal = exit.signal { return "signal \(signal)" }
-            return exit.healthCheckFailed ? "health check failed" : ""
+            return exit.healthCheckFailed ? service.healthFailure ?? "health check failed" : ""
         } ?? ""
         send(.serviceReport(ServiceReport(
             name: service.name, generation: service.generation, state: state ?? service.supervisor.state.rawValue,
@@ -286,6 +301,36 @@ enum HTTPProbe {
             })
             c.send(Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8))
         }
+    }
+}
+
+/// One probe's race between its answer and its timeout, and its connection once there is one.
+final class ProbeRun: Sendable {
+    private let state = Mutex<(finished: Bool, conn: TCPConnection?)>((false, nil))
+
+    /// True the first time only: that outcome counts.
+    func finish() -> Bool {
+        state.withLock { s in
+            defer { s.finished = true }
+            return !s.finished
+        }
+    }
+
+    /// Keeps `conn` to close on timeout; false if the probe has already timed out.
+    func adopt(_ conn: TCPConnection) -> Bool {
+        state.withLock { s in
+            guard !s.finished else { return false }
+            s.conn = conn
+            return true
+        }
+    }
+
+    func closeConnection() {
+        let conn = state.withLock { s in
+            defer { s.conn = nil }
+            return s.conn
+        }
+        conn?.assumeIsolated { $0.close() }
     }
 }
 

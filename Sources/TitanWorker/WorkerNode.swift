@@ -35,10 +35,12 @@ public struct WorkerConfig: Sendable {
     /// DAG directories untouched this long are removed (checked at start, then hourly).
     public var dagDirectoryRetentionSeconds: Double = 7 * 86_400
     /// Services: restart delays (doubling, capped), a run this long resets them, health checks
-    /// this often, and failed checks during this long after a start do not count.
+    /// this often, each given up on after its timeout, and a service not healthy this long after
+    /// its start is restarted per its policy (see `HealthProbePolicy`).
     public var serviceBackoff = Backoff(initialMs: 500, maxMs: 30_000)
     public var serviceStableAfterMs: Int64 = 10_000
     public var serviceHealthIntervalMs: UInt64 = 1_000
+    public var serviceProbeTimeoutMs: UInt64 = 2_000
     public var serviceStartGraceMs: UInt64 = 10_000
     /// Ports for services deployed with `--port auto`.
     public var servicePorts = 20_000...29_999
