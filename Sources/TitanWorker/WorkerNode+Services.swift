@@ -21,6 +21,8 @@ struct LocalService {
     var probes: HealthProbePolicy?
     /// Why the last run was given up on after its health checks, for reports.
     var healthFailure: String?
+    /// This run is being ended because its health checks failed: its exit keeps that reason.
+    var killedForHealth = false
     /// Asked to end: no restart, and it goes once its process is gone.
     var ending = false
 
@@ -130,8 +132,11 @@ extension WorkerNode {
         }
         let decision = service.supervisor.handle(.exited(atMs: Time.wallMs(), exitCode: error == nil ? exit?.exitCode : 127,
                                                          signal: exit?.signal))
+        // Ended by us for failing its health checks: that is why, not the SIGTERM it got.
+        let why = service.killedForHealth ? service.healthFailure : error
+        service.killedForHealth = false
         services[name] = service
-        apply(decision, to: name, lastExit: error)
+        apply(decision, to: name, lastExit: why)
     }
 
     private func apply(_ decision: RestartDecision, to name: String, lastExit: String? = nil) {
@@ -214,6 +219,7 @@ extension WorkerNode {
             armHealthCheck(name, afterMs: UInt64(afterMs))
         case .unhealthy(let reason):
             service.healthFailure = reason
+            service.killedForHealth = true
             services[name] = service
             logger.warning("service failed its health check; restarting per policy", metadata: ["service": "\(name)", "reason": "\(reason)"])
             let decision = services[name]!.supervisor.handle(.healthCheckFailed(atMs: now))
