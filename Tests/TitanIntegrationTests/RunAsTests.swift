@@ -90,6 +90,17 @@ import TitanRuntime
             #expect(handoff == "\(nobody.uid)\n")
         }
 
+        // A service runs as the user too, in a directory of its own.
+        let deployed = try await Tools.run("titan", ["deploy", "--name", "whoami", "--restart", "never", "--",
+                                                     "sh", "-c", "id -u > who; exec sleep 60"], environment: env)
+        #expect(deployed.status == 0, "\(deployed.stderr)")
+        let serviceDirectory = work + "/services/whoami"
+        try await waitUntil { (try? String(contentsOfFile: serviceDirectory + "/who", encoding: .utf8)) == "\(nobody.uid)\n" }
+        let serviceAttributes = try FileManager.default.attributesOfItem(atPath: serviceDirectory)
+        #expect((serviceAttributes[.ownerAccountID] as? NSNumber)?.uint32Value == nobody.uid)
+        #expect((serviceAttributes[.posixPermissions] as? NSNumber)?.intValue == 0o700)
+        #expect(try await Tools.run("titan", ["stop", "whoami"], environment: env).status == 0)
+
         // The worker's internals and its token are closed to the job: every attempt must fail.
         for (what, script) in [
             ("write running.pids", "echo 1 >> '\(work)/running.pids'"),
