@@ -19,7 +19,7 @@ struct TitanNodeCommand: AsyncParsableCommand {
         abstract: "Run a Titan master or worker.",
         discussion: """
             titan-node --role master [--bind 127.0.0.1] [--port 9090] [--data-dir DIR] [--repair-journal]
-            titan-node --role worker [--master 127.0.0.1:9090] [--cap GPU,HIGH_MEM] [--slots N] [--permanent]
+            titan-node --role worker [--master 127.0.0.1:9090] [--cap GPU,HIGH_MEM] [--slots N] [--permanent] [--run-as USER]
             """)
 
     enum Role: String, ExpressibleByArgument, CaseIterable {
@@ -100,6 +100,10 @@ struct TitanNodeCommand: AsyncParsableCommand {
           help: "Master: serve the original Titan protocol (which cannot authenticate) to other hosts too.")
     var allowV1Remote = false
 
+    @Option(name: .customLong("run-as"),
+            help: "Worker: run jobs and services as this user (its group, supplementary groups and HOME), in directories it owns; needs root. A worker running as root without it warns at start.")
+    var runAs: String?
+
     @Option(help: "Worker: its token (titan.ID.SECRET; a worker or admin token). Default $TITAN_TOKEN, $TITAN_TOKEN_FILE, else ~/.config/titan/token.")
     var token: String?
 
@@ -133,7 +137,8 @@ struct TitanNodeCommand: AsyncParsableCommand {
             }
             for (flag, given) in [("--master", master != nil), ("--cap", cap != nil), ("--slots", slots != nil),
                                   ("--permanent", permanent), ("--id", id != nil), ("--advertise", advertise != nil),
-                                  ("--token", token != nil), ("--token-file", tokenFile != nil)] where given {
+                                  ("--token", token != nil), ("--token-file", tokenFile != nil),
+                                  ("--run-as", runAs != nil)] where given {
                 throw ValidationError("\(flag) is a worker option; this is --role master")
             }
             if !scale.isEmpty { _ = try scalingConfig() }  // checked before anything starts
@@ -264,6 +269,21 @@ struct TitanNodeCommand: AsyncParsableCommand {
             if let dataDir {
                 try prepareDirectory(dataDir)
                 config.workDirectory = dataDir
+            }
+            if let runAs {
+                do {
+                    config.runAs = try RunAsUser.resolve(runAs)
+                } catch {
+                    await termination.close()
+                    await loop.shutdown()
+                    throw NodeError(message: "cannot start worker: \(error)")
+                }
+                if let tokenFile, let attributes = try? FileManager.default.attributesOfItem(atPath: tokenFile),
+                   let mode = attributes[.posixPermissions] as? Int, mode & 0o044 != 0 {
+                    logger.warning("--token-file \(tokenFile) is readable by other users (mode \(String(mode, radix: 8))); jobs running as \(runAs) may read the worker's token: chmod 600 it")
+                }
+            } else if geteuid() == 0 {
+                logger.warning("this worker runs as root and has no --run-as USER: every job and service it runs will run as root too")
             }
             let node = WorkerNode(loop: loop, config: config, logger: logger)
             await node.start()

@@ -62,7 +62,15 @@ extension WorkerNode {
         }
         services[name] = service
         let directory = config.workDirectory + "/services/" + name
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if let user = config.runAs {
+            do {
+                try user.makeOwnedDirectory(directory)
+            } catch {
+                return report(services.removeValue(forKey: name)!, state: "EXITED", lastExit: "\(error)")
+            }
+        } else {
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
         guard !spec.artifacts.isEmpty else { return launch(name) }
         prepareArtifacts(spec.artifacts, in: directory) { [self] result in
             guard services[name]?.generation == generation else { return }
@@ -87,7 +95,7 @@ extension WorkerNode {
         let now = Time.wallMs()
         do {
             service.process = try ChildProcess.spawn(
-                loop: eventLoop, arguments: command, environment: environment(adding: extra),
+                loop: eventLoop, arguments: config.runAs?.wrap(command) ?? command, environment: environment(adding: extra),
                 workingDirectory: config.workDirectory + "/services/" + name,
                 onOutput: { [self] fd, bytes in
                     self.assumeIsolated { $0.send(.jobOutput(AttemptRef(jobId: "svc/" + name, attempt: generation),

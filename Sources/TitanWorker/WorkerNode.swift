@@ -58,6 +58,9 @@ public struct WorkerConfig: Sendable {
     /// The CA file jobs are told of (`TITAN_TLS_CA`), so the SDK in a job reaches the master
     /// over TLS too.
     public var tlsCAFile: String?
+    /// Run jobs and services as this user (its group and supplementary groups, its HOME), in
+    /// directories it owns; the worker's own files stay closed to it. nil: as the worker's user.
+    public var runAs: RunAsUser?
 
     public init() {}
 
@@ -142,6 +145,15 @@ public actor WorkerNode: LoopBound {
             config.workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("titan-\(config.workerId)").path
         }
         try? FileManager.default.createDirectory(atPath: config.workDirectory, withIntermediateDirectories: true)
+        if config.runAs != nil {
+            // Jobs of another user may pass through the worker's directories to their own (0711)
+            // but not list or write them: running.pids, the artifact cache, other jobs' files.
+            for directory in ["", "/jobs", "/dags", "/services"] {
+                let path = config.workDirectory + directory
+                try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                _ = chmod(path, 0o711)
+            }
+        }
         self.config = config
         pidRegistry = PidRegistry(path: config.workDirectory + "/running.pids")
         // A random first port: several workers on one host then rarely race for the same one.
@@ -166,6 +178,11 @@ public actor WorkerNode: LoopBound {
         env["TITAN_TLS_SERVER_NAME"] = config.tls == nil ? nil : config.tlsServerName
         env["TITAN_TLS_CERT"] = nil
         env["TITAN_TLS_KEY"] = nil
+        if let user = config.runAs {
+            env["HOME"] = user.home
+            env["USER"] = user.name
+            env["LOGNAME"] = user.name
+        }
         baseEnvironment = env
         baseEnvironmentStrings = env.map { "\($0.key)=\($0.value)" }
     }
@@ -406,7 +423,9 @@ public actor WorkerNode: LoopBound {
         extra["TITAN_JOB_ID"] = dispatch.jobId
         extra["TITAN_ATTEMPT"] = "\(dispatch.attempt)"
         var directory = spec.workingDirectory.isEmpty ? config.workDirectory : spec.workingDirectory
-        if spec.workingDirectory.isEmpty && !spec.artifacts.isEmpty && !dispatch.jobId.contains("/") {
+        // A job of another user cannot write the worker's work directory: a lone job gets a
+        // directory of its own, as one with artifacts always does.
+        if spec.workingDirectory.isEmpty && (!spec.artifacts.isEmpty || config.runAs != nil) && !dispatch.jobId.contains("/") {
             // A lone job with artifacts gets a directory of its own to put them in.
             directory = config.workDirectory + "/jobs/" + dispatch.jobId
         }
@@ -416,7 +435,15 @@ public actor WorkerNode: LoopBound {
             let dagId = String(dispatch.jobId[..<slash])
             let dagDirectory = config.workDirectory + "/dags/" + (masterId.isEmpty ? "" : masterId + "-") + dagId
             if !createdDagDirectories.contains(dagDirectory) {
-                try? FileManager.default.createDirectory(atPath: dagDirectory, withIntermediateDirectories: true)
+                if let user = config.runAs {
+                    do {
+                        try user.makeOwnedDirectory(dagDirectory)
+                    } catch {
+                        return complete(ref, JobResult(error: "\(error)", startedAtMs: Time.wallMs(), finishedAtMs: Time.wallMs()))
+                    }
+                } else {
+                    try? FileManager.default.createDirectory(atPath: dagDirectory, withIntermediateDirectories: true)
+                }
                 // Bounded: forgetting only costs a redundant mkdir.
                 if createdDagDirectories.count >= 10_000 { createdDagDirectories.removeAll() }
                 createdDagDirectories.insert(dagDirectory)
@@ -426,6 +453,13 @@ public actor WorkerNode: LoopBound {
             if spec.workingDirectory.isEmpty { directory = dagDirectory }
         }
         let started = Time.wallMs()
+        if let user = config.runAs, spec.workingDirectory.isEmpty, directory.hasPrefix(config.workDirectory + "/jobs/") {
+            do {
+                try user.makeOwnedDirectory(directory)
+            } catch {
+                return complete(ref, JobResult(error: "\(error)", startedAtMs: started, finishedAtMs: Time.wallMs()))
+            }
+        }
         guard !spec.artifacts.isEmpty else {
             spawn(ref, spec, environment: extra, directory: directory, startedAtMs: started)
             return
@@ -464,7 +498,7 @@ public actor WorkerNode: LoopBound {
                        startedAtMs started: Int64) {
         do {
             let process = try ChildProcess.spawn(
-                loop: eventLoop, arguments: spec.command, environment: environment(adding: extra),
+                loop: eventLoop, arguments: config.runAs?.wrap(spec.command) ?? spec.command, environment: environment(adding: extra),
                 workingDirectory: directory,
                 onOutput: { [self] fd, bytes in self.assumeIsolated { $0.output(ref, fd, bytes) } },
                 onExit: { [self] exit in self.assumeIsolated { $0.exited(ref, exit) } })
