@@ -77,6 +77,14 @@ struct TitanNodeCommand: AsyncParsableCommand {
             help: "Worker: drop and remake the connection to the master once what it sent stays unacknowledged this long (a silent partition); 0 leaves it to TCP.")
     var masterTimeoutMs: UInt32 = 10_000
 
+    @Option(name: .customLong("probe-timeout-ms"),
+            help: "Worker: a service health probe (tcp, http) that has not answered within this fails (default 2000).")
+    var probeTimeoutMs: UInt64?
+
+    @Option(name: .customLong("start-deadline-ms"),
+            help: "Worker: a service with a health check that is not healthy this long after it starts is restarted per its policy (default 10000).")
+    var startDeadlineMs: UInt64?
+
     @Option(help: "Worker: comma-separated capability tags (default GENERAL).")
     var cap: String?
 
@@ -138,7 +146,8 @@ struct TitanNodeCommand: AsyncParsableCommand {
             for (flag, given) in [("--master", master != nil), ("--cap", cap != nil), ("--slots", slots != nil),
                                   ("--permanent", permanent), ("--id", id != nil), ("--advertise", advertise != nil),
                                   ("--token", token != nil), ("--token-file", tokenFile != nil),
-                                  ("--run-as", runAs != nil)] where given {
+                                  ("--run-as", runAs != nil), ("--probe-timeout-ms", probeTimeoutMs != nil),
+                                  ("--start-deadline-ms", startDeadlineMs != nil)] where given {
                 throw ValidationError("\(flag) is a worker option; this is --role master")
             }
             if !scale.isEmpty { _ = try scalingConfig() }  // checked before anything starts
@@ -154,6 +163,12 @@ struct TitanNodeCommand: AsyncParsableCommand {
                 throw ValidationError("\(flag) is a master option; this is --role worker")
             }
             if let slots, slots == 0 { throw ValidationError("--slots: must be at least 1") }
+            if let probeTimeoutMs, !(1...600_000).contains(probeTimeoutMs) {
+                throw ValidationError("--probe-timeout-ms: \(probeTimeoutMs) is not between 1 and 600000")
+            }
+            if let startDeadlineMs, startDeadlineMs > 86_400_000 {
+                throw ValidationError("--start-deadline-ms: \(startDeadlineMs) is more than a day")
+            }
             if let cap, Capabilities.parse([cap]).isEmpty { throw ValidationError("--cap: no capability tags in '\(cap)'") }
             if let advertise, advertise.isEmpty || advertise.contains(where: { $0.isWhitespace || $0 == "/" }) {
                 throw ValidationError("--advertise: '\(advertise)' is not a host name or address")
@@ -247,6 +262,8 @@ struct TitanNodeCommand: AsyncParsableCommand {
             if let cap { config.capabilities = Capabilities.parse([cap]) }
             if let slots { config.slots = slots }
             config.masterTimeoutMs = masterTimeoutMs
+            if let probeTimeoutMs { config.serviceProbeTimeoutMs = probeTimeoutMs }
+            if let startDeadlineMs { config.serviceStartGraceMs = startDeadlineMs }
             if let id { config.workerId = id }
             config.advertiseAddress = advertise
             config.permanent = permanent

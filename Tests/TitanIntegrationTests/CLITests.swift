@@ -156,6 +156,9 @@ import TitanProtocol
             ("titan", ["deploy", "--port", "99999", "--", "true"], "--port: '99999' is not a port or auto"),
             ("titan", ["deploy"], "nothing to deploy"),
             ("titan", ["kv", "set", "k", "v", "--ttl", "-1"], "--ttl"),
+            ("titan-node", ["--role", "worker", "--probe-timeout-ms", "0"], "--probe-timeout-ms: 0 is not between 1 and 600000"),
+            ("titan-node", ["--role", "worker", "--start-deadline-ms", "99999999999"], "--start-deadline-ms: 99999999999 is more than a day"),
+            ("titan-node", ["--role", "master", "--start-deadline-ms", "100"], "--start-deadline-ms is a worker option"),
         ] {
             let bad = try await Tools.run(tool, arguments, environment: ["TITAN_MASTER": "127.0.0.1:1"])
             #expect(bad.status != 0, "\(arguments)")

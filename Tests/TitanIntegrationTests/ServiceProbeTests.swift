@@ -87,4 +87,24 @@ import TitanRuntime
         try await client.stopService("accepts")
         try await waitUntil { try await client.service("accepts").state == "STOPPED" }
     } }
+
+    /// The worker's flags set the probe timeout and the start deadline.
+    @Test func titanNodeFlagsSetTheDeadlines() async throws {
+        let master = try await NodeProcess(["--role", "master", "--port", "0"])
+        defer { master.signal(SIGKILL) }
+        let address = "127.0.0.1:\(try #require(master.port))"
+        let worker = try await NodeProcess(["--role", "worker", "--master", address, "--id", "probe-flags-\(getpid())",
+                                            "--start-deadline-ms", "700", "--probe-timeout-ms", "250"])
+        defer { worker.signal(SIGKILL) }
+        let client = try await TitanClient.connect(to: address)
+        try await waitUntil { try await client.workers().count == 1 }
+        _ = try await client.deployService(ServiceSpec(name: "deaf", command: ["sleep", "60"], restart: "never", port: 0, health: "tcp"))
+        try await waitUntil { try await client.service("deaf").state == "EXITED" }
+        let info = try await client.service("deaf")
+        #expect(info.lastExit.contains("not healthy within 700 ms of start"), "\(info.lastExit)")
+        try await client.stopService("deaf")
+        await client.close()
+        #expect(await worker.terminate() == 0)
+        #expect(await master.terminate() == 0)
+    }
 }
