@@ -146,6 +146,11 @@ final class NodeProcess: Sendable {
         firstLine = await child.firstLine()
     }
 
+    /// A test that ends early (a failed `#require`, a thrown error) leaves no `titan-node` behind.
+    deinit {
+        if child.isRunning { child.signal(SIGKILL) }
+    }
+
     var pid: Int32 { child.pid }
 
     /// The port from "titan master listening on HOST:PORT".
