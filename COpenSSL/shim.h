@@ -44,6 +44,11 @@ static inline int titan_err_alert(unsigned long code) {
     return -1;
 }
 
+/// True for "certificate verify failed": this end refused the peer's certificate.
+static inline int titan_err_verify_failed(unsigned long code) {
+    return ERR_GET_LIB(code) == ERR_LIB_SSL && ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED;
+}
+
 /// True for "wrong version number"/"packet length too long"/"http request": the peer did not
 /// speak TLS at all.
 static inline int titan_err_not_tls(unsigned long code) {

@@ -242,7 +242,10 @@ public actor TCPConnection: LoopBound {
                          onHandshake: @escaping HandshakeHandler) {
         guard tls == nil else { return }
         // Closed already (the peer hung up at once): the handshake cannot happen.
-        guard state == .open else { return onHandshake(.failure(closeError.flatMap { if case .tls(let e) = $0 { e } else { nil } } ?? .closedDuringHandshake)) }
+        guard state == .open else {
+            if case .tls(let error) = closeError { return onHandshake(.failure(error)) }
+            return onHandshake(.failure(.closedDuringHandshake))
+        }
         let session: TLSSession
         do {
             session = try TLSSession(context: context, role: role)
@@ -307,32 +310,33 @@ public actor TCPConnection: LoopBound {
     public var isOpen: Bool { state == .open }
 
     /// This end's IP address (e.g. `10.0.0.7`), nil once closed or if the system cannot say.
-    public var localAddress: String? {
-        guard state == .open else { return nil }
-        var text = [CChar](repeating: 0, count: 64)
-        guard titan_tcp_local_ip(tcp, &text, text.count) == 0 else { return nil }
-        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    public var localAddress: String? { address(titan_tcp_local_ip) }
 
     /// The peer's IP address (e.g. `10.0.0.7`), nil once closed or if the system cannot say.
-    public var remoteAddress: String? {
+    public var remoteAddress: String? { address(titan_tcp_peer_ip) }
+
+    /// One end's IP address as text, read with `lookUp` (the shim's local or peer lookup).
+    private func address(_ lookUp: (UnsafeMutablePointer<uv_tcp_t>?, UnsafeMutablePointer<CChar>?, Int) -> Int32) -> String? {
         guard state == .open else { return nil }
         var text = [CChar](repeating: 0, count: 64)
-        guard titan_tcp_peer_ip(tcp, &text, text.count) == 0 else { return nil }
+        guard lookUp(tcp, &text, text.count) == 0 else { return nil }
         return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// True when the peer connects from this host's loopback (127.0.0.0/8 or ::1).
     public var isLoopbackPeer: Bool {
-        guard let address = remoteAddress else { return false }
-        return address.hasPrefix("127.") || address == "::1" || address.hasPrefix("::ffff:127.")
+        remoteAddress.map(Self.isLoopback) ?? false
     }
 
     /// True when the peer is on this host: loopback, or one of this host's own addresses (the
     /// kernel delivers such a connection locally; its traffic never crosses a network).
     public var isSameHostPeer: Bool {
         guard let remote = remoteAddress else { return false }
-        return isLoopbackPeer || remote == localAddress
+        return Self.isLoopback(remote) || remote == localAddress
+    }
+
+    private static func isLoopback(_ address: String) -> Bool {
+        address.hasPrefix("127.") || address == "::1" || address.hasPrefix("::ffff:127.")
     }
 
     /// Sends bytes: now if the socket is idle, else appended to what goes out after the pending

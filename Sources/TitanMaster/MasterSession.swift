@@ -138,9 +138,7 @@ actor MasterSession: LoopBound, Peer {
         let address = connection.assumeIsolated { $0.remoteAddress } ?? "?"
         governor.assumeIsolated { $0.refused("TLS on a plaintext port") }
         report("a TLS client connected from \(address), but TLS is off on this master (give --tls-cert and --tls-key)")
-        send(Envelope(requestId: 0, message: .error(.unavailable, "TLS is off on this master: connect without --tls-ca")))
-        closed = true
-        close()
+        refuse("TLS is off on this master: connect without --tls-ca")
     }
 
     /// Plaintext from another host on a TLS port: told so in its own protocol, then closed.
@@ -149,11 +147,8 @@ actor MasterSession: LoopBound, Peer {
         governor.assumeIsolated { $0.refused("plaintext on a TLS port") }
         report("refused a plaintext connection from \(address): TLS is required from other hosts")
         let reason = "this master requires TLS from other hosts: connect with --tls-ca CA.pem (or TITAN_TLS_CA)"
-        if bytes.first == TitanProto.v1Version {
-            sendV1(V1Reply(.error, "ERROR: \(reason)"))
-        } else {
-            send(Envelope(requestId: 0, message: .error(.unavailable, reason)))
-        }
+        guard bytes.first == TitanProto.v1Version else { return refuse(reason) }
+        sendV1(V1Reply(.error, "ERROR: \(reason)"))
         closed = true
         close()
     }

@@ -226,7 +226,7 @@ public final class TLSSession {
         let code = ERR_peek_last_error()
         defer { ERR_clear_error() }
         let verify = SSL_get_verify_result(ssl)
-        if verify != X509_V_OK && (code == 0 || ERR_GET_REASON_CERT_VERIFY(code)) {
+        if verify != X509_V_OK && (code == 0 || titan_err_verify_failed(code) != 0) {
             let names = (titan_ssl_failed_cert(ssl) ?? SSL_get0_peer_certificate(ssl)).flatMap(Self.names)
             return .peerCertificateRejected(reason: String(cString: X509_verify_cert_error_string(Int(verify))), names: names)
         }
@@ -240,11 +240,6 @@ public final class TLSSession {
             return handshakeComplete ? .protocolFailure("the peer ended the connection abruptly") : .closedDuringHandshake
         }
         return .protocolFailure("error \(kind)")
-    }
-
-    private func ERR_GET_REASON_CERT_VERIFY(_ code: UInt) -> Bool {
-        guard let reason = titan_err_reason(code) else { return false }
-        return String(cString: reason) == "certificate verify failed"
     }
 
     /// OpenSSL's long names are "unknown CA", "certificate expired", ...
