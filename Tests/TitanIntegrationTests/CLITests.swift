@@ -159,6 +159,17 @@ import TitanProtocol
             ("titan-node", ["--role", "worker", "--probe-timeout-ms", "0"], "--probe-timeout-ms: 0 is not between 1 and 600000"),
             ("titan-node", ["--role", "worker", "--start-deadline-ms", "99999999999"], "--start-deadline-ms: 99999999999 is more than a day"),
             ("titan-node", ["--role", "master", "--start-deadline-ms", "100"], "--start-deadline-ms is a worker option"),
+            // TLS flags.
+            ("titan", ["workers", "--tls-ca", "ca.pem", "--tls-cert", "node.pem"], "--tls-cert and --tls-key go together"),
+            ("titan", ["workers", "--tls-cert", "n.pem", "--tls-key", "n.key"], "need --tls-ca"),
+            ("titan", ["workers", "--tls-ca", ""], "--tls-ca: empty"),
+            ("titan", ["workers", "--tls-ca", "/no/such/ca.pem"], "/no/such/ca.pem: No such file or directory"),
+            ("titan-node", ["--role", "master", "--tls-ca", "ca.pem"], "--tls-ca needs --tls-cert and --tls-key"),
+            ("titan-node", ["--role", "master", "--tls-cert", "n.pem"], "--tls-cert and --tls-key go together"),
+            ("titan-node", ["--role", "master", "--tls-server-name", "m"], "--tls-server-name is a worker option"),
+            ("titan-node", ["--role", "master", "--port", "0", "--tls-cert", "/no/n.pem", "--tls-key", "/no/n.key"],
+             "/no/n.pem: No such file or directory"),
+            ("titan-node", ["--role", "worker", "--tls-cert", "n.pem", "--tls-key", "n.key"], "need --tls-ca"),
         ] {
             let bad = try await Tools.run(tool, arguments, environment: ["TITAN_MASTER": "127.0.0.1:1"])
             #expect(bad.status != 0, "\(arguments)")
