@@ -23,6 +23,10 @@ struct LocalService {
     var healthFailure: String?
     /// This run is being ended because its health checks failed: its exit keeps that reason.
     var killedForHealth = false
+    /// A restart came due while the previous run's process was still ending: it starts once that
+    /// process has gone (never two runs at once: they would share the port, and the old one's
+    /// exit would be taken for the new one's).
+    var launchWhenGone = false
     /// Asked to end: no restart, and it goes once its process is gone.
     var ending = false
 
@@ -84,6 +88,10 @@ extension WorkerNode {
 
     private func launch(_ name: String) {
         guard var service = services[name], !service.ending else { return }
+        if service.process != nil {
+            services[name]!.launchWhenGone = true
+            return
+        }
         let generation = service.generation
         let port = service.port
         var extra = service.spec.environment
@@ -143,8 +151,11 @@ extension WorkerNode {
         // Ended by us for failing its health checks: that is why, not the SIGTERM it got.
         let why = service.killedForHealth ? service.healthFailure : error
         service.killedForHealth = false
+        let launchNow = service.launchWhenGone
+        service.launchWhenGone = false
         services[name] = service
         apply(decision, to: name, lastExit: why)
+        if launchNow { launch(name) }
     }
 
     private func apply(_ decision: RestartDecision, to name: String, lastExit: String? = nil) {
